@@ -1,0 +1,28 @@
+//! The parsed vocabulary of EventFlow: ids, event types, idempotency keys, timestamps, API
+//! keys and scopes, endpoint secrets and webhook signatures, retry schedules.
+//!
+//! Every type here is built by a `parse` that returns [`DomainError`], so a value that exists
+//! is valid; edges parse once and pass these types inward, and no signature past the edge
+//! takes a bare `String` or `Uuid` for one of them. Secrets (`SecretString`,
+//! `EndpointSecret`) print `[redacted]` under `Debug`. The crate does no I/O and reads no
+//! environment: storage, queues, HTTP and configuration loading belong to the crates that
+//! use it.
+
+pub mod api_key;
+pub mod error;
+pub mod event;
+pub mod id;
+pub mod retry;
+pub mod secret;
+pub mod signing;
+
+pub use api_key::{
+    GeneratedApiKey, PresentedApiKey, Scope, Scopes, generate_api_key, hashes_match,
+    parse_presented_key,
+};
+pub use error::DomainError;
+pub use event::{EventType, IdempotencyKey, format_rfc3339, parse_rfc3339};
+pub use id::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
+pub use retry::{RetrySchedule, format_duration, parse_duration, with_jitter};
+pub use secret::SecretString;
+pub use signing::{EndpointSecret, sign, signature_header, verify};

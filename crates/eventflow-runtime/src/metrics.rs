@@ -1,0 +1,242 @@
+//! Prometheus metrics for every service.
+//!
+//! [`Metrics::install`] installs the process-wide `metrics` recorder once; services record with
+//! the `metrics` macros anywhere and serve [`metrics_route`] at `GET /metrics`.
+//! [`RequestMetrics`] times every HTTP request by route pattern. What else to count is left to
+//! the services; only the `*_duration_seconds` bucket layout is fixed here.
+
+use std::future::{Future, Ready, ready};
+use std::pin::Pin;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::{HttpResponse, Resource, web};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// The Prometheus text exposition format served at `/metrics`.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
+
+/// Bucket bounds for every `*_duration_seconds` histogram: 100 µs to 10 s, roughly 1-2.5-5.
+const DURATION_BUCKETS: &[f64] = &[
+    0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+    5.0, 10.0,
+];
+
+/// How often histogram samples are folded into their buckets when nobody scrapes.
+const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A handle on the process-wide Prometheus recorder; clones are cheap and share it.
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    handle: PrometheusHandle,
+}
+
+impl Metrics {
+    /// Installs the global recorder on the first call and returns a handle to it; later calls
+    /// return the same handle.
+    ///
+    /// If another recorder was installed first (outside this crate), the handle renders only
+    /// what was recorded through it, which is nothing; a warning says so.
+    pub fn install() -> Metrics {
+        static INSTALLED: OnceLock<Metrics> = OnceLock::new();
+        INSTALLED
+            .get_or_init(|| {
+                let recorder = prometheus_builder().build_recorder();
+                let handle = recorder.handle();
+                if let Err(error) = metrics::set_global_recorder(recorder) {
+                    tracing::warn!(%error, "another metrics recorder is installed");
+                }
+                spawn_upkeep(handle.clone());
+                Metrics { handle }
+            })
+            .clone()
+    }
+
+    /// Renders every metric in the Prometheus text format.
+    pub fn render(&self) -> String {
+        self.handle.render()
+    }
+}
+
+fn prometheus_builder() -> PrometheusBuilder {
+    // Fails only for an empty bucket list, which the constant is not.
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Suffix("duration_seconds".to_owned()),
+            DURATION_BUCKETS,
+        )
+        .unwrap_or_else(|_| PrometheusBuilder::new())
+}
+
+/// Without an exporter task of its own, the recorder folds histogram samples only when
+/// rendered; this keeps memory bounded when `/metrics` is not scraped.
+fn spawn_upkeep(handle: PrometheusHandle) {
+    let spawned = std::thread::Builder::new()
+        .name("metrics-upkeep".to_owned())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(UPKEEP_INTERVAL);
+                handle.run_upkeep();
+            }
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot start the metrics upkeep thread");
+    }
+}
+
+/// Records one served HTTP request in `http_server_request_duration_seconds`.
+///
+/// `route` must be the route pattern (`/v1/events/{id}`), never the raw path, to keep the
+/// number of series bounded.
+pub fn record_http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
+    metrics::histogram!(
+        "http_server_request_duration_seconds",
+        "method" => method.to_owned(),
+        "route" => route.to_owned(),
+        "status" => status.to_string(),
+    )
+    .record(elapsed.as_secs_f64());
+}
+
+/// Returns the `GET /metrics` resource serving `metrics` in the Prometheus text format.
+pub fn metrics_route(metrics: Metrics) -> Resource {
+    web::resource("/metrics").route(web::get().to(move || {
+        let body = metrics.render();
+        async move { HttpResponse::Ok().content_type(CONTENT_TYPE).body(body) }
+    }))
+}
+
+/// Middleware timing every request: `App::new().wrap(eventflow_runtime::metrics::RequestMetrics)`.
+///
+/// The route label is the matched pattern, or `unmatched` for requests no route matched.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RequestMetrics;
+
+impl<S, B> Transform<S, ServiceRequest> for RequestMetrics
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Transform = RequestMetricsService<S>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(RequestMetricsService { service }))
+    }
+}
+
+/// The service [`RequestMetrics`] wraps around the application.
+#[derive(Debug)]
+pub struct RequestMetricsService<S> {
+    service: S,
+}
+
+impl<S, B> Service<ServiceRequest> for RequestMetricsService<S>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
+    S::Future: 'static,
+    B: 'static,
+{
+    type Response = ServiceResponse<B>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    forward_ready!(service);
+
+    fn call(&self, request: ServiceRequest) -> Self::Future {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let response = self.service.call(request);
+        Box::pin(async move {
+            let response = response.await;
+            // Routing happens inside the wrapped service, so the pattern is known only now.
+            let (route, status) = match &response {
+                Ok(response) => (
+                    response.request().match_pattern(),
+                    response.status().as_u16(),
+                ),
+                Err(error) => (None, error.as_response_error().status_code().as_u16()),
+            };
+            record_http_request(
+                method.as_str(),
+                route.as_deref().unwrap_or("unmatched"),
+                status,
+                started.elapsed(),
+            );
+            response
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::test::{TestRequest, call_service, init_service, read_body};
+    use actix_web::{App, http::StatusCode};
+
+    use super::*;
+
+    #[test]
+    fn recorded_requests_land_in_duration_buckets() {
+        let recorder = prometheus_builder().build_recorder();
+
+        metrics::with_local_recorder(&recorder, || {
+            record_http_request("POST", "/v1/events", 202, Duration::from_millis(3));
+        });
+
+        let rendered = recorder.handle().render();
+        assert!(
+            rendered.contains(
+                r#"http_server_request_duration_seconds_bucket{method="POST",route="/v1/events",status="202",le="0.005"} 1"#
+            ),
+            "{rendered}"
+        );
+        assert!(
+            rendered.contains(
+                r#"http_server_request_duration_seconds_bucket{method="POST",route="/v1/events",status="202",le="0.0025"} 0"#
+            ),
+            "{rendered}"
+        );
+    }
+
+    #[actix_web::test]
+    async fn the_middleware_labels_requests_by_route_pattern() {
+        let metrics = Metrics::install();
+        let app = init_service(
+            App::new()
+                .wrap(RequestMetrics)
+                .route(
+                    "/middleware-test/{id}",
+                    web::get().to(|| async { HttpResponse::NoContent().finish() }),
+                )
+                .service(metrics_route(metrics.clone())),
+        )
+        .await;
+
+        let response = call_service(
+            &app,
+            TestRequest::get().uri("/middleware-test/42").to_request(),
+        )
+        .await;
+        assert_eq!(response.status(), StatusCode::NO_CONTENT);
+        let response = call_service(&app, TestRequest::get().uri("/nowhere").to_request()).await;
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+
+        let response = call_service(&app, TestRequest::get().uri("/metrics").to_request()).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            CONTENT_TYPE
+        );
+        let body = String::from_utf8(read_body(response).await.to_vec()).unwrap();
+        assert!(
+            body.contains(r#"route="/middleware-test/{id}",status="204""#),
+            "{body}"
+        );
+        assert!(body.contains(r#"route="unmatched",status="404""#), "{body}");
+    }
+}

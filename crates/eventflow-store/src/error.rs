@@ -1,0 +1,73 @@
+use tokio_postgres::error::SqlState;
+
+/// What went wrong talking to PostgreSQL.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// PostgreSQL cannot be reached or dropped the connection; retrying later may work.
+    #[error("database unavailable")]
+    Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// A statement failed for another reason.
+    #[error("database query failed")]
+    Query(#[source] tokio_postgres::Error),
+    /// A migration failed to apply.
+    #[error("database migration failed")]
+    Migration(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The configured database URL does not parse.
+    #[error("invalid database url")]
+    InvalidUrl(#[source] tokio_postgres::Error),
+    /// A row that must exist does not.
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// A stored value does not parse as its domain type (the schema should prevent this).
+    #[error("corrupt row in {table}")]
+    Corrupt {
+        table: &'static str,
+        #[source]
+        source: eventflow_domain::DomainError,
+    },
+}
+
+impl StoreError {
+    /// Returns true when the database could not be reached, so the caller should
+    /// answer 503 rather than 500.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
+}
+
+impl From<tokio_postgres::Error> for StoreError {
+    fn from(error: tokio_postgres::Error) -> Self {
+        if is_connection_failure(&error) {
+            Self::Unavailable(Box::new(error))
+        } else {
+            Self::Query(error)
+        }
+    }
+}
+
+impl From<deadpool_postgres::PoolError> for StoreError {
+    fn from(error: deadpool_postgres::PoolError) -> Self {
+        match error {
+            deadpool_postgres::PoolError::Backend(error) => error.into(),
+            other => Self::Unavailable(Box::new(other)),
+        }
+    }
+}
+
+/// Connection-level failures: closed sockets, I/O errors (no SQLSTATE), and the
+/// server-side codes PostgreSQL sends while shutting down or starting up.
+fn is_connection_failure(error: &tokio_postgres::Error) -> bool {
+    if error.is_closed() {
+        return true;
+    }
+    match error.code() {
+        None => true,
+        Some(code) => {
+            code.code().starts_with("08")
+                || *code == SqlState::ADMIN_SHUTDOWN
+                || *code == SqlState::CRASH_SHUTDOWN
+                || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::QUERY_CANCELED
+        }
+    }
+}

@@ -1,0 +1,30 @@
+//! PostgreSQL storage for EventFlow: the schema (`migrations/`), the pool and
+//! every SQL statement the services run.
+//!
+//! PostgreSQL is the source of truth. Functions here either complete their
+//! statement or return an error; multi-row writes are single statements or
+//! transactions, so a failure never leaves half a write behind. Errors tell
+//! an unreachable database (`StoreError::Unavailable`, worth a 503 and a
+//! retry) apart from everything else.
+
+mod api_keys;
+mod endpoints;
+mod error;
+mod events;
+mod maintenance;
+mod migrate;
+mod outbox;
+mod pool;
+mod projects;
+
+pub use api_keys::{ApiKeyRecord, CreatedApiKey, KeyLookup};
+pub use endpoints::{CreatedEndpoint, NewEndpoint};
+pub use error::StoreError;
+pub use migrate::migration_names;
+pub use events::{InsertOutcome, NewEvent, StoredEvent, insert_events};
+pub use outbox::RelayError;
+pub use pool::{PoolSettings, Store};
+pub use projects::Project;
+
+/// A connection checked out of the pool.
+pub type Connection = deadpool_postgres::Object;

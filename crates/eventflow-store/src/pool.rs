@@ -1,0 +1,72 @@
+use std::str::FromStr;
+use std::time::Duration;
+
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use tokio_postgres::NoTls;
+
+use crate::{Connection, StoreError};
+
+/// Sizes and timeouts of the connection pool.
+#[derive(Debug, Clone)]
+pub struct PoolSettings {
+    pub max_connections: usize,
+    /// How long to wait for a connection (new or free) before giving up as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl Default for PoolSettings {
+    fn default() -> Self {
+        Self { max_connections: 16, acquire_timeout: Duration::from_secs(3) }
+    }
+}
+
+/// The PostgreSQL connection pool; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+}
+
+impl Store {
+    /// Builds the pool. Connections are opened lazily, so this succeeds while
+    /// PostgreSQL is down; `ping` tells whether it answers.
+    pub fn connect(database_url: &str, settings: &PoolSettings) -> Result<Self, StoreError> {
+        let mut pg_config =
+            tokio_postgres::Config::from_str(database_url).map_err(StoreError::InvalidUrl)?;
+        pg_config.connect_timeout(settings.acquire_timeout);
+        pg_config.keepalives_idle(Duration::from_secs(30));
+        if pg_config.get_application_name().is_none() {
+            pg_config.application_name("eventflow");
+        }
+        let manager = Manager::from_config(
+            pg_config,
+            NoTls,
+            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(settings.max_connections)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.acquire_timeout))
+            .recycle_timeout(Some(settings.acquire_timeout))
+            .build()
+            .map_err(|error| StoreError::Unavailable(Box::new(error)))?;
+        Ok(Self { pool })
+    }
+
+    /// Checks a connection out of the pool.
+    pub async fn connection(&self) -> Result<Connection, StoreError> {
+        Ok(self.pool.get().await?)
+    }
+
+    /// Returns Ok when PostgreSQL answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let client = self.connection().await?;
+        client.simple_query("SELECT 1").await?;
+        Ok(())
+    }
+
+    /// Closes every pooled connection; later calls fail.
+    pub fn close(&self) {
+        self.pool.close();
+    }
+}

@@ -1,0 +1,64 @@
+use eventflow_domain::ProjectId;
+use time::OffsetDateTime;
+use tokio_postgres::Row;
+
+use crate::{Store, StoreError};
+
+/// A tenant: every key, endpoint and event belongs to one project.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Project {
+    pub id: ProjectId,
+    pub name: String,
+    /// Sustained events per second allowed; None means the gateway default.
+    pub rate_limit_per_second: Option<i32>,
+    /// Events allowed in a burst above the sustained rate; None means the gateway default.
+    pub rate_limit_burst: Option<i32>,
+    pub retention_days: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl Project {
+    fn from_row(row: &Row) -> Self {
+        Self {
+            id: ProjectId::from_uuid(row.get("id")),
+            name: row.get("name"),
+            rate_limit_per_second: row.get("rate_limit_per_second"),
+            rate_limit_burst: row.get("rate_limit_burst"),
+            retention_days: row.get("retention_days"),
+            created_at: row.get("created_at"),
+        }
+    }
+}
+
+impl Store {
+    /// Creates a project; rate limits left None follow the gateway's defaults.
+    #[tracing::instrument(skip_all)]
+    pub async fn create_project(
+        &self,
+        name: &str,
+        rate_limit_per_second: Option<i32>,
+        rate_limit_burst: Option<i32>,
+    ) -> Result<Project, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_one(
+                "INSERT INTO projects (id, name, rate_limit_per_second, rate_limit_burst) \
+                 VALUES ($1, $2, $3, $4) RETURNING *",
+                &[&ProjectId::new().uuid(), &name, &rate_limit_per_second, &rate_limit_burst],
+            )
+            .await?;
+        Ok(Project::from_row(&row))
+    }
+
+    /// Returns the project, or NotFound.
+    #[tracing::instrument(skip_all, fields(project_id = %id))]
+    pub async fn project(&self, id: ProjectId) -> Result<Project, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt("SELECT * FROM projects WHERE id = $1", &[&id.uuid()])
+            .await?
+            .ok_or(StoreError::NotFound { what: "project" })?;
+        Ok(Project::from_row(&row))
+    }
+}

@@ -1,0 +1,1 @@
+//! eventflow-test-support

@@ -1,0 +1,187 @@
+//! Group commit: requests hand their events to a few writer tasks, and each
+//! writer stores everything that queued up while it was busy in one statement
+//! (one transaction, one WAL flush). Throughput then follows the batch size,
+//! not the fsync latency, and no request waits for a timer.
+//!
+//! After the commit a writer appends the batch to the Redis stream in one
+//! pipeline. If that fails the events are already safe: they are recorded in
+//! the outbox, which the relay (and the dispatcher's recovery) re-publishes.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventflow_queue::{Queue, StreamEntry};
+use eventflow_store::{InsertOutcome, NewEvent, Store, StoreError};
+use tokio::sync::{Mutex, mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+
+/// Why a commit did not happen; the events were not acknowledged. The
+/// writer logs the cause once; every request of the batch gets this kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum CommitError {
+    #[error("database unavailable")]
+    Unavailable,
+    #[error("database did not answer in time")]
+    Timeout,
+    #[error("database rejected the batch")]
+    Rejected,
+    #[error("the gateway is shutting down")]
+    ShuttingDown,
+}
+
+/// A failed batch with its cause, as the writer sees it.
+#[derive(Debug, thiserror::Error)]
+enum BatchError {
+    #[error("database error")]
+    Store(#[from] StoreError),
+    #[error("database did not answer within {0:?}")]
+    Timeout(Duration),
+}
+
+impl BatchError {
+    fn kind(&self) -> CommitError {
+        match self {
+            Self::Store(error) if error.is_unavailable() => CommitError::Unavailable,
+            Self::Store(_) => CommitError::Rejected,
+            Self::Timeout(_) => CommitError::Timeout,
+        }
+    }
+}
+
+struct CommitJob {
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<InsertOutcome>, CommitError>>,
+}
+
+/// Settings of the writers.
+#[derive(Debug, Clone)]
+pub struct GroupCommitSettings {
+    pub writers: usize,
+    pub max_events: usize,
+    pub timeout: Duration,
+}
+
+/// Hands events to the writers; cheap to clone. Writers stop once every
+/// clone is dropped and the queue is drained.
+#[derive(Clone)]
+pub struct GroupCommitter {
+    jobs: mpsc::Sender<CommitJob>,
+}
+
+impl GroupCommitter {
+    /// Starts the writers on `tracker`.
+    pub fn start(store: Store, queue: Queue, settings: GroupCommitSettings, tracker: &TaskTracker) -> Self {
+        let (jobs, receiver) = mpsc::channel(settings.max_events.max(1) * 4);
+        let receiver = Arc::new(Mutex::new(receiver));
+        for _ in 0..settings.writers.max(1) {
+            let writer = Writer {
+                store: store.clone(),
+                queue: queue.clone(),
+                jobs: receiver.clone(),
+                settings: settings.clone(),
+            };
+            tracker.spawn(writer.run());
+        }
+        Self { jobs }
+    }
+
+    /// Stores the events and returns one outcome each, in order, once committed.
+    pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>, CommitError> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(CommitJob { events, reply }).await.map_err(|_| CommitError::ShuttingDown)?;
+        answer.await.unwrap_or(Err(CommitError::ShuttingDown))
+    }
+}
+
+struct Writer {
+    store: Store,
+    queue: Queue,
+    jobs: Arc<Mutex<mpsc::Receiver<CommitJob>>>,
+    settings: GroupCommitSettings,
+}
+
+impl Writer {
+    async fn run(self) {
+        while let Some(batch) = self.next_batch().await {
+            self.commit_batch(batch).await;
+        }
+    }
+
+    /// Waits for one job, then takes whatever else is already queued, up to
+    /// `max_events`. Returns None once the channel is closed and drained.
+    async fn next_batch(&self) -> Option<Vec<CommitJob>> {
+        let mut jobs = self.jobs.lock().await;
+        let first = jobs.recv().await?;
+        let mut events = first.events.len();
+        let mut batch = vec![first];
+        while events < self.settings.max_events {
+            match jobs.try_recv() {
+                Ok(job) => {
+                    events += job.events.len();
+                    batch.push(job);
+                }
+                Err(_) => break,
+            }
+        }
+        Some(batch)
+    }
+
+    #[tracing::instrument(skip_all, fields(requests = batch.len()))]
+    async fn commit_batch(&self, batch: Vec<CommitJob>) {
+        let events: Vec<NewEvent> = batch.iter().flat_map(|job| job.events.iter().cloned()).collect();
+        let started = Instant::now();
+        let result = self.insert(&events).await;
+        metrics::histogram!("eventflow_group_commit_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("eventflow_group_commit_events").record(events.len() as f64);
+        match result {
+            Ok(outcomes) => {
+                self.announce(&events, &outcomes).await;
+                reply_in_order(batch, outcomes);
+            }
+            Err(error) => {
+                tracing::error!(error = ?error, events = events.len(), "group commit failed");
+                for job in batch {
+                    let _ = job.reply.send(Err(error.kind()));
+                }
+            }
+        }
+    }
+
+    async fn insert(&self, events: &[NewEvent]) -> Result<Vec<InsertOutcome>, BatchError> {
+        let timeout = self.settings.timeout;
+        let work = async {
+            let connection = self.store.connection().await?;
+            Ok::<_, BatchError>(eventflow_store::insert_events(&connection, events).await?)
+        };
+        tokio::time::timeout(timeout, work).await.map_err(|_| BatchError::Timeout(timeout))?
+    }
+
+    /// Appends the newly stored events to the stream; on failure records them
+    /// in the outbox so they are re-published, never dropped.
+    async fn announce(&self, events: &[NewEvent], outcomes: &[InsertOutcome]) {
+        let entries: Vec<StreamEntry> = events
+            .iter()
+            .zip(outcomes)
+            .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
+            .map(|(event, _)| StreamEntry { event_id: event.id, project_id: event.project_id })
+            .collect();
+        let Err(error) = self.queue.append_events(&entries).await else {
+            return;
+        };
+        metrics::counter!("eventflow_stream_append_failures_total").increment(entries.len() as u64);
+        tracing::warn!(error = %error, events = entries.len(), "stream append failed, recording events in the outbox");
+        let unpublished: Vec<_> = entries.iter().map(|entry| (entry.event_id, entry.project_id)).collect();
+        if let Err(error) = self.store.record_unpublished(&unpublished, &error.to_string()).await {
+            // Still committed: the dispatcher's recovery scan finds events that never reached the stream.
+            tracing::error!(error = %error, events = entries.len(), "could not record unpublished events in the outbox");
+        }
+    }
+}
+
+fn reply_in_order(batch: Vec<CommitJob>, outcomes: Vec<InsertOutcome>) {
+    let mut outcomes = outcomes.into_iter();
+    for job in batch {
+        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(job.events.len()).collect();
+        let _ = job.reply.send(Ok(mine));
+    }
+}

@@ -1,0 +1,225 @@
+//! `ingest-gateway`: where producers hand events to EventFlow.
+//!
+//! It authenticates the API key, rate-limits per project, validates, and
+//! acknowledges an event only once PostgreSQL has committed it (group commit:
+//! many requests, one transaction). Then it appends the event to the Redis
+//! stream for the dispatcher; when that fails the event goes to the outbox
+//! and is re-published, so an acknowledged event is never lost.
+//!
+//! `Application::build` + `run_until` are the only way to run it: `main`,
+//! `eventflow dev` and the tests all use them.
+
+mod auth;
+mod config;
+mod error;
+mod grpc;
+mod group_commit;
+pub mod http;
+mod ingest;
+mod maintenance;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use actix_web::{App, HttpServer, web};
+use anyhow::Context;
+use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
+use eventflow_queue::{Queue, QueueSettings, RateLimit};
+use eventflow_runtime::metrics::Metrics;
+use eventflow_store::{PoolSettings, Store};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+pub use crate::config::Config;
+use crate::auth::Authenticator;
+use crate::group_commit::{GroupCommitSettings, GroupCommitter};
+use crate::grpc::IngestGrpc;
+use crate::ingest::Ingestor;
+
+/// The name of the crate, binary, image and OpenTelemetry service.
+pub const SERVICE_NAME: &str = "ingest-gateway";
+
+/// Size limits of requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_event_bytes: usize,
+    pub max_batch_bytes: usize,
+    pub max_batch_events: usize,
+}
+
+/// What every request handler shares.
+pub struct AppState {
+    store: Store,
+    queue: Queue,
+    authenticator: Authenticator,
+    ingestor: Ingestor,
+    limits: Limits,
+    metrics: Metrics,
+}
+
+/// A gateway with its connections made and its listeners bound, not yet serving.
+pub struct Application {
+    config: Config,
+    state: Arc<AppState>,
+    http_listener: std::net::TcpListener,
+    http_addr: SocketAddr,
+    grpc_listener: tokio::net::TcpListener,
+    grpc_addr: SocketAddr,
+    writers: TaskTracker,
+    stop_writers: CancellationToken,
+}
+
+impl Application {
+    /// Connects to PostgreSQL and Redis, prepares partitions, starts the
+    /// group-commit writers and binds both listeners; serves nothing yet.
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let pool = PoolSettings { max_connections: config.database_pool_size, acquire_timeout: config.database_timeout };
+        let store = Store::connect(&config.database_url, &pool).context("invalid setting EVENTFLOW_DATABASE_URL")?;
+        store.ping().await.context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
+        store.ensure_partitions(config.partition_days_ahead).await.context("cannot create partitions")?;
+        let queue = Queue::connect(&QueueSettings {
+            redis_url: config.redis_url.clone(),
+            key_prefix: config.redis_key_prefix.clone(),
+            connections: 2,
+            command_timeout: config.redis_timeout,
+        })
+        .await
+        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+
+        let writers = TaskTracker::new();
+        let stop_writers = CancellationToken::new();
+        let committer = GroupCommitter::start(
+            store.clone(),
+            queue.clone(),
+            GroupCommitSettings {
+                writers: config.group_commit_writers,
+                max_events: config.group_commit_max_events,
+                timeout: config.database_timeout,
+            },
+            &writers,
+        );
+        let default_rate_limit = RateLimit {
+            per_second: config.default_rate_limit_per_second,
+            burst: config.default_rate_limit_burst,
+        };
+        let state = Arc::new(AppState {
+            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, default_rate_limit),
+            ingestor: Ingestor::new(queue.clone(), committer),
+            store,
+            queue,
+            limits: Limits {
+                max_event_bytes: config.max_event_bytes,
+                max_batch_bytes: config.max_batch_bytes,
+                max_batch_events: config.max_batch_events,
+            },
+            metrics: Metrics::install(),
+        });
+
+        let http_listener = std::net::TcpListener::bind(config.http_addr)
+            .with_context(|| format!("cannot bind EVENTFLOW_HTTP_ADDR {}", config.http_addr))?;
+        let http_addr = http_listener.local_addr()?;
+        let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
+            .await
+            .with_context(|| format!("cannot bind EVENTFLOW_GRPC_ADDR {}", config.grpc_addr))?;
+        let grpc_addr = grpc_listener.local_addr()?;
+        Ok(Self { config, state, http_listener, http_addr, grpc_listener, grpc_addr, writers, stop_writers })
+    }
+
+    /// The bound HTTP address (the real port when configured with port 0).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.http_addr
+    }
+
+    /// The bound gRPC address.
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.grpc_addr
+    }
+
+    /// Serves until `signal` resolves, then reports NOT_SERVING, stops
+    /// accepting, lets requests in flight finish and the writers flush what
+    /// they hold (within `shutdown_timeout`), and returns.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        let Self { config, state, http_listener, http_addr, grpc_listener, grpc_addr, writers, stop_writers } = self;
+        let stop = CancellationToken::new();
+        let background = TaskTracker::new();
+        let (health_reporter, health_service) = tonic_health::server::health_reporter();
+        health_reporter.set_not_serving::<IngestServiceServer<IngestGrpc>>().await;
+        spawn_background(&background, &config, &state, health_reporter.clone(), &stop);
+
+        let http_state = web::Data::from(state.clone());
+        let workers = if config.http_workers == 0 { num_cpus() } else { config.http_workers };
+        let http_server = HttpServer::new(move || App::new().app_data(http_state.clone()).configure(http::routes))
+            .workers(workers)
+            .disable_signals()
+            .shutdown_timeout(config.shutdown_timeout.as_secs())
+            .listen(http_listener)?
+            .run();
+        let http_handle = http_server.handle();
+        let http_task = tokio::spawn(http_server);
+
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()?;
+        let grpc_stop = stop.clone();
+        let grpc_task = tokio::spawn(
+            tonic::transport::Server::builder()
+                .add_service(health_service)
+                .add_service(reflection)
+                .add_service(IngestServiceServer::new(IngestGrpc::new(state.clone())))
+                .serve_with_incoming_shutdown(
+                    tonic::transport::server::TcpIncoming::from(grpc_listener),
+                    grpc_stop.cancelled_owned(),
+                ),
+        );
+        tracing::info!(%http_addr, %grpc_addr, "ingest-gateway serving");
+
+        signal.await;
+        tracing::info!("shutting down: draining requests in flight");
+        health_reporter.set_not_serving::<IngestServiceServer<IngestGrpc>>().await;
+        stop.cancel();
+        http_handle.stop(true).await;
+        let drained = tokio::time::timeout(config.shutdown_timeout, async {
+            let _ = http_task.await;
+            let _ = grpc_task.await;
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("requests still in flight after the shutdown timeout");
+        }
+        // The writers exit once the last handle to the committer is gone and
+        // they have committed everything queued.
+        drop(state);
+        writers.close();
+        stop_writers.cancel();
+        background.close();
+        if tokio::time::timeout(config.shutdown_timeout, async {
+            writers.wait().await;
+            background.wait().await;
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("writers did not finish within the shutdown timeout");
+        }
+        tracing::info!("ingest-gateway stopped");
+        Ok(())
+    }
+}
+
+fn spawn_background(
+    tracker: &TaskTracker,
+    config: &Config,
+    state: &AppState,
+    health: tonic_health::server::HealthReporter,
+    stop: &CancellationToken,
+) {
+    let (store, queue) = (state.store.clone(), state.queue.clone());
+    tracker.spawn(maintenance::relay_outbox(store.clone(), queue.clone(), config.outbox_relay_interval, stop.clone()));
+    tracker.spawn(maintenance::maintain_partitions(store.clone(), config.partition_days_ahead, stop.clone()));
+    tracker.spawn(maintenance::purge_idempotency_keys(store.clone(), config.idempotency_retention, stop.clone()));
+    tracker.spawn(maintenance::report_health(store, queue, health, stop.clone()));
+}
+
+fn num_cpus() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+}
