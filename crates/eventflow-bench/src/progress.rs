@@ -81,7 +81,7 @@ async fn print_every_second(counters: Arc<LiveCounters>, timeline: Timeline, on_
         );
         let line = progress_line(
             now.saturating_duration_since(timeline.start),
-            timeline.phase_at(now),
+            timeline.phase_at(previous_at),
             events_per_sec,
             current,
         );
@@ -91,8 +91,8 @@ async fn print_every_second(counters: Arc<LiveCounters>, timeline: Timeline, on_
     }
 }
 
-/// Formats the progress line: elapsed time, phase, events/s over the last second, total
-/// accepted events and total errors.
+/// Formats the progress line: elapsed time, phase of the second just ended, events/s
+/// over that second, and accepted events and errors since the start (warm-up included).
 pub fn progress_line(
     elapsed: Duration,
     phase: &str,

@@ -3,9 +3,9 @@
 //!
 //! Closed loop: each of `concurrency` workers sends its next request as soon as the
 //! previous one is answered; latency is the response time. Open loop: one scheduler
-//! starts requests at fixed intervals, at most `concurrency` in flight; latency runs from
-//! the intended send time, so queueing in the generator is not hidden (no coordinated
-//! omission).
+//! thread starts requests at fixed intervals, at most `concurrency` in flight; latency
+//! runs from the intended send time, so queueing in the generator is not hidden (no
+//! coordinated omission).
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +13,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::runtime::Handle;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, TryAcquireError};
 use tokio::task::JoinSet;
 
 use crate::progress::{LiveCounters, ProgressPrinter};
@@ -254,6 +255,10 @@ async fn closed_loop_worker<W: Workload>(
 
 /// Starts requests at `rate` per second, at most `concurrency` in flight, until the end
 /// of the run, then waits for those in flight.
+///
+/// The schedule runs on a blocking thread that sleeps with the operating system's timer,
+/// which is far more precise than the runtime's millisecond timer wheel, so requests start
+/// within a fraction of a millisecond of their intended time when the generator keeps up.
 async fn run_open_loop<W: Workload>(
     workload: Arc<W>,
     state: &Arc<RunState>,
@@ -261,41 +266,18 @@ async fn run_open_loop<W: Workload>(
     rate: f64,
     concurrency: usize,
 ) -> anyhow::Result<ScheduleReport> {
-    let schedule = OpenLoopSchedule::new(timeline.start, rate);
     let slots = Arc::new(Semaphore::new(concurrency));
-    let mut tally = SendTally::default();
-    let mut missed_sends = 0;
-    let mut next = 0;
-    loop {
-        let intended = schedule.intended_send_time(next);
-        if intended >= timeline.end || state.stop.is_raised() {
-            break;
-        }
-        sleep_until(intended).await;
-        let slot = Arc::clone(&slots)
-            .acquire_owned()
-            .await
-            .context("the request slots were closed")?;
-        let started = Instant::now();
-        if started > timeline.end + LATE_THRESHOLD {
-            missed_sends = schedule
-                .planned_sends(timeline.end - timeline.start)
-                .saturating_sub(next);
-            break;
-        }
-        let measured = timeline.is_measured(intended);
-        if measured {
-            tally.record(intended, started);
-        }
-        spawn_scheduled_request(
-            Arc::clone(&workload),
-            Arc::clone(state),
-            intended,
-            measured,
-            slot,
-        );
-        next += 1;
-    }
+    let scheduler = OpenLoopScheduler {
+        runtime: Handle::current(),
+        workload,
+        state: Arc::clone(state),
+        slots: Arc::clone(&slots),
+        schedule: OpenLoopSchedule::new(timeline.start, rate),
+        timeline,
+    };
+    let dispatched = tokio::task::spawn_blocking(move || scheduler.dispatch_all())
+        .await
+        .context("the open-loop scheduler failed")??;
     let window_end = if state.stop.is_raised() {
         Instant::now().min(timeline.end)
     } else {
@@ -305,35 +287,114 @@ async fn run_open_loop<W: Workload>(
     let window = window_end.saturating_duration_since(timeline.measure_from);
     Ok(ScheduleReport {
         target_rate: rate,
-        achieved_rate: per_second(tally.sends, window),
-        sends: tally.sends,
-        late_sends: tally.late_sends,
-        max_lag_ms: millis(tally.max_lag),
-        missed_sends,
+        achieved_rate: per_second(dispatched.tally.sends, window),
+        sends: dispatched.tally.sends,
+        late_sends: dispatched.tally.late_sends,
+        max_lag_ms: millis(dispatched.tally.max_lag),
+        missed_sends: dispatched.missed_sends,
     })
 }
 
-/// Sends one scheduled request in its own task, holding `slot` until it is answered;
-/// latency runs from the intended send time.
-fn spawn_scheduled_request<W: Workload>(
+/// What the open-loop scheduler started.
+struct Dispatched {
+    /// Sends of the measured window and their lateness.
+    tally: SendTally,
+    /// Sends planned before the end of the run that never started.
+    missed_sends: u64,
+}
+
+/// Starts the requests of an open-loop schedule from a blocking thread.
+struct OpenLoopScheduler<W> {
+    runtime: Handle,
+    workload: Arc<W>,
+    state: Arc<RunState>,
+    slots: Arc<Semaphore>,
+    schedule: OpenLoopSchedule,
+    timeline: Timeline,
+}
+
+impl<W: Workload> OpenLoopScheduler<W> {
+    /// Starts every request of the schedule at its intended time, or as soon as a request
+    /// slot is free, until the run ends or is stopped.
+    fn dispatch_all(&self) -> anyhow::Result<Dispatched> {
+        let mut tally = SendTally::default();
+        let mut next = 0;
+        loop {
+            let intended = self.schedule.intended_send_time(next);
+            if intended >= self.timeline.end || !self.sleep_until(intended) {
+                break;
+            }
+            let slot = self.acquire_slot()?;
+            let started = Instant::now();
+            if started > self.timeline.end + LATE_THRESHOLD {
+                let planned = self
+                    .schedule
+                    .planned_sends(self.timeline.end - self.timeline.start);
+                return Ok(Dispatched {
+                    tally,
+                    missed_sends: planned.saturating_sub(next),
+                });
+            }
+            let measured = self.timeline.is_measured(intended);
+            if measured {
+                tally.record(intended, started);
+            }
+            self.runtime.spawn(send_scheduled_request(
+                Arc::clone(&self.workload),
+                Arc::clone(&self.state),
+                intended,
+                measured,
+                slot,
+            ));
+            next += 1;
+        }
+        Ok(Dispatched {
+            tally,
+            missed_sends: 0,
+        })
+    }
+
+    /// Sleeps until `deadline`, waking at least every 100 ms to notice a stop; returns
+    /// `false` if the run was stopped.
+    fn sleep_until(&self, deadline: Instant) -> bool {
+        const STOP_CHECK_PERIOD: Duration = Duration::from_millis(100);
+        loop {
+            if self.state.stop.is_raised() {
+                return false;
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return true;
+            }
+            std::thread::sleep(remaining.min(STOP_CHECK_PERIOD));
+        }
+    }
+
+    /// Takes a free request slot, waiting for one if all are in flight.
+    fn acquire_slot(&self) -> anyhow::Result<OwnedSemaphorePermit> {
+        match Arc::clone(&self.slots).try_acquire_owned() {
+            Ok(slot) => Ok(slot),
+            Err(TryAcquireError::NoPermits) => self
+                .runtime
+                .block_on(Arc::clone(&self.slots).acquire_owned())
+                .context("the request slots were closed"),
+            Err(TryAcquireError::Closed) => Err(anyhow::anyhow!("the request slots were closed")),
+        }
+    }
+}
+
+/// Sends one scheduled request, holding `slot` until it is answered; latency runs from
+/// the intended send time.
+async fn send_scheduled_request<W: Workload>(
     workload: Arc<W>,
     state: Arc<RunState>,
     intended: Instant,
     measured: bool,
     slot: OwnedSemaphorePermit,
 ) {
-    tokio::spawn(async move {
-        let outcome = workload.execute().await;
-        state.record(outcome, intended.elapsed(), measured);
-        drop(slot);
-    });
-}
-
-/// Sleeps until `deadline`, returning at once if it has passed.
-async fn sleep_until(deadline: Instant) {
-    if deadline > Instant::now() {
-        tokio::time::sleep_until(deadline.into()).await;
-    }
+    let outcome = workload.execute().await;
+    state.record(outcome, intended.elapsed(), measured);
+    drop(slot);
 }
 
 /// Waits until every one of the `concurrency` request slots is free again.
@@ -420,7 +481,7 @@ mod tests {
         assert_eq!(timeline.end - timeline.start, Duration::from_secs(12));
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn closed_loop_records_only_the_measured_window() {
         let plan = LoadPlan {
             concurrency: 4,
@@ -448,7 +509,7 @@ mod tests {
         assert!(result.schedule.is_none());
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_loop_keeps_to_the_rate() {
         let plan = LoadPlan {
             concurrency: 8,
@@ -466,7 +527,7 @@ mod tests {
         assert!((schedule.achieved_rate - 200.0).abs() < 1.0, "{schedule:?}");
     }
 
-    #[tokio::test]
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn open_loop_measures_from_the_intended_time_when_saturated() {
         let plan = LoadPlan {
             concurrency: 1,

@@ -9,7 +9,9 @@ pub struct Keys {
 impl Keys {
     /// Builds key names under `prefix` (e.g. `ef:` or `t:<uuid>:` in tests).
     pub fn new(prefix: &str) -> Self {
-        Self { prefix: prefix.to_owned() }
+        Self {
+            prefix: prefix.to_owned(),
+        }
     }
 
     /// The prefix every key starts with.

@@ -68,13 +68,19 @@ impl Queue {
     ) -> Result<RateDecision, QueueError> {
         let interval_us = 1_000_000f64 / f64::from(limit.per_second.max(1));
         let key = self.keys().project_rate_limit(project_id);
-        let args = vec![interval_us.to_string(), limit.burst.max(1).to_string(), cost.to_string()];
+        let args = vec![
+            interval_us.to_string(),
+            limit.burst.max(1).to_string(),
+            cost.to_string(),
+        ];
         let reply: Vec<i64> = self
             .rate_limit_script
             .evalsha_with_reload(self.client(), vec![key], args)
             .await?;
         let [allowed, remaining, retry_after_us, reset_us] = reply[..] else {
-            return Err(QueueError::UnexpectedReply(format!("rate limit script returned {reply:?}")));
+            return Err(QueueError::UnexpectedReply(format!(
+                "rate limit script returned {reply:?}"
+            )));
         };
         Ok(RateDecision {
             allowed: allowed == 1,

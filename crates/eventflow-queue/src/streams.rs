@@ -32,7 +32,9 @@ impl Queue {
                 (FIELD_EVENT, entry.event_id.to_string()),
                 (FIELD_PROJECT, entry.project_id.to_string()),
             ];
-            let _: () = pipeline.xadd(&stream, false, None::<()>, "*", fields.to_vec()).await?;
+            let _: () = pipeline
+                .xadd(&stream, false, None::<()>, "*", fields.to_vec())
+                .await?;
         }
         let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
         for reply in replies {
@@ -48,21 +50,31 @@ impl Queue {
 
     /// Reads up to `count` entries from the start of the event stream (no consumer group).
     pub async fn read_event_stream(&self, count: u64) -> Result<Vec<StreamEntry>, QueueError> {
-        let entries: Vec<(String, std::collections::HashMap<String, String>)> =
-            self.client().xrange(self.keys().event_stream(), "-", "+", Some(count)).await?;
-        entries.into_iter().map(|(_, fields)| parse_entry(&fields)).collect()
+        let entries: Vec<(String, std::collections::HashMap<String, String>)> = self
+            .client()
+            .xrange(self.keys().event_stream(), "-", "+", Some(count))
+            .await?;
+        entries
+            .into_iter()
+            .map(|(_, fields)| parse_entry(&fields))
+            .collect()
     }
 }
 
-fn parse_entry(fields: &std::collections::HashMap<String, String>) -> Result<StreamEntry, QueueError> {
+fn parse_entry(
+    fields: &std::collections::HashMap<String, String>,
+) -> Result<StreamEntry, QueueError> {
     let field = |name: &str| {
-        fields
-            .get(name)
-            .ok_or_else(|| QueueError::UnexpectedReply(format!("stream entry without field {name}")))
+        fields.get(name).ok_or_else(|| {
+            QueueError::UnexpectedReply(format!("stream entry without field {name}"))
+        })
     };
     let event_id = EventId::parse(field(FIELD_EVENT)?)
         .map_err(|error| QueueError::UnexpectedReply(error.to_string()))?;
     let project_id = ProjectId::parse(field(FIELD_PROJECT)?)
         .map_err(|error| QueueError::UnexpectedReply(error.to_string()))?;
-    Ok(StreamEntry { event_id, project_id })
+    Ok(StreamEntry {
+        event_id,
+        project_id,
+    })
 }

@@ -225,7 +225,7 @@ pub fn format_duration(duration: std::time::Duration) -> String {
         (1_000, "s"),
     ];
     for (size, unit) in units {
-        if millis % size == 0 {
+        if millis.is_multiple_of(size) {
             return format!("{}{unit}", millis / size);
         }
     }

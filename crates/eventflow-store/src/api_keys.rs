@@ -72,7 +72,10 @@ impl Store {
             created_at: row.get("created_at"),
             revoked_at: None,
         };
-        Ok(CreatedApiKey { record, plaintext: generated.plaintext })
+        Ok(CreatedApiKey {
+            record,
+            plaintext: generated.plaintext,
+        })
     }
 
     /// Marks the key revoked; NotFound if it does not exist.
@@ -107,10 +110,14 @@ impl Store {
             return Ok(None);
         };
         let hash: &[u8] = row.get("key_hash");
-        let key_hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::NotFound { what: "api key hash" })?;
+        let key_hash: [u8; 32] = hash.try_into().map_err(|_| StoreError::NotFound {
+            what: "api key hash",
+        })?;
         let scopes: Vec<String> = row.get("scopes");
-        let scopes = Scopes::from_strings(&scopes)
-            .map_err(|source| StoreError::Corrupt { table: "api_keys", source })?;
+        let scopes = Scopes::from_strings(&scopes).map_err(|source| StoreError::Corrupt {
+            table: "api_keys",
+            source,
+        })?;
         Ok(Some(KeyLookup {
             key_id: ApiKeyId::from_uuid(row.get("id")),
             project_id: ProjectId::from_uuid(row.get("project_id")),

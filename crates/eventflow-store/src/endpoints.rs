@@ -25,7 +25,10 @@ pub struct CreatedEndpoint {
 impl Store {
     /// Creates an enabled endpoint with a fresh signing secret; NotFound if the project does not exist.
     #[tracing::instrument(skip_all, fields(project_id = %endpoint.project_id))]
-    pub async fn create_endpoint(&self, endpoint: NewEndpoint) -> Result<CreatedEndpoint, StoreError> {
+    pub async fn create_endpoint(
+        &self,
+        endpoint: NewEndpoint,
+    ) -> Result<CreatedEndpoint, StoreError> {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
         let client = self.connection().await?;

@@ -30,7 +30,10 @@ pub enum InsertOutcome {
     /// Stored now under its own id.
     Inserted,
     /// Its idempotency key was used before by an identical request: that event's id.
-    Duplicate { id: EventId, received_at: OffsetDateTime },
+    Duplicate {
+        id: EventId,
+        received_at: OffsetDateTime,
+    },
     /// Its idempotency key was used before by a different request.
     KeyReusedWithDifferentRequest { id: EventId },
 }
@@ -107,7 +110,10 @@ pub async fn insert_events(
         return Ok(vec![InsertOutcome::Inserted; events.len()]);
     }
     let stored: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
-    let rejected: Vec<&NewEvent> = events.iter().filter(|e| !stored.contains(&e.id.uuid())).collect();
+    let rejected: Vec<&NewEvent> = events
+        .iter()
+        .filter(|e| !stored.contains(&e.id.uuid()))
+        .collect();
     let holders = find_key_holders(connection, &rejected).await?;
     events
         .iter()
@@ -117,15 +123,24 @@ pub async fn insert_events(
             }
             let Some((key, hash)) = &event.idempotency else {
                 // Every item without a key is inserted by the statement above.
-                return Err(StoreError::NotFound { what: "stored event" });
+                return Err(StoreError::NotFound {
+                    what: "stored event",
+                });
             };
             let holder = holders
                 .get(&(event.project_id.uuid(), key.as_str().to_owned()))
-                .ok_or(StoreError::NotFound { what: "idempotency key" })?;
+                .ok_or(StoreError::NotFound {
+                    what: "idempotency key",
+                })?;
             Ok(if holder.request_hash == hash.as_slice() {
-                InsertOutcome::Duplicate { id: holder.event_id, received_at: holder.created_at }
+                InsertOutcome::Duplicate {
+                    id: holder.event_id,
+                    received_at: holder.created_at,
+                }
             } else {
-                InsertOutcome::KeyReusedWithDifferentRequest { id: holder.event_id }
+                InsertOutcome::KeyReusedWithDifferentRequest {
+                    id: holder.event_id,
+                }
             })
         })
         .collect()
@@ -145,9 +160,15 @@ async fn find_key_holders(
 ) -> Result<HashMap<(Uuid, String), KeyHolder>, StoreError> {
     let (project_ids, keys): (Vec<Uuid>, Vec<String>) = rejected
         .iter()
-        .filter_map(|e| e.idempotency.as_ref().map(|(key, _)| (e.project_id.uuid(), key.as_str().to_owned())))
+        .filter_map(|e| {
+            e.idempotency
+                .as_ref()
+                .map(|(key, _)| (e.project_id.uuid(), key.as_str().to_owned()))
+        })
         .unzip();
-    let rows = connection.query(FIND_CLAIMED_KEYS, &[&project_ids, &keys]).await?;
+    let rows = connection
+        .query(FIND_CLAIMED_KEYS, &[&project_ids, &keys])
+        .await?;
     Ok(rows
         .into_iter()
         .map(|row| {
@@ -181,7 +202,10 @@ impl<'a> From<&'a [NewEvent]> for EventColumns<'a> {
             project_ids: events.iter().map(|e| e.project_id.uuid()).collect(),
             event_types: events.iter().map(|e| e.event_type.as_str()).collect(),
             payloads: events.iter().map(|e| e.payload.as_str()).collect(),
-            idempotency_keys: events.iter().map(|e| e.idempotency.as_ref().map(|(k, _)| k.as_str())).collect(),
+            idempotency_keys: events
+                .iter()
+                .map(|e| e.idempotency.as_ref().map(|(k, _)| k.as_str()))
+                .collect(),
             request_hashes: events
                 .iter()
                 .map(|e| e.idempotency.as_ref().map(|(_, h)| h.as_slice()))
@@ -196,7 +220,11 @@ impl<'a> From<&'a [NewEvent]> for EventColumns<'a> {
 impl Store {
     /// Returns the event if it belongs to the project.
     #[tracing::instrument(skip_all, fields(event_id = %id))]
-    pub async fn event(&self, project_id: ProjectId, id: EventId) -> Result<Option<StoredEvent>, StoreError> {
+    pub async fn event(
+        &self,
+        project_id: ProjectId,
+        id: EventId,
+    ) -> Result<Option<StoredEvent>, StoreError> {
         let client = self.connection().await?;
         let row = client
             .query_opt(
@@ -222,7 +250,10 @@ impl Store {
     pub async fn count_events(&self, project_id: ProjectId) -> Result<i64, StoreError> {
         let client = self.connection().await?;
         let row = client
-            .query_one("SELECT count(*) FROM events WHERE project_id = $1", &[&project_id.uuid()])
+            .query_one(
+                "SELECT count(*) FROM events WHERE project_id = $1",
+                &[&project_id.uuid()],
+            )
             .await?;
         Ok(row.get(0))
     }

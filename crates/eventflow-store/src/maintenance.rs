@@ -16,7 +16,10 @@ impl Store {
     #[tracing::instrument(skip_all)]
     pub async fn ensure_partitions(&self, days_ahead: i32) -> Result<i32, StoreError> {
         let client = self.connection().await?;
-        let yesterday = OffsetDateTime::now_utc().date().previous_day().unwrap_or(Date::MIN);
+        let yesterday = OffsetDateTime::now_utc()
+            .date()
+            .previous_day()
+            .unwrap_or(Date::MIN);
         let mut created = 0;
         for table in PARTITIONED_TABLES {
             let row = client
@@ -37,7 +40,10 @@ impl Store {
         let mut dropped = 0;
         for table in PARTITIONED_TABLES {
             let row = client
-                .query_one("SELECT eventflow_drop_partitions_before($1, $2)", &[&table, &before])
+                .query_one(
+                    "SELECT eventflow_drop_partitions_before($1, $2)",
+                    &[&table, &before],
+                )
                 .await?;
             dropped += row.get::<_, i32>(0);
         }
@@ -49,6 +55,11 @@ impl Store {
     pub async fn purge_idempotency_keys(&self, retention: Duration) -> Result<u64, StoreError> {
         let client = self.connection().await?;
         let cutoff = OffsetDateTime::now_utc() - retention;
-        Ok(client.execute("DELETE FROM idempotency_keys WHERE created_at < $1", &[&cutoff]).await?)
+        Ok(client
+            .execute(
+                "DELETE FROM idempotency_keys WHERE created_at < $1",
+                &[&cutoff],
+            )
+            .await?)
     }
 }

@@ -14,16 +14,30 @@ impl Store {
     /// Applies every pending migration and returns the names of those applied.
     pub async fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut connection = self.connection().await?;
-        connection.execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        connection
+            .execute("SELECT pg_advisory_lock($1)", &[&MIGRATION_LOCK_KEY])
+            .await?;
         let client: &mut tokio_postgres::Client = &mut connection;
         let outcome = embedded::migrations::runner().run_async(client).await;
-        connection.execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY]).await?;
+        connection
+            .execute("SELECT pg_advisory_unlock($1)", &[&MIGRATION_LOCK_KEY])
+            .await?;
         let report = outcome.map_err(|error| StoreError::Migration(Box::new(error)))?;
-        Ok(report.applied_migrations().iter().map(|m| m.to_string()).collect())
+        Ok(report
+            .applied_migrations()
+            .iter()
+            .map(|m| m.to_string())
+            .collect())
     }
 }
 
-/// Names of the migrations this build carries, in order (e.g. to key a template database).
-pub fn migration_names() -> Vec<String> {
-    embedded::migrations::runner().get_migrations().iter().map(|m| m.to_string()).collect()
+/// A fingerprint of the migrations this build carries (names and checksums),
+/// e.g. to name a template database that must be rebuilt when they change.
+pub fn migrations_fingerprint() -> String {
+    embedded::migrations::runner()
+        .get_migrations()
+        .iter()
+        .map(|m| format!("{}:{:x}", m, m.checksum()))
+        .collect::<Vec<_>>()
+        .join(",")
 }

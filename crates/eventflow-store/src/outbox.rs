@@ -9,9 +9,15 @@ use crate::{Store, StoreError};
 impl Store {
     /// Records committed events whose stream append failed, so recovery re-publishes them.
     #[tracing::instrument(skip_all, fields(events = events.len()))]
-    pub async fn record_unpublished(&self, events: &[(EventId, ProjectId)], reason: &str) -> Result<(), StoreError> {
-        let (ids, project_ids): (Vec<Uuid>, Vec<Uuid>) =
-            events.iter().map(|(id, project)| (id.uuid(), project.uuid())).unzip();
+    pub async fn record_unpublished(
+        &self,
+        events: &[(EventId, ProjectId)],
+        reason: &str,
+    ) -> Result<(), StoreError> {
+        let (ids, project_ids): (Vec<Uuid>, Vec<Uuid>) = events
+            .iter()
+            .map(|(id, project)| (id.uuid(), project.uuid()))
+            .unzip();
         let client = self.connection().await?;
         client
             .execute(
@@ -25,7 +31,10 @@ impl Store {
     }
 
     /// Returns up to `limit` unpublished events, oldest first.
-    pub async fn unpublished_events(&self, limit: i64) -> Result<Vec<(EventId, ProjectId)>, StoreError> {
+    pub async fn unpublished_events(
+        &self,
+        limit: i64,
+    ) -> Result<Vec<(EventId, ProjectId)>, StoreError> {
         let client = self.connection().await?;
         let rows = client
             .query(
@@ -35,7 +44,12 @@ impl Store {
             .await?;
         Ok(rows
             .iter()
-            .map(|row| (EventId::from_uuid(row.get(0)), ProjectId::from_uuid(row.get(1))))
+            .map(|row| {
+                (
+                    EventId::from_uuid(row.get(0)),
+                    ProjectId::from_uuid(row.get(1)),
+                )
+            })
             .collect())
     }
 
@@ -43,7 +57,9 @@ impl Store {
     pub async fn remove_from_outbox(&self, ids: &[EventId]) -> Result<u64, StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
         let client = self.connection().await?;
-        Ok(client.execute("DELETE FROM event_outbox WHERE event_id = ANY($1)", &[&ids]).await?)
+        Ok(client
+            .execute("DELETE FROM event_outbox WHERE event_id = ANY($1)", &[&ids])
+            .await?)
     }
 }
 
@@ -51,7 +67,11 @@ impl Store {
     /// Takes up to `limit` events out of the outbox and hands them to
     /// `publish`; they leave the outbox only if `publish` succeeds. Rows are
     /// locked while publishing, so concurrent relays never take the same event.
-    pub async fn relay_outbox<F, Fut, E>(&self, limit: i64, publish: F) -> Result<usize, RelayError<E>>
+    pub async fn relay_outbox<F, Fut, E>(
+        &self,
+        limit: i64,
+        publish: F,
+    ) -> Result<usize, RelayError<E>>
     where
         F: FnOnce(Vec<(EventId, ProjectId)>) -> Fut,
         Fut: std::future::Future<Output = Result<(), E>>,
@@ -72,7 +92,12 @@ impl Store {
         }
         let events: Vec<(EventId, ProjectId)> = rows
             .iter()
-            .map(|row| (EventId::from_uuid(row.get(0)), ProjectId::from_uuid(row.get(1))))
+            .map(|row| {
+                (
+                    EventId::from_uuid(row.get(0)),
+                    ProjectId::from_uuid(row.get(1)),
+                )
+            })
             .collect();
         let count = events.len();
         publish(events).await.map_err(RelayError::Publish)?;

@@ -16,7 +16,10 @@ pub struct PoolSettings {
 
 impl Default for PoolSettings {
     fn default() -> Self {
-        Self { max_connections: 16, acquire_timeout: Duration::from_secs(3) }
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(3),
+        }
     }
 }
 
@@ -40,7 +43,9 @@ impl Store {
         let manager = Manager::from_config(
             pg_config,
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(settings.max_connections)

@@ -45,7 +45,12 @@ impl Store {
             .query_one(
                 "INSERT INTO projects (id, name, rate_limit_per_second, rate_limit_burst) \
                  VALUES ($1, $2, $3, $4) RETURNING *",
-                &[&ProjectId::new().uuid(), &name, &rate_limit_per_second, &rate_limit_burst],
+                &[
+                    &ProjectId::new().uuid(),
+                    &name,
+                    &rate_limit_per_second,
+                    &rate_limit_burst,
+                ],
             )
             .await?;
         Ok(Project::from_row(&row))

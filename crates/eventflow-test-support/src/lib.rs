@@ -1,1 +1,30 @@
-//! eventflow-test-support
+//! What EventFlow's tests share: a fresh PostgreSQL database per test, a
+//! Redis key prefix per test, the services started through their real
+//! `Application` on port 0, and a TCP proxy that can cut a connection.
+//!
+//! Tests talk to PostgreSQL on `EVENTFLOW_TEST_DATABASE_URL` (default
+//! `postgres://postgres@127.0.0.1:5432/postgres`) and Redis on
+//! `EVENTFLOW_TEST_REDIS_URL` (default `redis://127.0.0.1:6379`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod database;
+mod gateway;
+mod proxy;
+
+pub use database::TestDatabase;
+pub use gateway::{
+    TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
+};
+pub use proxy::TcpProxy;
+
+/// The Redis server tests use.
+pub fn redis_url() -> String {
+    std::env::var("EVENTFLOW_TEST_REDIS_URL")
+        .unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned())
+}
+
+/// A Redis key prefix no other test uses.
+pub fn unique_redis_prefix() -> String {
+    format!("t:{}:", uuid::Uuid::now_v7().simple())
+}

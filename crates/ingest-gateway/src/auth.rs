@@ -25,7 +25,11 @@ pub struct Principal {
 impl Principal {
     /// Returns Ok when the key carries `scope`.
     pub fn require(&self, scope: Scope) -> Result<(), AuthError> {
-        if self.scopes.contains(scope) { Ok(()) } else { Err(AuthError::MissingScope(scope)) }
+        if self.scopes.contains(scope) {
+            Ok(())
+        } else {
+            Err(AuthError::MissingScope(scope))
+        }
     }
 }
 
@@ -57,13 +61,22 @@ pub struct Authenticator {
 
 impl Authenticator {
     pub fn new(store: Store, ttl: Duration, default_rate_limit: RateLimit) -> Self {
-        Self { store, ttl, default_rate_limit, cache: RwLock::new(HashMap::new()) }
+        Self {
+            store,
+            ttl,
+            default_rate_limit,
+            cache: RwLock::new(HashMap::new()),
+        }
     }
 
     /// Authenticates the value of an `Authorization` header (`Bearer <key>`).
     pub async fn authenticate(&self, authorization: Option<&str>) -> Result<Principal, AuthError> {
         let token = authorization
-            .and_then(|value| value.strip_prefix("Bearer ").or_else(|| value.strip_prefix("bearer ")))
+            .and_then(|value| {
+                value
+                    .strip_prefix("Bearer ")
+                    .or_else(|| value.strip_prefix("bearer "))
+            })
             .map(str::trim)
             .ok_or(AuthError::Missing)?;
         let presented = parse_presented_key(token).map_err(|_| AuthError::Invalid)?;
@@ -76,14 +89,21 @@ impl Authenticator {
     }
 
     fn cached(&self, hash: &[u8; 32]) -> Option<Option<Principal>> {
-        let cache = self.cache.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let cache = self
+            .cache
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         cache
             .get(hash)
             .filter(|entry| entry.fetched_at.elapsed() < self.ttl)
             .map(|entry| entry.principal.clone())
     }
 
-    async fn load(&self, lookup_prefix: &str, hash: &[u8; 32]) -> Result<Option<Principal>, StoreError> {
+    async fn load(
+        &self,
+        lookup_prefix: &str,
+        hash: &[u8; 32],
+    ) -> Result<Option<Principal>, StoreError> {
         let Some(found) = self.store.find_api_key(lookup_prefix).await? else {
             return Ok(None);
         };
@@ -100,17 +120,31 @@ impl Authenticator {
                 .and_then(|burst| u32::try_from(burst).ok())
                 .unwrap_or(self.default_rate_limit.burst),
         };
-        Ok(Some(Principal { key_id: found.key_id, project_id: found.project_id, scopes: found.scopes, rate_limit }))
+        Ok(Some(Principal {
+            key_id: found.key_id,
+            project_id: found.project_id,
+            scopes: found.scopes,
+            rate_limit,
+        }))
     }
 
     fn remember(&self, hash: [u8; 32], principal: Option<Principal>) {
-        let mut cache = self.cache.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut cache = self
+            .cache
+            .write()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         if cache.len() >= MAX_CACHED_KEYS {
             cache.retain(|_, entry| entry.fetched_at.elapsed() < self.ttl);
             if cache.len() >= MAX_CACHED_KEYS {
                 cache.clear();
             }
         }
-        cache.insert(hash, CachedKey { principal, fetched_at: Instant::now() });
+        cache.insert(
+            hash,
+            CachedKey {
+                principal,
+                fetched_at: Instant::now(),
+            },
+        );
     }
 }

@@ -76,15 +76,24 @@ mod tests {
     #[test]
     fn a_missing_database_url_is_named() {
         let error = config::load_from::<Config>(DEFAULTS, None, Vec::new()).unwrap_err();
-        assert!(error.to_string().contains("EVENTFLOW_DATABASE_URL"), "{error}");
+        assert!(
+            error.to_string().contains("EVENTFLOW_DATABASE_URL"),
+            "{error}"
+        );
     }
 
     #[test]
     fn a_malformed_address_is_named() {
         let env = [
-            ("EVENTFLOW_DATABASE_URL".to_owned(), "postgres://x".to_owned()),
+            (
+                "EVENTFLOW_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
             ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
-            ("EVENTFLOW_HTTP_ADDR".to_owned(), "not an address".to_owned()),
+            (
+                "EVENTFLOW_HTTP_ADDR".to_owned(),
+                "not an address".to_owned(),
+            ),
         ];
         let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
         assert!(error.to_string().contains("EVENTFLOW_HTTP_ADDR"), "{error}");

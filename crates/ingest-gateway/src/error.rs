@@ -24,14 +24,32 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("request body is not valid json: {0}")]
     MalformedJson(String),
-    #[error("the request has invalid fields")]
+    #[error("{}", describe_fields(.0))]
     Invalid(Vec<FieldError>),
     #[error("idempotency key was already used for event {existing} with a different request")]
     IdempotencyKeyReused { existing: EventId },
     #[error("rate limit of {} events per second exceeded", limit.per_second)]
-    RateLimited { decision: RateDecision, limit: RateLimit },
+    RateLimited {
+        decision: RateDecision,
+        limit: RateLimit,
+    },
     #[error("the event was not stored: {0}")]
     Commit(CommitError),
+}
+
+/// "type is required; payload must be a JSON object", for the problem's detail.
+fn describe_fields(errors: &[FieldError]) -> String {
+    let described: Vec<String> = errors
+        .iter()
+        .map(|error| {
+            if error.field.is_empty() {
+                error.message.clone()
+            } else {
+                format!("{} {}", error.field, error.message)
+            }
+        })
+        .collect();
+    format!("invalid request: {}", described.join("; "))
 }
 
 impl From<IngestError> for ApiError {
@@ -46,7 +64,10 @@ impl From<IngestError> for ApiError {
 impl ApiError {
     /// Returns a 422 for one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError { field: field.to_owned(), message: message.into() }])
+        Self::Invalid(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -108,8 +129,14 @@ impl ApiError {
                     ("retry-after", retry_after.to_string()),
                     ("ratelimit-limit", limit.burst.to_string()),
                     ("ratelimit-remaining", decision.remaining.to_string()),
-                    ("ratelimit-reset", (decision.reset_after.as_secs_f64().ceil() as u64).to_string()),
-                    ("ratelimit-policy", format!("{};w=1;burst={}", limit.per_second, limit.burst)),
+                    (
+                        "ratelimit-reset",
+                        (decision.reset_after.as_secs_f64().ceil() as u64).to_string(),
+                    ),
+                    (
+                        "ratelimit-policy",
+                        format!("{};w=1;burst={}", limit.per_second, limit.burst),
+                    ),
                 ]
             }
             _ if self.kind() == ErrorKind::Unavailable => {

@@ -70,7 +70,12 @@ pub struct GroupCommitter {
 
 impl GroupCommitter {
     /// Starts the writers on `tracker`.
-    pub fn start(store: Store, queue: Queue, settings: GroupCommitSettings, tracker: &TaskTracker) -> Self {
+    pub fn start(
+        store: Store,
+        queue: Queue,
+        settings: GroupCommitSettings,
+        tracker: &TaskTracker,
+    ) -> Self {
         let (jobs, receiver) = mpsc::channel(settings.max_events.max(1) * 4);
         let receiver = Arc::new(Mutex::new(receiver));
         for _ in 0..settings.writers.max(1) {
@@ -88,7 +93,10 @@ impl GroupCommitter {
     /// Stores the events and returns one outcome each, in order, once committed.
     pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>, CommitError> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(CommitJob { events, reply }).await.map_err(|_| CommitError::ShuttingDown)?;
+        self.jobs
+            .send(CommitJob { events, reply })
+            .await
+            .map_err(|_| CommitError::ShuttingDown)?;
         answer.await.unwrap_or(Err(CommitError::ShuttingDown))
     }
 }
@@ -128,10 +136,14 @@ impl Writer {
 
     #[tracing::instrument(skip_all, fields(requests = batch.len()))]
     async fn commit_batch(&self, batch: Vec<CommitJob>) {
-        let events: Vec<NewEvent> = batch.iter().flat_map(|job| job.events.iter().cloned()).collect();
+        let events: Vec<NewEvent> = batch
+            .iter()
+            .flat_map(|job| job.events.iter().cloned())
+            .collect();
         let started = Instant::now();
         let result = self.insert(&events).await;
-        metrics::histogram!("eventflow_group_commit_duration_seconds").record(started.elapsed().as_secs_f64());
+        metrics::histogram!("eventflow_group_commit_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
         metrics::histogram!("eventflow_group_commit_events").record(events.len() as f64);
         match result {
             Ok(outcomes) => {
@@ -153,7 +165,9 @@ impl Writer {
             let connection = self.store.connection().await?;
             Ok::<_, BatchError>(eventflow_store::insert_events(&connection, events).await?)
         };
-        tokio::time::timeout(timeout, work).await.map_err(|_| BatchError::Timeout(timeout))?
+        tokio::time::timeout(timeout, work)
+            .await
+            .map_err(|_| BatchError::Timeout(timeout))?
     }
 
     /// Appends the newly stored events to the stream; on failure records them
@@ -163,15 +177,25 @@ impl Writer {
             .iter()
             .zip(outcomes)
             .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
-            .map(|(event, _)| StreamEntry { event_id: event.id, project_id: event.project_id })
+            .map(|(event, _)| StreamEntry {
+                event_id: event.id,
+                project_id: event.project_id,
+            })
             .collect();
         let Err(error) = self.queue.append_events(&entries).await else {
             return;
         };
         metrics::counter!("eventflow_stream_append_failures_total").increment(entries.len() as u64);
         tracing::warn!(error = %error, events = entries.len(), "stream append failed, recording events in the outbox");
-        let unpublished: Vec<_> = entries.iter().map(|entry| (entry.event_id, entry.project_id)).collect();
-        if let Err(error) = self.store.record_unpublished(&unpublished, &error.to_string()).await {
+        let unpublished: Vec<_> = entries
+            .iter()
+            .map(|entry| (entry.event_id, entry.project_id))
+            .collect();
+        if let Err(error) = self
+            .store
+            .record_unpublished(&unpublished, &error.to_string())
+            .await
+        {
             // Still committed: the dispatcher's recovery scan finds events that never reached the stream.
             tracing::error!(error = %error, events = entries.len(), "could not record unpublished events in the outbox");
         }

@@ -34,8 +34,14 @@ pub struct ValidEvent {
 /// What became of one valid event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Accepted {
-    Stored { id: EventId, received_at: OffsetDateTime },
-    Duplicate { id: EventId, received_at: OffsetDateTime },
+    Stored {
+        id: EventId,
+        received_at: OffsetDateTime,
+    },
+    Duplicate {
+        id: EventId,
+        received_at: OffsetDateTime,
+    },
     /// The idempotency key names an earlier event with a different request.
     KeyConflict { existing: EventId },
 }
@@ -44,28 +50,43 @@ pub enum Accepted {
 #[derive(Debug, thiserror::Error)]
 pub enum IngestError {
     #[error("rate limit exceeded")]
-    RateLimited { decision: RateDecision, limit: RateLimit },
+    RateLimited {
+        decision: RateDecision,
+        limit: RateLimit,
+    },
     #[error(transparent)]
     Commit(#[from] CommitError),
 }
 
 /// Checks the fields of one event; `path` prefixes field names in errors
 /// (e.g. `events[3].`). `max_payload_bytes` is the payload size limit.
-pub fn validate_event(fields: EventFields, path: &str, max_payload_bytes: usize) -> Result<ValidEvent, Vec<FieldError>> {
+pub fn validate_event(
+    fields: EventFields,
+    path: &str,
+    max_payload_bytes: usize,
+) -> Result<ValidEvent, Vec<FieldError>> {
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: String| {
-        errors.push(FieldError { field: format!("{path}{field}"), message });
+        errors.push(FieldError {
+            field: format!("{path}{field}"),
+            message,
+        });
     };
     let event_type = match fields.event_type {
         None => {
             fail("type", "is required".to_owned());
             None
         }
-        Some(raw) => EventType::parse(&raw).map_err(|error| fail("type", error.to_string())).ok(),
+        Some(raw) => EventType::parse(&raw)
+            .map_err(|error| fail("type", error.to_string()))
+            .ok(),
     };
     let payload = match fields.payload {
         None => {
-            fail("payload", "is required and must be a JSON object".to_owned());
+            fail(
+                "payload",
+                "is required and must be a JSON object".to_owned(),
+            );
             None
         }
         Some(text) if !text.trim_start().starts_with('{') => {
@@ -73,21 +94,34 @@ pub fn validate_event(fields: EventFields, path: &str, max_payload_bytes: usize)
             None
         }
         Some(text) if text.len() > max_payload_bytes => {
-            fail("payload", format!("is {} bytes, more than the limit of {max_payload_bytes}", text.len()));
+            fail(
+                "payload",
+                format!(
+                    "is {} bytes, more than the limit of {max_payload_bytes}",
+                    text.len()
+                ),
+            );
             None
         }
         Some(text) => Some(text),
     };
-    let idempotency_key = fields
-        .idempotency_key
-        .and_then(|raw| IdempotencyKey::parse(&raw).map_err(|error| fail("idempotency_key", error.to_string())).ok());
-    let occurred_at = fields
-        .occurred_at
-        .and_then(|raw| parse_rfc3339(&raw).map_err(|error| fail("occurred_at", error.to_string())).ok());
+    let idempotency_key = fields.idempotency_key.and_then(|raw| {
+        IdempotencyKey::parse(&raw)
+            .map_err(|error| fail("idempotency_key", error.to_string()))
+            .ok()
+    });
+    let occurred_at = fields.occurred_at.and_then(|raw| {
+        parse_rfc3339(&raw)
+            .map_err(|error| fail("occurred_at", error.to_string()))
+            .ok()
+    });
     match (event_type, payload) {
-        (Some(event_type), Some(payload)) if errors.is_empty() => {
-            Ok(ValidEvent { event_type, payload, idempotency_key, occurred_at })
-        }
+        (Some(event_type), Some(payload)) if errors.is_empty() => Ok(ValidEvent {
+            event_type,
+            payload,
+            idempotency_key,
+            occurred_at,
+        }),
         _ => Err(errors),
     }
 }
@@ -111,8 +145,16 @@ impl ValidEvent {
         hasher.finalize().into()
     }
 
-    fn into_new_event(self, project_id: ProjectId, received_at: OffsetDateTime, traceparent: Option<String>) -> NewEvent {
-        let idempotency = self.idempotency_key.clone().map(|key| (key, self.request_hash()));
+    fn into_new_event(
+        self,
+        project_id: ProjectId,
+        received_at: OffsetDateTime,
+        traceparent: Option<String>,
+    ) -> NewEvent {
+        let idempotency = self
+            .idempotency_key
+            .clone()
+            .map(|key| (key, self.request_hash()));
         NewEvent {
             id: EventId::new(),
             project_id,
@@ -153,7 +195,9 @@ impl Ingestor {
         let received_at = OffsetDateTime::now_utc();
         let new_events: Vec<NewEvent> = events
             .into_iter()
-            .map(|event| event.into_new_event(principal.project_id, received_at, traceparent.clone()))
+            .map(|event| {
+                event.into_new_event(principal.project_id, received_at, traceparent.clone())
+            })
             .collect();
         let ids: Vec<EventId> = new_events.iter().map(|event| event.id).collect();
         let outcomes = self.committer.commit(new_events).await?;
@@ -162,20 +206,33 @@ impl Ingestor {
             .zip(outcomes)
             .map(|(id, outcome)| match outcome {
                 InsertOutcome::Inserted => Accepted::Stored { id, received_at },
-                InsertOutcome::Duplicate { id, received_at } => Accepted::Duplicate { id, received_at },
-                InsertOutcome::KeyReusedWithDifferentRequest { id } => Accepted::KeyConflict { existing: id },
+                InsertOutcome::Duplicate { id, received_at } => {
+                    Accepted::Duplicate { id, received_at }
+                }
+                InsertOutcome::KeyReusedWithDifferentRequest { id } => {
+                    Accepted::KeyConflict { existing: id }
+                }
             })
             .collect())
     }
 
     /// Fails open: when Redis cannot answer, events are still accepted, since
     /// PostgreSQL, not the limiter, decides whether an event is safe.
-    async fn charge_rate_limit(&self, principal: &Principal, cost: usize) -> Result<(), IngestError> {
+    async fn charge_rate_limit(
+        &self,
+        principal: &Principal,
+        cost: usize,
+    ) -> Result<(), IngestError> {
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
-        match self.queue.check_rate(principal.project_id, cost, principal.rate_limit).await {
-            Ok(decision) if !decision.allowed => {
-                Err(IngestError::RateLimited { decision, limit: principal.rate_limit })
-            }
+        match self
+            .queue
+            .check_rate(principal.project_id, cost, principal.rate_limit)
+            .await
+        {
+            Ok(decision) if !decision.allowed => Err(IngestError::RateLimited {
+                decision,
+                limit: principal.rate_limit,
+            }),
             Ok(_) => Ok(()),
             Err(error) => {
                 metrics::counter!("eventflow_rate_limiter_errors_total").increment(1);
@@ -191,7 +248,11 @@ mod tests {
     use super::*;
 
     fn fields(event_type: &str, payload: &str) -> EventFields {
-        EventFields { event_type: Some(event_type.into()), payload: Some(payload.into()), ..Default::default() }
+        EventFields {
+            event_type: Some(event_type.into()),
+            payload: Some(payload.into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -209,7 +270,15 @@ mod tests {
         };
         let errors = validate_event(bad, "events[2].", 1024).unwrap_err();
         let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(names, ["events[2].type", "events[2].payload", "events[2].idempotency_key", "events[2].occurred_at"]);
+        assert_eq!(
+            names,
+            [
+                "events[2].type",
+                "events[2].payload",
+                "events[2].idempotency_key",
+                "events[2].occurred_at"
+            ]
+        );
     }
 
     #[test]

@@ -12,8 +12,8 @@
 mod auth;
 mod config;
 mod error;
-mod grpc;
 mod group_commit;
+mod grpc;
 pub mod http;
 mod ingest;
 mod maintenance;
@@ -25,13 +25,14 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, QueueSettings, RateLimit};
-use eventflow_runtime::metrics::Metrics;
+use eventflow_runtime::api_error::not_found;
+use eventflow_runtime::metrics::{Metrics, RequestMetrics};
 use eventflow_store::{PoolSettings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-pub use crate::config::Config;
 use crate::auth::Authenticator;
+pub use crate::config::Config;
 use crate::group_commit::{GroupCommitSettings, GroupCommitter};
 use crate::grpc::IngestGrpc;
 use crate::ingest::Ingestor;
@@ -73,10 +74,20 @@ impl Application {
     /// Connects to PostgreSQL and Redis, prepares partitions, starts the
     /// group-commit writers and binds both listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let pool = PoolSettings { max_connections: config.database_pool_size, acquire_timeout: config.database_timeout };
-        let store = Store::connect(&config.database_url, &pool).context("invalid setting EVENTFLOW_DATABASE_URL")?;
-        store.ping().await.context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
-        store.ensure_partitions(config.partition_days_ahead).await.context("cannot create partitions")?;
+        let pool = PoolSettings {
+            max_connections: config.database_pool_size,
+            acquire_timeout: config.database_timeout,
+        };
+        let store = Store::connect(&config.database_url, &pool)
+            .context("invalid setting EVENTFLOW_DATABASE_URL")?;
+        store
+            .ping()
+            .await
+            .context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
+        store
+            .ensure_partitions(config.partition_days_ahead)
+            .await
+            .context("cannot create partitions")?;
         let queue = Queue::connect(&QueueSettings {
             redis_url: config.redis_url.clone(),
             key_prefix: config.redis_key_prefix.clone(),
@@ -103,7 +114,11 @@ impl Application {
             burst: config.default_rate_limit_burst,
         };
         let state = Arc::new(AppState {
-            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, default_rate_limit),
+            authenticator: Authenticator::new(
+                store.clone(),
+                config.auth_cache_ttl,
+                default_rate_limit,
+            ),
             ingestor: Ingestor::new(queue.clone(), committer),
             store,
             queue,
@@ -122,7 +137,16 @@ impl Application {
             .await
             .with_context(|| format!("cannot bind EVENTFLOW_GRPC_ADDR {}", config.grpc_addr))?;
         let grpc_addr = grpc_listener.local_addr()?;
-        Ok(Self { config, state, http_listener, http_addr, grpc_listener, grpc_addr, writers, stop_writers })
+        Ok(Self {
+            config,
+            state,
+            http_listener,
+            http_addr,
+            grpc_listener,
+            grpc_addr,
+            writers,
+            stop_writers,
+        })
     }
 
     /// The bound HTTP address (the real port when configured with port 0).
@@ -139,21 +163,42 @@ impl Application {
     /// accepting, lets requests in flight finish and the writers flush what
     /// they hold (within `shutdown_timeout`), and returns.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self { config, state, http_listener, http_addr, grpc_listener, grpc_addr, writers, stop_writers } = self;
+        let Self {
+            config,
+            state,
+            http_listener,
+            http_addr,
+            grpc_listener,
+            grpc_addr,
+            writers,
+            stop_writers,
+        } = self;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter.set_not_serving::<IngestServiceServer<IngestGrpc>>().await;
+        health_reporter
+            .set_not_serving::<IngestServiceServer<IngestGrpc>>()
+            .await;
         spawn_background(&background, &config, &state, health_reporter.clone(), &stop);
 
         let http_state = web::Data::from(state.clone());
-        let workers = if config.http_workers == 0 { num_cpus() } else { config.http_workers };
-        let http_server = HttpServer::new(move || App::new().app_data(http_state.clone()).configure(http::routes))
-            .workers(workers)
-            .disable_signals()
-            .shutdown_timeout(config.shutdown_timeout.as_secs())
-            .listen(http_listener)?
-            .run();
+        let workers = if config.http_workers == 0 {
+            num_cpus()
+        } else {
+            config.http_workers
+        };
+        let http_server = HttpServer::new(move || {
+            App::new()
+                .wrap(RequestMetrics)
+                .app_data(http_state.clone())
+                .configure(http::routes)
+                .default_service(web::to(not_found))
+        })
+        .workers(workers)
+        .disable_signals()
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .listen(http_listener)?
+        .run();
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(http_server);
 
@@ -175,7 +220,9 @@ impl Application {
 
         signal.await;
         tracing::info!("shutting down: draining requests in flight");
-        health_reporter.set_not_serving::<IngestServiceServer<IngestGrpc>>().await;
+        health_reporter
+            .set_not_serving::<IngestServiceServer<IngestGrpc>>()
+            .await;
         stop.cancel();
         http_handle.stop(true).await;
         let drained = tokio::time::timeout(config.shutdown_timeout, async {
@@ -214,12 +261,32 @@ fn spawn_background(
     stop: &CancellationToken,
 ) {
     let (store, queue) = (state.store.clone(), state.queue.clone());
-    tracker.spawn(maintenance::relay_outbox(store.clone(), queue.clone(), config.outbox_relay_interval, stop.clone()));
-    tracker.spawn(maintenance::maintain_partitions(store.clone(), config.partition_days_ahead, stop.clone()));
-    tracker.spawn(maintenance::purge_idempotency_keys(store.clone(), config.idempotency_retention, stop.clone()));
-    tracker.spawn(maintenance::report_health(store, queue, health, stop.clone()));
+    tracker.spawn(maintenance::relay_outbox(
+        store.clone(),
+        queue.clone(),
+        config.outbox_relay_interval,
+        stop.clone(),
+    ));
+    tracker.spawn(maintenance::maintain_partitions(
+        store.clone(),
+        config.partition_days_ahead,
+        stop.clone(),
+    ));
+    tracker.spawn(maintenance::purge_idempotency_keys(
+        store.clone(),
+        config.idempotency_retention,
+        stop.clone(),
+    ));
+    tracker.spawn(maintenance::report_health(
+        store,
+        queue,
+        health,
+        stop.clone(),
+    ));
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(2)
 }

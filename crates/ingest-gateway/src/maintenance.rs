@@ -40,7 +40,10 @@ pub async fn relay_outbox(store: Store, queue: Queue, interval: Duration, stop: 
                 .relay_outbox(OUTBOX_BATCH, |events| {
                     let entries: Vec<StreamEntry> = events
                         .into_iter()
-                        .map(|(event_id, project_id)| StreamEntry { event_id, project_id })
+                        .map(|(event_id, project_id)| StreamEntry {
+                            event_id,
+                            project_id,
+                        })
                         .collect();
                     let queue = queue.clone();
                     async move { queue.append_events(&entries).await }
@@ -97,9 +100,13 @@ pub async fn report_health(
     every(HEALTH_CHECK_INTERVAL, stop, || async {
         let (database, redis) = tokio::join!(store.ping(), queue.ping());
         if database.is_ok() && redis.is_ok() {
-            reporter.set_serving::<IngestServiceServer<IngestGrpc>>().await;
+            reporter
+                .set_serving::<IngestServiceServer<IngestGrpc>>()
+                .await;
         } else {
-            reporter.set_not_serving::<IngestServiceServer<IngestGrpc>>().await;
+            reporter
+                .set_not_serving::<IngestServiceServer<IngestGrpc>>()
+                .await;
         }
     })
     .await;

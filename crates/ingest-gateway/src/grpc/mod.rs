@@ -6,8 +6,8 @@ use std::sync::Arc;
 use eventflow_domain::{Scope, format_rfc3339};
 use eventflow_proto::ingest::v1::ingest_service_server::IngestService;
 use eventflow_proto::ingest::v1::{
-    FieldError as WireFieldError, ItemError, PublishBatchRequest, PublishBatchResponse, PublishRequest,
-    PublishResponse, PublishResult, publish_result,
+    FieldError as WireFieldError, ItemError, PublishBatchRequest, PublishBatchResponse,
+    PublishRequest, PublishResponse, PublishResult, publish_result,
 };
 use eventflow_runtime::api_error::{FieldError, Problem};
 use eventflow_runtime::telemetry;
@@ -32,18 +32,28 @@ impl IngestGrpc {
     }
 
     async fn authenticate<T>(&self, request: &Request<T>) -> Result<Principal, ApiError> {
-        let authorization = request.metadata().get("authorization").and_then(|value| value.to_str().ok());
+        let authorization = request
+            .metadata()
+            .get("authorization")
+            .and_then(|value| value.to_str().ok());
         let principal = self.state.authenticator.authenticate(authorization).await?;
         principal.require(Scope::Ingest)?;
         Ok(principal)
     }
 
     fn validate(&self, event: PublishRequest, path: &str) -> Result<ValidEvent, Vec<FieldError>> {
-        let payload_json = if event.payload_json.is_empty() { None } else { Some(event.payload_json) };
+        let payload_json = if event.payload_json.is_empty() {
+            None
+        } else {
+            Some(event.payload_json)
+        };
         if let Some(payload) = &payload_json
             && serde_json::from_str::<serde::de::IgnoredAny>(payload).is_err()
         {
-            return Err(vec![FieldError { field: format!("{path}payload_json"), message: "is not valid JSON".into() }]);
+            return Err(vec![FieldError {
+                field: format!("{path}payload_json"),
+                message: "is not valid JSON".into(),
+            }]);
         }
         let fields = EventFields {
             event_type: Some(event.r#type),
@@ -61,18 +71,24 @@ fn non_empty(value: String) -> Option<String> {
 
 fn request_span<T>(request: &Request<T>, name: &'static str) -> tracing::Span {
     let span = tracing::info_span!("grpc request", otel.name = name);
-    let _ = span.set_parent(telemetry::extract_remote_context_from_grpc(request.metadata()));
+    let _ = span.set_parent(telemetry::extract_remote_context_from_grpc(
+        request.metadata(),
+    ));
     span
 }
 
 fn to_wire(accepted: Accepted) -> Result<PublishResponse, ApiError> {
     match accepted {
-        Accepted::Stored { id, received_at } => {
-            Ok(PublishResponse { id: id.to_string(), duplicate: false, received_at: format_rfc3339(received_at) })
-        }
-        Accepted::Duplicate { id, received_at } => {
-            Ok(PublishResponse { id: id.to_string(), duplicate: true, received_at: format_rfc3339(received_at) })
-        }
+        Accepted::Stored { id, received_at } => Ok(PublishResponse {
+            id: id.to_string(),
+            duplicate: false,
+            received_at: format_rfc3339(received_at),
+        }),
+        Accepted::Duplicate { id, received_at } => Ok(PublishResponse {
+            id: id.to_string(),
+            duplicate: true,
+            received_at: format_rfc3339(received_at),
+        }),
         Accepted::KeyConflict { existing } => Err(ApiError::IdempotencyKeyReused { existing }),
     }
 }
@@ -87,7 +103,10 @@ fn item_error(index: usize, problem: Problem) -> PublishResult {
             errors: problem
                 .errors
                 .into_iter()
-                .map(|error| WireFieldError { field: error.field, message: error.message })
+                .map(|error| WireFieldError {
+                    field: error.field,
+                    message: error.message,
+                })
                 .collect(),
         })),
     }
@@ -95,14 +114,25 @@ fn item_error(index: usize, problem: Problem) -> PublishResult {
 
 #[tonic::async_trait]
 impl IngestService for IngestGrpc {
-    async fn publish(&self, request: Request<PublishRequest>) -> Result<Response<PublishResponse>, Status> {
+    async fn publish(
+        &self,
+        request: Request<PublishRequest>,
+    ) -> Result<Response<PublishResponse>, Status> {
         let span = request_span(&request, "IngestService/Publish");
         async move {
             let principal = self.authenticate(&request).await?;
-            let event = self.validate(request.into_inner(), "").map_err(ApiError::Invalid)?;
-            let outcomes =
-                self.state.ingestor.ingest(&principal, vec![event], telemetry::current_traceparent()).await?;
-            let outcome = outcomes.into_iter().next().ok_or(ApiError::Commit(CommitError::Rejected))?;
+            let event = self
+                .validate(request.into_inner(), "")
+                .map_err(ApiError::Invalid)?;
+            let outcomes = self
+                .state
+                .ingestor
+                .ingest(&principal, vec![event], telemetry::current_traceparent())
+                .await?;
+            let outcome = outcomes
+                .into_iter()
+                .next()
+                .ok_or(ApiError::Commit(CommitError::Rejected))?;
             let response = to_wire(outcome)?;
             metrics::counter!("eventflow_events_accepted_total").increment(1);
             Ok::<_, ApiError>(Response::new(response))
@@ -132,9 +162,16 @@ impl IngestService for IngestGrpc {
                 .enumerate()
                 .map(|(index, event)| self.validate(event, &format!("events[{index}].")))
                 .collect();
-            let valid: Vec<ValidEvent> = checked.iter().filter_map(|item| item.as_ref().ok().cloned()).collect();
-            let mut outcomes =
-                self.state.ingestor.ingest(&principal, valid, telemetry::current_traceparent()).await?.into_iter();
+            let valid: Vec<ValidEvent> = checked
+                .iter()
+                .filter_map(|item| item.as_ref().ok().cloned())
+                .collect();
+            let mut outcomes = self
+                .state
+                .ingestor
+                .ingest(&principal, valid, telemetry::current_traceparent())
+                .await?
+                .into_iter();
             let results: Vec<PublishResult> = checked
                 .into_iter()
                 .enumerate()
@@ -152,7 +189,9 @@ impl IngestService for IngestGrpc {
                 .collect();
             let accepted = results
                 .iter()
-                .filter(|result| matches!(result.outcome, Some(publish_result::Outcome::Accepted(_))))
+                .filter(|result| {
+                    matches!(result.outcome, Some(publish_result::Outcome::Accepted(_)))
+                })
                 .count();
             metrics::counter!("eventflow_events_accepted_total").increment(accepted as u64);
             Ok::<_, ApiError>(Response::new(PublishBatchResponse { results }))

@@ -78,9 +78,16 @@ pub async fn post_event(
         let event_in: EventIn = parse_json(&body)?;
         let mut fields = event_fields(event_in, "").map_err(ApiError::Invalid)?;
         merge_idempotency_header(&request, &mut fields)?;
-        let event = validate_event(fields, "", state.limits.max_event_bytes).map_err(ApiError::Invalid)?;
-        let outcomes = state.ingestor.ingest(&principal, vec![event], telemetry::current_traceparent()).await?;
-        let outcome = outcomes.into_iter().next().ok_or(ApiError::Commit(CommitError::Rejected))?;
+        let event =
+            validate_event(fields, "", state.limits.max_event_bytes).map_err(ApiError::Invalid)?;
+        let outcomes = state
+            .ingestor
+            .ingest(&principal, vec![event], telemetry::current_traceparent())
+            .await?;
+        let outcome = outcomes
+            .into_iter()
+            .next()
+            .ok_or(ApiError::Commit(CommitError::Rejected))?;
         let accepted = to_response(outcome)?;
         record_accepted(1);
         Ok(HttpResponse::Accepted().json(accepted))
@@ -121,16 +128,27 @@ pub async fn post_batch(
             .enumerate()
             .map(|(index, raw)| check_batch_item(index, raw, state.limits.max_event_bytes))
             .collect();
-        let valid: Vec<ValidEvent> = checked.iter().filter_map(|item| item.as_ref().ok().cloned()).collect();
-        let mut outcomes =
-            state.ingestor.ingest(&principal, valid, telemetry::current_traceparent()).await?.into_iter();
+        let valid: Vec<ValidEvent> = checked
+            .iter()
+            .filter_map(|item| item.as_ref().ok().cloned())
+            .collect();
+        let mut outcomes = state
+            .ingestor
+            .ingest(&principal, valid, telemetry::current_traceparent())
+            .await?
+            .into_iter();
         let results: Vec<ItemResult> = checked
             .into_iter()
             .enumerate()
             .map(|(index, item)| match item {
                 Err(problem) => item_failed(index, problem),
                 Ok(_) => match outcomes.next().map(to_response) {
-                    Some(Ok(accepted)) => ItemResult { index, status: 202, accepted: Some(accepted), error: None },
+                    Some(Ok(accepted)) => ItemResult {
+                        index,
+                        status: 202,
+                        accepted: Some(accepted),
+                        error: None,
+                    },
                     Some(Err(error)) => item_failed(index, error.problem()),
                     None => item_failed(index, Problem::internal()),
                 },
@@ -139,7 +157,11 @@ pub async fn post_batch(
         let accepted = results.iter().filter(|result| result.status == 202).count();
         record_accepted(accepted);
         record_rejected("invalid_item", results.len() - accepted);
-        Ok(HttpResponse::Ok().json(BatchResponse { accepted, rejected: results.len() - accepted, results }))
+        Ok(HttpResponse::Ok().json(BatchResponse {
+            accepted,
+            rejected: results.len() - accepted,
+            results,
+        }))
     }
     .instrument(span)
     .await
@@ -160,7 +182,10 @@ fn request_span(request: &HttpRequest, name: &'static str) -> tracing::Span {
 }
 
 async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
-    let authorization = request.headers().get(header::AUTHORIZATION).and_then(|value| value.to_str().ok());
+    let authorization = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok());
     let principal = state.authenticator.authenticate(authorization).await?;
     principal.require(Scope::Ingest)?;
     let span = tracing::Span::current();
@@ -171,13 +196,21 @@ async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Princip
 
 /// Reads the body after checking the content type and, before reading, the
 /// declared length, so an oversized body is refused without buffering it.
-async fn read_json_body(request: &HttpRequest, mut body: web::Payload, limit: usize) -> Result<web::Bytes, ApiError> {
-    let content_type = request.headers().get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok());
+async fn read_json_body(
+    request: &HttpRequest,
+    mut body: web::Payload,
+    limit: usize,
+) -> Result<web::Bytes, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok());
     let is_json = content_type
         .and_then(|value| value.split(';').next())
         .map(|mime| {
             let mime = mime.trim().to_ascii_lowercase();
-            mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
         })
         .unwrap_or(false);
     if !is_json {
@@ -193,7 +226,9 @@ async fn read_json_body(request: &HttpRequest, mut body: web::Payload, limit: us
     }
     let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(1024).min(limit));
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|error| ApiError::MalformedJson(format!("could not read the body: {error}")))?;
+        let chunk = chunk.map_err(|error| {
+            ApiError::MalformedJson(format!("could not read the body: {error}"))
+        })?;
         if bytes.len() + chunk.len() > limit {
             return Err(ApiError::PayloadTooLarge { limit });
         }
@@ -216,19 +251,34 @@ fn event_fields(event: EventIn, path: &str) -> Result<EventFields, Vec<FieldErro
     let mut string_field = |name: &str, raw: Option<Box<RawValue>>| -> Option<String> {
         let raw = raw.filter(|raw| raw.get() != "null")?;
         serde_json::from_str::<String>(raw.get())
-            .map_err(|_| errors.push(FieldError { field: format!("{path}{name}"), message: "must be a string".into() }))
+            .map_err(|_| {
+                errors.push(FieldError {
+                    field: format!("{path}{name}"),
+                    message: "must be a string".into(),
+                })
+            })
             .ok()
     };
     let fields = EventFields {
         event_type: string_field("type", event.event_type),
         idempotency_key: string_field("idempotency_key", event.idempotency_key),
         occurred_at: string_field("occurred_at", event.occurred_at),
-        payload: event.payload.filter(|raw| raw.get() != "null").map(|raw| raw.get().to_owned()),
+        payload: event
+            .payload
+            .filter(|raw| raw.get() != "null")
+            .map(|raw| raw.get().to_owned()),
     };
-    if errors.is_empty() { Ok(fields) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(fields)
+    } else {
+        Err(errors)
+    }
 }
 
-fn merge_idempotency_header(request: &HttpRequest, fields: &mut EventFields) -> Result<(), ApiError> {
+fn merge_idempotency_header(
+    request: &HttpRequest,
+    fields: &mut EventFields,
+) -> Result<(), ApiError> {
     let Some(value) = request.headers().get("idempotency-key") else {
         return Ok(());
     };
@@ -248,15 +298,25 @@ fn merge_idempotency_header(request: &HttpRequest, fields: &mut EventFields) -> 
     }
 }
 
-fn check_batch_item(index: usize, raw: &RawValue, max_event_bytes: usize) -> Result<ValidEvent, Problem> {
+fn check_batch_item(
+    index: usize,
+    raw: &RawValue,
+    max_event_bytes: usize,
+) -> Result<ValidEvent, Problem> {
     let path = format!("events[{index}].");
     if raw.get().len() > max_event_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: max_event_bytes }.problem());
+        return Err(ApiError::PayloadTooLarge {
+            limit: max_event_bytes,
+        }
+        .problem());
     }
-    let event_in: EventIn = serde_json::from_str(raw.get())
-        .map_err(|error| ApiError::invalid(&format!("events[{index}]"), error.to_string()).problem())?;
-    let fields = event_fields(event_in, &path).map_err(|errors| ApiError::Invalid(errors).problem())?;
-    validate_event(fields, &path, max_event_bytes).map_err(|errors| ApiError::Invalid(errors).problem())
+    let event_in: EventIn = serde_json::from_str(raw.get()).map_err(|error| {
+        ApiError::invalid(&format!("events[{index}]"), error.to_string()).problem()
+    })?;
+    let fields =
+        event_fields(event_in, &path).map_err(|errors| ApiError::Invalid(errors).problem())?;
+    validate_event(fields, &path, max_event_bytes)
+        .map_err(|errors| ApiError::Invalid(errors).problem())
 }
 
 fn item_failed(index: usize, problem: Problem) -> ItemResult {
@@ -273,9 +333,15 @@ fn to_response(accepted: Accepted) -> Result<EventAccepted, ApiError> {
     let (id, received_at, duplicate): (EventId, OffsetDateTime, bool) = match accepted {
         Accepted::Stored { id, received_at } => (id, received_at, false),
         Accepted::Duplicate { id, received_at } => (id, received_at, true),
-        Accepted::KeyConflict { existing } => return Err(ApiError::IdempotencyKeyReused { existing }),
+        Accepted::KeyConflict { existing } => {
+            return Err(ApiError::IdempotencyKeyReused { existing });
+        }
     };
-    Ok(EventAccepted { id: id.to_string(), received_at: format_rfc3339(received_at), duplicate })
+    Ok(EventAccepted {
+        id: id.to_string(),
+        received_at: format_rfc3339(received_at),
+        duplicate,
+    })
 }
 
 fn record_accepted(count: usize) {
@@ -284,7 +350,8 @@ fn record_accepted(count: usize) {
 
 fn record_rejected(reason: &'static str, count: usize) {
     if count > 0 {
-        metrics::counter!("eventflow_events_rejected_total", "reason" => reason).increment(count as u64);
+        metrics::counter!("eventflow_events_rejected_total", "reason" => reason)
+            .increment(count as u64);
     }
 }
 

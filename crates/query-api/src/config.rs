@@ -1,0 +1,97 @@
+//! Settings of the query API: `defaults.toml` < `eventflow.toml` < `EVENTFLOW_*`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use eventflow_domain::SecretString;
+use eventflow_runtime::config::{self, ConfigError};
+use serde::Deserialize;
+
+const DEFAULTS: &str = include_str!("../defaults.toml");
+
+/// Every setting of the query API, parsed into its final type at load time.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Config {
+    pub database_url: String,
+    pub redis_url: String,
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub log: String,
+    pub redis_key_prefix: String,
+    pub database_pool_size: usize,
+    #[serde(with = "config::duration")]
+    pub database_timeout: Duration,
+    #[serde(with = "config::duration")]
+    pub redis_timeout: Duration,
+    #[serde(with = "config::duration")]
+    pub shutdown_timeout: Duration,
+    /// The operator token of the admin routes; None disables them.
+    #[serde(default)]
+    pub admin_token: Option<SecretString>,
+}
+
+impl Config {
+    /// Loads the settings from defaults, the config file and the environment.
+    pub fn load() -> Result<Self, ConfigError> {
+        config::load(DEFAULTS)
+    }
+
+    /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
+    pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
+        config::load_from(
+            DEFAULTS,
+            None,
+            [
+                ("EVENTFLOW_DATABASE_URL".to_owned(), database_url.to_owned()),
+                ("EVENTFLOW_REDIS_URL".to_owned(), redis_url.to_owned()),
+            ],
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_need_only_the_connection_urls() {
+        let config = Config::with_urls("postgres://localhost/x", "redis://127.0.0.1:6379").unwrap();
+        assert_eq!(config.http_addr.port(), 8081);
+        assert_eq!(config.grpc_addr.port(), 50052);
+        assert_eq!(config.redis_key_prefix, "ef:");
+        assert!(config.admin_token.is_none());
+    }
+
+    #[test]
+    fn the_admin_token_comes_from_the_environment_and_stays_redacted() {
+        let env = env(&[
+            ("EVENTFLOW_DATABASE_URL", "postgres://x"),
+            ("EVENTFLOW_REDIS_URL", "redis://x"),
+            ("EVENTFLOW_ADMIN_TOKEN", "0123-very-secret"),
+        ]);
+        let config = config::load_from::<Config>(DEFAULTS, None, env).unwrap();
+        assert_eq!(
+            config.admin_token.as_ref().map(SecretString::expose),
+            Some("0123-very-secret")
+        );
+        assert!(!format!("{config:?}").contains("very-secret"));
+    }
+
+    #[test]
+    fn a_malformed_address_is_named() {
+        let env = env(&[
+            ("EVENTFLOW_DATABASE_URL", "postgres://x"),
+            ("EVENTFLOW_REDIS_URL", "redis://x"),
+            ("EVENTFLOW_GRPC_ADDR", "localhost"),
+        ]);
+        let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
+        assert!(error.to_string().contains("EVENTFLOW_GRPC_ADDR"), "{error}");
+    }
+}
