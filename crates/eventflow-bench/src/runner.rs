@@ -145,7 +145,8 @@ impl Measurement {
 #[derive(Debug)]
 pub struct RunResult {
     pub measurement: Measurement,
-    /// From the start of the measured window until the last measured request finished.
+    /// From the start of the measured window until the last measured request finished
+    /// (and at least the planned duration unless interrupted).
     pub measured: Duration,
     /// Whether Ctrl-C ended the run early.
     pub interrupted: bool,
@@ -168,7 +169,7 @@ pub async fn run<W: Workload>(workload: W, plan: LoadPlan) -> anyhow::Result<Run
             Some(run_open_loop(workload, &state, timeline, rate, plan.concurrency).await?)
         }
     };
-    let finished = Instant::now();
+    let finished = end_of_measurement(&timeline, state.stop.is_raised());
     progress.stop().await;
     Ok(RunResult {
         measurement: state.take_measurement(),
@@ -176,6 +177,17 @@ pub async fn run<W: Workload>(workload: W, plan: LoadPlan) -> anyhow::Result<Run
         interrupted: state.stop.is_raised(),
         schedule,
     })
+}
+
+/// Returns when the measured window ends: now, but not before the planned end unless
+/// the run was interrupted (an open-loop schedule may finish its last request early).
+fn end_of_measurement(timeline: &Timeline, interrupted: bool) -> Instant {
+    let now = Instant::now();
+    if interrupted {
+        now
+    } else {
+        now.max(timeline.end)
+    }
 }
 
 /// State shared by every request of a run.

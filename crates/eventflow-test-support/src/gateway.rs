@@ -45,6 +45,7 @@ pub fn gateway_config(database_url: &str) -> Config {
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.http_workers = 2;
+    config.database_pool_size = 4;
     config.shutdown_timeout = std::time::Duration::from_secs(5);
     config
 }

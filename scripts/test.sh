@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh machine or a used one: makes sure
+# PostgreSQL and Redis answer (installing and starting them when missing),
+# checks formatting and lints, runs every test, then drops the databases the
+# tests created.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/services.sh
+
+ensure_postgres
+ensure_redis
+
+log "cargo fmt --check"
+cargo fmt --all --check
+
+log "cargo clippy (all targets, warnings are errors)"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+
+drop_test_databases() {
+  psql -h 127.0.0.1 -U postgres -d postgres -Atc \
+    "SELECT datname FROM pg_database WHERE datname LIKE 'eventflow\_test\_%'" 2>/dev/null |
+    while read -r name; do
+      psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" || true
+    done
+}
+trap drop_test_databases EXIT
+
+if cargo nextest --version >/dev/null 2>&1; then
+  log "cargo nextest run (workspace)"
+  cargo nextest run --workspace
+else
+  log "cargo test (workspace; cargo-nextest not installed)"
+  cargo test --workspace
+fi
