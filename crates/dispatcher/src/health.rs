@@ -59,7 +59,11 @@ pub async fn report_health(state: Arc<AppState>, health: GrpcHealth, stop: Cance
             _ = ticker.tick() => {
                 let dependencies = state.ping_dependencies().await;
                 if !dependencies.all_up() {
-                    tracing::warn!(postgres = dependencies.postgres, redis = dependencies.redis, "a dependency does not answer");
+                    tracing::warn!(
+                        postgres = dependencies.postgres,
+                        redis = dependencies.redis,
+                        "a dependency does not answer"
+                    );
                 }
                 health.set_serving(dependencies.all_up()).await;
             }

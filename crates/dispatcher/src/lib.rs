@@ -150,20 +150,17 @@ impl Application {
             grpc_listener,
             grpc_addr,
         } = self;
+        // Every fallible step comes before anything is spawned, so an early
+        // return leaves nothing running.
+        let reflection = tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
+            .build_v1()
+            .context("cannot build gRPC reflection")?;
         // Cancelled by the signal, or by a server that stops on its own.
         let stop = CancellationToken::new();
         let stop_checks = CancellationToken::new();
         let stop_grpc = CancellationToken::new();
         let background = TaskTracker::new();
-
-        let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter);
-        health.set_serving(false).await;
-        background.spawn(health::report_health(
-            state.clone(),
-            health.clone(),
-            stop_checks.clone(),
-        ));
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
@@ -181,13 +178,18 @@ impl Application {
         .listen(http_listener)
         .context("cannot serve HTTP")?
         .run();
+
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = GrpcHealth::new(reporter);
+        health.set_serving(false).await;
+        background.spawn(health::report_health(
+            state.clone(),
+            health.clone(),
+            stop_checks.clone(),
+        ));
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
 
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("cannot build gRPC reflection")?;
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)

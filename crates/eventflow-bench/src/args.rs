@@ -22,8 +22,9 @@ pub struct RunArgs {
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub warmup: Duration,
 
-    /// Open loop: start this many requests per second in total, at fixed intervals, and
-    /// measure latency from each intended send time. Closed loop when absent.
+    /// Open loop: start this many requests (batches with --batch) per second in total, at
+    /// fixed intervals, and measure latency from each intended send time. Closed loop
+    /// when absent.
     #[arg(long, value_parser = parse_rate)]
     pub rate: Option<f64>,
 

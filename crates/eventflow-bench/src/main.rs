@@ -1,5 +1,16 @@
 //! `eventflow-bench`: load generator for EventFlow. Each subcommand drives one workload
 //! (for now `ingest`) in closed or open loop and prints a text or JSON report.
+//!
+//! A run sends for `--warmup` without recording, then measures for `--duration`. The
+//! report counts what was sent in the measured window: accepted events and events/s,
+//! finished requests and requests/s, latency percentiles of the successful requests
+//! (from the intended send time in open loop), and errors counted in events by cause
+//! (HTTP status, timeout, connect, other transport failure, unreadable answer). A
+//! progress line goes to stderr every second. The process fails when no event was
+//! accepted.
+//!
+//! A new workload implements [`runner::Workload`], adds its subcommand with
+//! [`args::RunArgs`] flattened into its options, and builds a [`report::Report`].
 
 mod args;
 mod duration;

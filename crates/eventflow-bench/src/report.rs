@@ -110,8 +110,9 @@ impl<S: Serialize + Display> Report<S> {
             push_row(&mut text, "schedule", describe_schedule(schedule));
             if schedule.fell_behind() {
                 text.push_str(
-                    "\nwarning: the load generator fell behind its schedule; latencies include \
-                     the time requests waited to be sent (raise --concurrency or lower --rate)\n",
+                    "\nwarning: the load generator fell behind its schedule, so latencies include \
+                     time requests waited to be sent; raise --concurrency, lower --rate, or run \
+                     the generator on a less busy machine\n",
                 );
             }
         }

@@ -82,10 +82,11 @@ pub struct ScheduleReport {
 }
 
 impl ScheduleReport {
-    /// Tells whether the generator fell behind: more than 1% of sends late, sends missed,
-    /// or less than 95% of the target rate achieved.
+    /// Tells whether the generator fell behind: more than 5% of sends late (a few late
+    /// sends are scheduling jitter of a busy machine), sends missed, or less than 95% of
+    /// the target rate achieved.
     pub fn fell_behind(&self) -> bool {
-        self.late_sends * 100 > self.sends
+        self.late_sends * 20 > self.sends
             || self.missed_sends > 0
             || self.achieved_rate < 0.95 * self.target_rate
     }
@@ -171,7 +172,7 @@ mod tests {
         assert!(!on_time.fell_behind());
         assert!(
             ScheduleReport {
-                late_sends: 50,
+                late_sends: 60,
                 ..on_time
             }
             .fell_behind()

@@ -63,6 +63,25 @@ pub enum DomainError {
     /// A timestamp was not RFC 3339 or fell outside the years 0000 to 9999 in UTC.
     #[error("invalid timestamp {raw:?}: expected RFC 3339 such as \"2024-05-01T12:00:00Z\"")]
     InvalidTimestamp { raw: String },
+
+    /// An endpoint's event type filter was not `*`, `<prefix>.*` or an event type.
+    #[error("invalid event type filter {raw:?}: {reason}")]
+    InvalidEventTypeFilter { raw: String, reason: String },
+
+    /// A list of event type filters was empty or too long.
+    #[error("invalid event type filters: {reason}")]
+    InvalidEventTypeFilters { reason: String },
+
+    /// A payload filter broke the grammar of [`crate::PayloadFilter`]; `location` names the
+    /// offending part, such as `filter.and[1]`.
+    #[error("invalid payload filter: {location}: {reason}")]
+    InvalidPayloadFilter { location: String, reason: String },
+
+    /// An entry of a delivery allow-list was neither a CIDR nor an IP address.
+    #[error(
+        "invalid delivery allow-list entry {raw:?}: {reason}; expected a CIDR such as \"127.0.0.0/8\" or an IP address"
+    )]
+    InvalidAllowListEntry { raw: String, reason: String },
 }
 
 /// Returns `raw` cut to [`MAX_QUOTED_CHARS`] characters, marking the cut with `…`.
@@ -113,6 +132,21 @@ mod tests {
             },
             DomainError::InvalidTimestamp {
                 raw: "yesterday".into(),
+            },
+            DomainError::InvalidEventTypeFilter {
+                raw: "order*".into(),
+                reason: "'*' must stand alone".into(),
+            },
+            DomainError::InvalidEventTypeFilters {
+                reason: "must list at least one filter".into(),
+            },
+            DomainError::InvalidPayloadFilter {
+                location: "filter.and[1]".into(),
+                reason: "unknown operator \"equals\"".into(),
+            },
+            DomainError::InvalidAllowListEntry {
+                raw: "10.0.0.0/33".into(),
+                reason: "prefix length too long".into(),
             },
         ];
         for error in errors {

@@ -1,5 +1,7 @@
 //! The parsed vocabulary of EventFlow: ids, event types, idempotency keys, timestamps, API
-//! keys and scopes, endpoint secrets and webhook signatures, retry schedules.
+//! keys and scopes, endpoint secrets and webhook signatures, retry schedules, endpoint
+//! subscription filters, the address policy of outbound deliveries and deterministic
+//! delivery ids.
 //!
 //! Every type here is built by a `parse` that returns [`DomainError`], so a value that exists
 //! is valid; edges parse once and pass these types inward, and no signature past the edge
@@ -8,20 +10,25 @@
 //! environment: storage, queues, HTTP and configuration loading belong to the crates that
 //! use it.
 
+pub mod address;
 pub mod api_key;
+pub mod delivery;
 pub mod error;
 pub mod event;
+pub mod filter;
 pub mod id;
 pub mod retry;
 pub mod secret;
 pub mod signing;
 
+pub use address::{AddressPolicy, IpNet, RefusedAddress, forbidden_reason};
 pub use api_key::{
     GeneratedApiKey, PresentedApiKey, Scope, Scopes, generate_api_key, hashes_match,
     parse_presented_key,
 };
 pub use error::DomainError;
 pub use event::{EventType, IdempotencyKey, format_rfc3339, parse_rfc3339};
+pub use filter::{EventTypeFilter, EventTypeFilters, PayloadFilter};
 pub use id::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
 pub use retry::{RetrySchedule, format_duration, parse_duration, with_jitter};
 pub use secret::SecretString;

@@ -59,7 +59,7 @@ pub struct RateDecision {
 impl Queue {
     /// Takes `cost` events from the project's allowance if they fit; atomic
     /// across every replica sharing this Redis.
-    #[tracing::instrument(skip_all, fields(project_id = %project_id, cost))]
+    #[tracing::instrument(level = "debug", skip_all, fields(project_id = %project_id, cost))]
     pub async fn check_rate(
         &self,
         project_id: ProjectId,

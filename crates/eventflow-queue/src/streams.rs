@@ -20,7 +20,7 @@ pub struct StreamEntry {
 impl Queue {
     /// Appends the entries to the event stream in one round trip. Either all
     /// were appended or an error says that some may not have been.
-    #[tracing::instrument(skip_all, fields(entries = entries.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
     pub async fn append_events(&self, entries: &[StreamEntry]) -> Result<(), QueueError> {
         if entries.is_empty() {
             return Ok(());

@@ -102,6 +102,8 @@ CREATE TABLE endpoints (
     previous_secret_expires_at timestamptz,
     enabled boolean NOT NULL DEFAULT true,
     disabled_reason text,
+    -- Paused: deliveries wait (pending) until resumed; nothing is dropped.
+    paused boolean NOT NULL DEFAULT false,
     rate_limit_per_second integer CHECK (rate_limit_per_second > 0),
     max_concurrency integer NOT NULL DEFAULT 16 CHECK (max_concurrency > 0),
     last_success_at timestamptz,
@@ -164,6 +166,7 @@ CREATE TABLE deliveries (
     next_attempt_at timestamptz,
     last_attempt_at timestamptz,
     last_status_code integer,
+    last_error text,
     created_at timestamptz NOT NULL DEFAULT now(),
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (id)
@@ -190,6 +193,14 @@ CREATE TABLE attempts (
 CREATE INDEX attempts_delivery ON attempts (delivery_id, id);
 CREATE INDEX attempts_endpoint ON attempts (endpoint_id, id);
 CREATE TABLE attempts_default PARTITION OF attempts DEFAULT;
+
+-- Small named values the dispatcher keeps across restarts (e.g. how far the
+-- recovery scan has checked).
+CREATE TABLE dispatch_state (
+    name text PRIMARY KEY,
+    value text NOT NULL,
+    updated_at timestamptz NOT NULL DEFAULT now()
+);
 
 -- Today and the next week exist from the start; the gateway keeps them ahead.
 SELECT eventflow_ensure_partitions(t, (now() AT TIME ZONE 'UTC')::date - 1, 9)

@@ -217,7 +217,72 @@ impl<'a> From<&'a [NewEvent]> for EventColumns<'a> {
     }
 }
 
+const EVENT_COLUMNS: &str = "id, project_id, event_type, payload::text AS payload, idempotency_key, \
+     occurred_at, received_at, traceparent";
+
+fn stored_event_from_row(row: &tokio_postgres::Row) -> StoredEvent {
+    StoredEvent {
+        id: EventId::from_uuid(row.get("id")),
+        project_id: ProjectId::from_uuid(row.get("project_id")),
+        event_type: row.get("event_type"),
+        payload: row.get("payload"),
+        idempotency_key: row.get("idempotency_key"),
+        occurred_at: row.get("occurred_at"),
+        received_at: row.get("received_at"),
+        traceparent: row.get("traceparent"),
+    }
+}
+
 impl Store {
+    /// Returns those of the events that exist, in no particular order.
+    #[tracing::instrument(level = "debug", skip_all, fields(events = ids.len()))]
+    pub async fn events_by_ids(&self, ids: &[EventId]) -> Result<Vec<StoredEvent>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
+        let client = self.connection().await?;
+        let statement = client
+            .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)"))
+            .await?;
+        let rows = client.query(&statement, &[&ids]).await?;
+        Ok(rows.iter().map(stored_event_from_row).collect())
+    }
+
+    /// Returns up to `limit` events with ids in (`after`, `before`), in id (time) order.
+    pub async fn events_between(&self, after: Uuid, before: Uuid, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+        let client = self.connection().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3"
+                ),
+                &[&after, &before, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(stored_event_from_row).collect())
+    }
+
+    /// Reads a value the dispatcher keeps across restarts.
+    pub async fn dispatch_state(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let client = self.connection().await?;
+        let row = client.query_opt("SELECT value FROM dispatch_state WHERE name = $1", &[&name]).await?;
+        Ok(row.map(|row| row.get(0)))
+    }
+
+    /// Stores a value the dispatcher keeps across restarts.
+    pub async fn set_dispatch_state(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        let client = self.connection().await?;
+        client
+            .execute(
+                "INSERT INTO dispatch_state (name, value) VALUES ($1, $2) \
+                 ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
+                &[&name, &value],
+            )
+            .await?;
+        Ok(())
+    }
+
     /// Returns the event if it belongs to the project.
     #[tracing::instrument(skip_all, fields(event_id = %id))]
     pub async fn event(
@@ -228,22 +293,11 @@ impl Store {
         let client = self.connection().await?;
         let row = client
             .query_opt(
-                "SELECT id, project_id, event_type, payload::text AS payload, idempotency_key, \
-                        occurred_at, received_at, traceparent \
-                 FROM events WHERE id = $1 AND project_id = $2",
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2"),
                 &[&id.uuid(), &project_id.uuid()],
             )
             .await?;
-        Ok(row.map(|row| StoredEvent {
-            id: EventId::from_uuid(row.get("id")),
-            project_id: ProjectId::from_uuid(row.get("project_id")),
-            event_type: row.get("event_type"),
-            payload: row.get("payload"),
-            idempotency_key: row.get("idempotency_key"),
-            occurred_at: row.get("occurred_at"),
-            received_at: row.get("received_at"),
-            traceparent: row.get("traceparent"),
-        }))
+        Ok(row.as_ref().map(stored_event_from_row))
     }
 
     /// Counts the events stored for the project.

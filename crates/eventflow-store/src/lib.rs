@@ -8,6 +8,7 @@
 //! retry) apart from everything else.
 
 mod api_keys;
+mod deliveries;
 mod endpoints;
 mod error;
 mod events;
@@ -18,7 +19,8 @@ mod pool;
 mod projects;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, KeyLookup};
-pub use endpoints::{CreatedEndpoint, NewEndpoint};
+pub use deliveries::{AttemptRecord, DeliveryState, DeliveryStatus, DueDelivery};
+pub use endpoints::{CreatedEndpoint, EndpointRecord, NewEndpoint};
 pub use error::StoreError;
 pub use events::{InsertOutcome, NewEvent, StoredEvent, insert_events};
 pub use migrate::migrations_fingerprint;

@@ -181,7 +181,7 @@ impl Ingestor {
 
     /// Commits `events` for the principal's project and returns one outcome
     /// per event, in order, once they are durable.
-    #[tracing::instrument(skip_all, fields(project_id = %principal.project_id, events = events.len()))]
+    #[tracing::instrument(level = "debug", skip_all, fields(events = events.len()))]
     pub async fn ingest(
         &self,
         principal: &Principal,

@@ -5,19 +5,51 @@ use std::time::{Duration, Instant};
 use dispatcher::Application;
 use eventflow_proto::dispatch::v1::RefreshEndpointCacheRequest;
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
-use eventflow_test_support::TestDatabase;
+use eventflow_test_support::{TcpProxy, TestDatabase};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
-use crate::{spawn_app, test_config};
+use crate::{spawn_app, spawn_app_on, test_config};
 
 const DISPATCH_CONTROL: &str = "eventflow.dispatch.v1.DispatchControl";
 
-async fn grpc_status(health: &mut HealthClient<tonic::transport::Channel>, service: &str) -> ServingStatus {
-    let request = HealthCheckRequest { service: service.to_owned() };
-    let response = health.check(request).await.expect("health answers").into_inner();
+async fn grpc_status(
+    health: &mut HealthClient<tonic::transport::Channel>,
+    service: &str,
+) -> ServingStatus {
+    let request = HealthCheckRequest {
+        service: service.to_owned(),
+    };
+    let response = health
+        .check(request)
+        .await
+        .expect("health answers")
+        .into_inner();
     ServingStatus::try_from(response.status).expect("a known status")
+}
+
+async fn wait_for_status(
+    health: &mut HealthClient<tonic::transport::Channel>,
+    expected: ServingStatus,
+) {
+    let deadline = Instant::now() + Duration::from_secs(6);
+    while grpc_status(health, DISPATCH_CONTROL).await != expected {
+        assert!(
+            Instant::now() < deadline,
+            "dispatch control never turned {expected:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn health_client(grpc_url: String) -> HealthClient<tonic::transport::Channel> {
+    let channel = tonic::transport::Channel::from_shared(grpc_url)
+        .expect("a valid gRPC url")
+        .connect()
+        .await
+        .expect("gRPC accepts connections");
+    HealthClient::new(channel)
 }
 
 #[tokio::test]
@@ -43,6 +75,32 @@ async fn readyz_answers_ok_when_postgres_and_redis_answer() {
 }
 
 #[tokio::test]
+async fn readyz_and_grpc_health_name_postgres_when_it_stops_answering() {
+    let db = TestDatabase::create().await;
+    let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
+    let mut config = test_config(&db.url_through(proxy.addr()));
+    config.database_timeout = Duration::from_millis(500);
+    let app = spawn_app_on(db, config).await;
+    let mut health = health_client(app.grpc_url()).await;
+    wait_for_status(&mut health, ServingStatus::Serving).await;
+
+    proxy.cut().await;
+    let response = app.get("/readyz").await;
+
+    assert_eq!(response.status(), 503);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"postgres": "unavailable", "redis": "ok"})
+    );
+    wait_for_status(&mut health, ServingStatus::NotServing).await;
+
+    proxy.restore();
+    wait_for_status(&mut health, ServingStatus::Serving).await;
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn metrics_are_served_in_prometheus_text() {
     let app = spawn_app().await;
     app.get("/healthz").await;
@@ -51,7 +109,10 @@ async fn metrics_are_served_in_prometheus_text() {
 
     assert_eq!(response.status(), 200);
     let body = response.text().await.unwrap();
-    assert!(body.contains("http_server_request_duration_seconds"), "{body}");
+    assert!(
+        body.contains("http_server_request_duration_seconds"),
+        "{body}"
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -62,21 +123,19 @@ async fn unknown_paths_get_a_problem_404() {
     let response = app.get("/nowhere").await;
 
     assert_eq!(response.status(), 404);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     app.shutdown().await.unwrap();
 }
 
 #[tokio::test]
 async fn grpc_health_turns_serving_once_the_dependencies_answer() {
     let app = spawn_app().await;
-    let channel = tonic::transport::Channel::from_shared(app.grpc_url()).unwrap().connect().await.unwrap();
-    let mut health = HealthClient::new(channel);
+    let mut health = health_client(app.grpc_url()).await;
 
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while grpc_status(&mut health, DISPATCH_CONTROL).await != ServingStatus::Serving {
-        assert!(Instant::now() < deadline, "dispatch control never turned SERVING");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_for_status(&mut health, ServingStatus::Serving).await;
 
     assert_eq!(grpc_status(&mut health, "").await, ServingStatus::Serving);
     app.shutdown().await.unwrap();
@@ -85,11 +144,17 @@ async fn grpc_health_turns_serving_once_the_dependencies_answer() {
 #[tokio::test]
 async fn refresh_endpoint_cache_succeeds_for_every_project_or_one() {
     let app = spawn_app().await;
-    let mut control = DispatchControlClient::connect(app.grpc_url()).await.unwrap();
+    let mut control = DispatchControlClient::connect(app.grpc_url())
+        .await
+        .unwrap();
 
-    let all = RefreshEndpointCacheRequest { project_id: String::new() };
+    let all = RefreshEndpointCacheRequest {
+        project_id: String::new(),
+    };
     control.refresh_endpoint_cache(all).await.unwrap();
-    let one = RefreshEndpointCacheRequest { project_id: eventflow_domain::ProjectId::new().to_string() };
+    let one = RefreshEndpointCacheRequest {
+        project_id: eventflow_domain::ProjectId::new().to_string(),
+    };
     control.refresh_endpoint_cache(one).await.unwrap();
 
     app.shutdown().await.unwrap();
@@ -98,13 +163,21 @@ async fn refresh_endpoint_cache_succeeds_for_every_project_or_one() {
 #[tokio::test]
 async fn refresh_endpoint_cache_refuses_a_malformed_project_id() {
     let app = spawn_app().await;
-    let mut control = DispatchControlClient::connect(app.grpc_url()).await.unwrap();
+    let mut control = DispatchControlClient::connect(app.grpc_url())
+        .await
+        .unwrap();
 
-    let request = RefreshEndpointCacheRequest { project_id: "ep_123".to_owned() };
+    let request = RefreshEndpointCacheRequest {
+        project_id: "ep_123".to_owned(),
+    };
     let status = control.refresh_endpoint_cache(request).await.unwrap_err();
 
     assert_eq!(status.code(), tonic::Code::InvalidArgument);
-    assert!(status.message().contains("invalid project id"), "{}", status.message());
+    assert!(
+        status.message().contains("invalid project id"),
+        "{}",
+        status.message()
+    );
     app.shutdown().await.unwrap();
 }
 
@@ -116,7 +189,10 @@ async fn run_until_returns_after_the_signal_and_stops_listening() {
 
     app.shutdown().await.unwrap();
 
-    assert!(client.get(http_url).send().await.is_err(), "HTTP still accepts after shutdown");
+    assert!(
+        client.get(http_url).send().await.is_err(),
+        "HTTP still accepts after shutdown"
+    );
 }
 
 #[tokio::test]
@@ -128,7 +204,10 @@ async fn build_names_the_setting_when_postgres_is_unreachable() {
 
     let error = Application::build(config).await.err().expect("build fails");
 
-    assert!(format!("{error:#}").contains("EVENTFLOW_DATABASE_URL"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("EVENTFLOW_DATABASE_URL"),
+        "{error:#}"
+    );
 }
 
 #[tokio::test]
@@ -140,5 +219,8 @@ async fn build_names_the_setting_when_redis_is_unreachable() {
 
     let error = Application::build(config).await.err().expect("build fails");
 
-    assert!(format!("{error:#}").contains("EVENTFLOW_REDIS_URL"), "{error:#}");
+    assert!(
+        format!("{error:#}").contains("EVENTFLOW_REDIS_URL"),
+        "{error:#}"
+    );
 }

@@ -33,16 +33,29 @@ pub fn test_config(database_url: &str) -> Config {
     config
 }
 
-/// Starts a dispatcher through `Application::build` and `run_until`.
+/// Starts a dispatcher with default test settings on a fresh database.
 pub async fn spawn_app() -> TestApp {
+    let db = TestDatabase::create().await;
+    let config = test_config(db.url());
+    spawn_app_on(db, config).await
+}
+
+/// Starts a dispatcher through `Application::build` and `run_until`.
+pub async fn spawn_app_on(db: TestDatabase, config: Config) -> TestApp {
     eventflow_runtime::telemetry::init_for_tests();
     eventflow_runtime::tls::install_crypto_provider();
-    let db = TestDatabase::create().await;
-    let app = Application::build(test_config(db.url())).await.expect("dispatcher starts");
+    let app = Application::build(config).await.expect("dispatcher starts");
     let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
     let stop = CancellationToken::new();
     let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-    TestApp { http_addr, grpc_addr, client: reqwest::Client::new(), stop, task, _db: db }
+    TestApp {
+        http_addr,
+        grpc_addr,
+        client: reqwest::Client::new(),
+        stop,
+        task,
+        _db: db,
+    }
 }
 
 impl TestApp {
@@ -55,7 +68,11 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(self.url(path)).send().await.expect("request reaches the dispatcher")
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request reaches the dispatcher")
     }
 
     /// Sends the stop signal and returns what `run_until` returned.
