@@ -8,13 +8,8 @@ async fn main() -> anyhow::Result<()> {
     let config = Config::load()?;
     let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
     let telemetry = Telemetry::init(SERVICE_NAME, &config.log, otlp_endpoint.as_deref())?;
-    let outcome = async {
-        Application::build(config)
-            .await?
-            .run_until(shutdown::sigterm_or_ctrl_c())
-            .await
-    }
-    .await;
+    let app = Application::build(config).await;
+    let outcome = async { app?.run_until(shutdown::sigterm_or_ctrl_c()).await }.await;
     telemetry.shutdown().await;
     outcome
 }

@@ -296,20 +296,12 @@ async fn project_of_working_key(
     Ok(works.then_some(stored.project_id))
 }
 
-// TODO(store): use `Store::find_project_by_name` once eventflow-store has it.
 async fn find_project_by_name(store: &Store, name: &str) -> anyhow::Result<Option<ProjectId>> {
-    let client = store
-        .connection()
-        .await
-        .context("cannot reach PostgreSQL")?;
-    let row = client
-        .query_opt(
-            "SELECT id FROM projects WHERE name = $1 ORDER BY created_at LIMIT 1",
-            &[&name],
-        )
+    let project = store
+        .find_project_by_name(name)
         .await
         .context("cannot look up the dev project")?;
-    Ok(row.map(|row| ProjectId::from_uuid(row.get("id"))))
+    Ok(project.map(|project| project.id))
 }
 
 fn banner_text(banner: &Banner<'_>) -> String {

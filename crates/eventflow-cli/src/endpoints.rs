@@ -2,7 +2,7 @@
 //! that signs its deliveries, which the receiver needs to verify them.
 
 use anyhow::{Context, bail};
-use eventflow_domain::{EndpointId, EventType, ProjectId};
+use eventflow_domain::{EndpointId, EventTypeFilters, ProjectId};
 use eventflow_store::{NewEndpoint, Store};
 use reqwest::Url;
 use serde::Serialize;
@@ -98,24 +98,15 @@ fn parse_endpoint_url(raw: &str) -> anyhow::Result<Url> {
 
 /// Splits the comma-separated filters and checks each is `*`, `prefix.*` or an event type.
 fn parse_event_type_filters(raw: &str) -> anyhow::Result<Vec<String>> {
-    let mut filters: Vec<String> = Vec::new();
-    for item in raw.split(',').map(str::trim) {
-        check_event_type_filter(item).with_context(|| format!("invalid --event-types {raw:?}"))?;
-        if !filters.iter().any(|known| known == item) {
-            filters.push(item.to_owned());
+    let filters = EventTypeFilters::parse_comma_separated(raw)
+        .with_context(|| format!("invalid --event-types {raw:?}"))?;
+    let mut unique: Vec<String> = Vec::new();
+    for filter in filters.to_strings() {
+        if !unique.contains(&filter) {
+            unique.push(filter);
         }
     }
-    Ok(filters)
-}
-
-// TODO(dispatcher issue): move to eventflow-domain as `EventTypeFilter` once the dispatcher matches on it.
-fn check_event_type_filter(item: &str) -> anyhow::Result<()> {
-    if item == "*" {
-        return Ok(());
-    }
-    let event_type = item.strip_suffix(".*").unwrap_or(item);
-    EventType::parse(event_type)?;
-    Ok(())
+    Ok(unique)
 }
 
 #[cfg(test)]

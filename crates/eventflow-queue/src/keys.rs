@@ -1,4 +1,4 @@
-use eventflow_domain::ProjectId;
+use eventflow_domain::{EndpointId, ProjectId};
 
 /// Every Redis key name EventFlow uses, under one prefix.
 #[derive(Debug, Clone)]
@@ -27,5 +27,10 @@ impl Keys {
     /// The rate limiter's state for one project (a GCRA theoretical arrival time).
     pub fn project_rate_limit(&self, project_id: ProjectId) -> String {
         format!("{}rl:project:{}", self.prefix, project_id)
+    }
+
+    /// The rate limiter's state for one endpoint's deliveries.
+    pub fn endpoint_rate_limit(&self, endpoint_id: EndpointId) -> String {
+        format!("{}rl:endpoint:{}", self.prefix, endpoint_id)
     }
 }

@@ -6,6 +6,7 @@
 //! later", never as "lost". Every key name comes from [`Keys`], built from a
 //! prefix so that tests (and several deployments) can share one server.
 
+mod consumer;
 mod error;
 mod keys;
 mod rate_limit;
@@ -16,6 +17,7 @@ use std::time::Duration;
 use fred::prelude::*;
 use fred::types::scripts::Script;
 
+pub use consumer::{DISPATCH_GROUP, GroupBacklog, ReceivedEntry};
 pub use error::QueueError;
 pub use keys::Keys;
 pub use rate_limit::{RateDecision, RateLimit};

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use eventflow_domain::ProjectId;
+use eventflow_domain::{EndpointId, ProjectId};
 use fred::types::scripts::Script;
 
 use crate::{Queue, QueueError};
@@ -66,8 +66,28 @@ impl Queue {
         cost: u32,
         limit: RateLimit,
     ) -> Result<RateDecision, QueueError> {
+        self.take_allowance(self.keys().project_rate_limit(project_id), cost, limit)
+            .await
+    }
+
+    /// Takes one delivery from the endpoint's allowance if it fits, across every dispatcher.
+    #[tracing::instrument(level = "debug", skip_all, fields(endpoint_id = %endpoint_id))]
+    pub async fn check_endpoint_rate(
+        &self,
+        endpoint_id: EndpointId,
+        limit: RateLimit,
+    ) -> Result<RateDecision, QueueError> {
+        self.take_allowance(self.keys().endpoint_rate_limit(endpoint_id), 1, limit)
+            .await
+    }
+
+    async fn take_allowance(
+        &self,
+        key: String,
+        cost: u32,
+        limit: RateLimit,
+    ) -> Result<RateDecision, QueueError> {
         let interval_us = 1_000_000f64 / f64::from(limit.per_second.max(1));
-        let key = self.keys().project_rate_limit(project_id);
         let args = vec![
             interval_us.to_string(),
             limit.burst.max(1).to_string(),

@@ -9,6 +9,8 @@ use crate::{Queue, QueueError};
 /// Field names inside a stream entry.
 const FIELD_EVENT: &str = "e";
 const FIELD_PROJECT: &str = "p";
+/// Present on entries re-published by recovery.
+pub(crate) const FIELD_RECOVERED: &str = "r";
 
 /// One event announced on the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,18 +24,29 @@ impl Queue {
     /// were appended or an error says that some may not have been.
     #[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
     pub async fn append_events(&self, entries: &[StreamEntry]) -> Result<(), QueueError> {
+        self.append_marked(entries, false).await
+    }
+
+    pub(crate) async fn append_marked(
+        &self,
+        entries: &[StreamEntry],
+        recovered: bool,
+    ) -> Result<(), QueueError> {
         if entries.is_empty() {
             return Ok(());
         }
         let stream = self.keys().event_stream();
         let pipeline = self.client().pipeline();
         for entry in entries {
-            let fields = [
+            let mut fields = vec![
                 (FIELD_EVENT, entry.event_id.to_string()),
                 (FIELD_PROJECT, entry.project_id.to_string()),
             ];
+            if recovered {
+                fields.push((FIELD_RECOVERED, "1".to_owned()));
+            }
             let _: () = pipeline
-                .xadd(&stream, false, None::<()>, "*", fields.to_vec())
+                .xadd(&stream, false, None::<()>, "*", fields)
                 .await?;
         }
         let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
@@ -61,7 +74,7 @@ impl Queue {
     }
 }
 
-fn parse_entry(
+pub(crate) fn parse_entry(
     fields: &std::collections::HashMap<String, String>,
 ) -> Result<StreamEntry, QueueError> {
     let field = |name: &str| {

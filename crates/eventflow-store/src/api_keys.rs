@@ -68,7 +68,7 @@ impl Store {
             id,
             project_id,
             name: name.to_owned(),
-            scopes: scopes.clone(),
+            scopes: *scopes,
             created_at: row.get("created_at"),
             revoked_at: None,
         };

@@ -164,13 +164,21 @@ impl Store {
     }
 
     /// Returns the status of those of `ids` that exist.
-    pub async fn delivery_statuses(&self, ids: &[DeliveryId]) -> Result<HashMap<DeliveryId, DeliveryStatus>, StoreError> {
+    pub async fn delivery_statuses(
+        &self,
+        ids: &[DeliveryId],
+    ) -> Result<HashMap<DeliveryId, DeliveryStatus>, StoreError> {
         if ids.is_empty() {
             return Ok(HashMap::new());
         }
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
         let client = self.connection().await?;
-        let rows = client.query("SELECT id, status FROM deliveries WHERE id = ANY($1)", &[&ids]).await?;
+        let rows = client
+            .query(
+                "SELECT id, status FROM deliveries WHERE id = ANY($1)",
+                &[&ids],
+            )
+            .await?;
         Ok(rows
             .iter()
             .filter_map(|row| {
@@ -184,7 +192,11 @@ impl Store {
     /// time `lease` ahead so no other dispatcher takes them meanwhile (if this
     /// one dies, they are due again when the lease ends).
     #[tracing::instrument(level = "debug", skip_all)]
-    pub async fn claim_due_deliveries(&self, limit: i64, lease: Duration) -> Result<Vec<DueDelivery>, StoreError> {
+    pub async fn claim_due_deliveries(
+        &self,
+        limit: i64,
+        lease: Duration,
+    ) -> Result<Vec<DueDelivery>, StoreError> {
         let lease_until = OffsetDateTime::now_utc() + lease;
         let client = self.connection().await?;
         let rows = client
@@ -204,8 +216,12 @@ impl Store {
         }
         let states: Vec<DeliveryState> = rows.iter().map(state_from_row).collect();
         let event_ids: Vec<EventId> = states.iter().map(|state| state.event_id).collect();
-        let events: HashMap<EventId, StoredEvent> =
-            self.events_by_ids(&event_ids).await?.into_iter().map(|event| (event.id, event)).collect();
+        let events: HashMap<EventId, StoredEvent> = self
+            .events_by_ids(&event_ids)
+            .await?
+            .into_iter()
+            .map(|event| (event.id, event))
+            .collect();
         Ok(states
             .into_iter()
             .filter_map(|state| {
@@ -216,7 +232,10 @@ impl Store {
     }
 
     /// Returns the deliveries of an event.
-    pub async fn event_deliveries(&self, event_id: EventId) -> Result<Vec<DeliveryState>, StoreError> {
+    pub async fn event_deliveries(
+        &self,
+        event_id: EventId,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
         let client = self.connection().await?;
         let rows = client
             .query(
@@ -230,7 +249,10 @@ impl Store {
     }
 
     /// Returns the attempts of a delivery, oldest first.
-    pub async fn delivery_attempts(&self, delivery_id: DeliveryId) -> Result<Vec<AttemptRecord>, StoreError> {
+    pub async fn delivery_attempts(
+        &self,
+        delivery_id: DeliveryId,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
         let client = self.connection().await?;
         let rows = client
             .query(
@@ -247,7 +269,9 @@ impl Store {
                 endpoint_id: EndpointId::from_uuid(row.get("endpoint_id")),
                 attempt_number: row.get("attempt_number"),
                 started_at: row.get("started_at"),
-                duration: Duration::from_micros(u64::try_from(row.get::<_, i64>("duration_us")).unwrap_or(0)),
+                duration: Duration::from_micros(
+                    u64::try_from(row.get::<_, i64>("duration_us")).unwrap_or(0),
+                ),
                 status_code: row.get("status_code"),
                 response_body: row.get("response_body"),
                 error_kind: row.get("error_kind"),
@@ -336,9 +360,15 @@ impl<'a> From<&'a [AttemptRecord]> for AttemptColumns<'a> {
             endpoint_ids: attempts.iter().map(|a| a.endpoint_id.uuid()).collect(),
             attempt_numbers: attempts.iter().map(|a| a.attempt_number).collect(),
             started_at: attempts.iter().map(|a| a.started_at).collect(),
-            durations_us: attempts.iter().map(|a| i64::try_from(a.duration.as_micros()).unwrap_or(i64::MAX)).collect(),
+            durations_us: attempts
+                .iter()
+                .map(|a| i64::try_from(a.duration.as_micros()).unwrap_or(i64::MAX))
+                .collect(),
             status_codes: attempts.iter().map(|a| a.status_code).collect(),
-            response_bodies: attempts.iter().map(|a| a.response_body.as_deref()).collect(),
+            response_bodies: attempts
+                .iter()
+                .map(|a| a.response_body.as_deref())
+                .collect(),
             error_kinds: attempts.iter().map(|a| a.error_kind.as_deref()).collect(),
         }
     }

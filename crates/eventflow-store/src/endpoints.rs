@@ -104,11 +104,16 @@ const ENDPOINT_COLUMNS: &str = "id, project_id, url, event_types, payload_filter
 impl Store {
     /// Returns every endpoint of the project, enabled or not.
     #[tracing::instrument(level = "debug", skip_all, fields(project_id = %project_id))]
-    pub async fn project_endpoints(&self, project_id: ProjectId) -> Result<Vec<EndpointRecord>, StoreError> {
+    pub async fn project_endpoints(
+        &self,
+        project_id: ProjectId,
+    ) -> Result<Vec<EndpointRecord>, StoreError> {
         let client = self.connection().await?;
         let rows = client
             .query(
-                &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE project_id = $1 ORDER BY id"),
+                &format!(
+                    "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE project_id = $1 ORDER BY id"
+                ),
                 &[&project_id.uuid()],
             )
             .await?;
@@ -119,17 +124,27 @@ impl Store {
     pub async fn endpoint(&self, id: EndpointId) -> Result<EndpointRecord, StoreError> {
         let client = self.connection().await?;
         let row = client
-            .query_opt(&format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1"), &[&id.uuid()])
+            .query_opt(
+                &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1"),
+                &[&id.uuid()],
+            )
             .await?
             .ok_or(StoreError::NotFound { what: "endpoint" })?;
         Ok(EndpointRecord::from_row(&row))
     }
 
     /// Pauses or resumes deliveries to the endpoint; NotFound if it does not exist.
-    pub async fn set_endpoint_paused(&self, id: EndpointId, paused: bool) -> Result<(), StoreError> {
+    pub async fn set_endpoint_paused(
+        &self,
+        id: EndpointId,
+        paused: bool,
+    ) -> Result<(), StoreError> {
         let client = self.connection().await?;
         let updated = client
-            .execute("UPDATE endpoints SET paused = $2, updated_at = now() WHERE id = $1", &[&id.uuid(), &paused])
+            .execute(
+                "UPDATE endpoints SET paused = $2, updated_at = now() WHERE id = $1",
+                &[&id.uuid(), &paused],
+            )
             .await?;
         if updated == 0 {
             return Err(StoreError::NotFound { what: "endpoint" });
@@ -167,7 +182,10 @@ impl Store {
 
     /// Disables endpoints that have failed without a single success for longer
     /// than `period`; returns the ids disabled.
-    pub async fn disable_failing_endpoints(&self, period: std::time::Duration) -> Result<Vec<EndpointId>, StoreError> {
+    pub async fn disable_failing_endpoints(
+        &self,
+        period: std::time::Duration,
+    ) -> Result<Vec<EndpointId>, StoreError> {
         let cutoff = time::OffsetDateTime::now_utc() - period;
         let client = self.connection().await?;
         let rows = client
@@ -178,6 +196,9 @@ impl Store {
                 &[&cutoff],
             )
             .await?;
-        Ok(rows.iter().map(|row| EndpointId::from_uuid(row.get(0))).collect())
+        Ok(rows
+            .iter()
+            .map(|row| EndpointId::from_uuid(row.get(0)))
+            .collect())
     }
 }

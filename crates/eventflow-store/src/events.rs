@@ -243,14 +243,21 @@ impl Store {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
         let client = self.connection().await?;
         let statement = client
-            .prepare_cached(&format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)"))
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)"
+            ))
             .await?;
         let rows = client.query(&statement, &[&ids]).await?;
         Ok(rows.iter().map(stored_event_from_row).collect())
     }
 
     /// Returns up to `limit` events with ids in (`after`, `before`), in id (time) order.
-    pub async fn events_between(&self, after: Uuid, before: Uuid, limit: i64) -> Result<Vec<StoredEvent>, StoreError> {
+    pub async fn events_between(
+        &self,
+        after: Uuid,
+        before: Uuid,
+        limit: i64,
+    ) -> Result<Vec<StoredEvent>, StoreError> {
         let client = self.connection().await?;
         let rows = client
             .query(
@@ -266,7 +273,9 @@ impl Store {
     /// Reads a value the dispatcher keeps across restarts.
     pub async fn dispatch_state(&self, name: &str) -> Result<Option<String>, StoreError> {
         let client = self.connection().await?;
-        let row = client.query_opt("SELECT value FROM dispatch_state WHERE name = $1", &[&name]).await?;
+        let row = client
+            .query_opt("SELECT value FROM dispatch_state WHERE name = $1", &[&name])
+            .await?;
         Ok(row.map(|row| row.get(0)))
     }
 

@@ -66,4 +66,16 @@ impl Store {
             .ok_or(StoreError::NotFound { what: "project" })?;
         Ok(Project::from_row(&row))
     }
+
+    /// Returns the oldest project with this name, if any.
+    pub async fn find_project_by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                "SELECT * FROM projects WHERE name = $1 ORDER BY created_at LIMIT 1",
+                &[&name],
+            )
+            .await?;
+        Ok(row.as_ref().map(Project::from_row))
+    }
 }

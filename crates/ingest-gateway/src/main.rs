@@ -1,20 +1,15 @@
 //! `ingest-gateway` binary: load config, start telemetry, serve until SIGTERM, flush.
-use eventflow_runtime::{shutdown, telemetry::Telemetry};
+use eventflow_runtime::{shutdown, telemetry::Telemetry, tls};
 use ingest_gateway::{Application, Config, SERVICE_NAME};
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tls::install_crypto_provider();
     let config = Config::load()?;
     let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
     let telemetry = Telemetry::init(SERVICE_NAME, &config.log, otlp_endpoint.as_deref())?;
-    let outcome = async {
-        Application::build(config)
-            .await?
-            .run_until(shutdown::sigterm_or_ctrl_c())
-            .await
-    }
-    .await;
+    let app = Application::build(config).await;
+    let outcome = async { app?.run_until(shutdown::sigterm_or_ctrl_c()).await }.await;
     telemetry.shutdown().await;
     outcome
 }
