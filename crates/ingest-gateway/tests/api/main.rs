@@ -1,6 +1,9 @@
 //! Integration tests of the ingest gateway against real PostgreSQL and Redis.
 //! One binary; one file per feature.
 
+// Helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod batch;
 mod contract_errors;
 mod grpc;
