@@ -50,7 +50,7 @@ impl BatchError {
 
 struct CommitJob {
     events: Vec<NewEvent>,
-    reply: oneshot::Sender<Result<Vec<InsertOutcome>, CommitError>>,
+    reply: Reply,
 }
 
 /// Settings of the writers.
@@ -136,10 +136,13 @@ impl Writer {
 
     #[tracing::instrument(skip_all, fields(requests = batch.len()))]
     async fn commit_batch(&self, batch: Vec<CommitJob>) {
-        let events: Vec<NewEvent> = batch
-            .iter()
-            .flat_map(|job| job.events.iter().cloned())
-            .collect();
+        // Moves the events out of their jobs: payloads are not copied.
+        let mut events: Vec<NewEvent> = Vec::new();
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            replies.push((job.events.len(), job.reply));
+            events.extend(job.events);
+        }
         let started = Instant::now();
         let result = self.insert(&events).await;
         metrics::histogram!("eventflow_group_commit_duration_seconds")
@@ -148,12 +151,12 @@ impl Writer {
         match result {
             Ok(outcomes) => {
                 self.announce(&events, &outcomes).await;
-                reply_in_order(batch, outcomes);
+                reply_in_order(replies, outcomes);
             }
             Err(error) => {
                 tracing::error!(error = ?error, events = events.len(), "group commit failed");
-                for job in batch {
-                    let _ = job.reply.send(Err(error.kind()));
+                for (_, reply) in replies {
+                    let _ = reply.send(Err(error.kind()));
                 }
             }
         }
@@ -202,10 +205,14 @@ impl Writer {
     }
 }
 
-fn reply_in_order(batch: Vec<CommitJob>, outcomes: Vec<InsertOutcome>) {
+type Reply = oneshot::Sender<Result<Vec<InsertOutcome>, CommitError>>;
+
+/// Hands each request the outcomes of its own events: `replies` holds each
+/// request's event count, in the order its events were concatenated.
+fn reply_in_order(replies: Vec<(usize, Reply)>, outcomes: Vec<InsertOutcome>) {
     let mut outcomes = outcomes.into_iter();
-    for job in batch {
-        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(job.events.len()).collect();
-        let _ = job.reply.send(Ok(mine));
+    for (count, reply) in replies {
+        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(count).collect();
+        let _ = reply.send(Ok(mine));
     }
 }

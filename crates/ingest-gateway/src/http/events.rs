@@ -22,18 +22,22 @@ use crate::ingest::{Accepted, EventFields, ValidEvent, validate_event};
 /// One event as posted; every field raw so each error can name its field.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct EventIn {
-    #[serde(rename = "type")]
-    event_type: Option<Box<RawValue>>,
-    payload: Option<Box<RawValue>>,
-    idempotency_key: Option<Box<RawValue>>,
-    occurred_at: Option<Box<RawValue>>,
+struct EventIn<'a> {
+    #[serde(rename = "type", borrow)]
+    event_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    payload: Option<&'a RawValue>,
+    #[serde(borrow)]
+    idempotency_key: Option<&'a RawValue>,
+    #[serde(borrow)]
+    occurred_at: Option<&'a RawValue>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct BatchIn {
-    events: Vec<Box<RawValue>>,
+struct BatchIn<'a> {
+    #[serde(borrow)]
+    events: Vec<&'a RawValue>,
 }
 
 /// The answer to an accepted event.
@@ -122,15 +126,14 @@ pub async fn post_batch(
                 format!("must hold 1 to {limit} events, not {}", batch.events.len()),
             ));
         }
-        let checked: Vec<Result<ValidEvent, Problem>> = batch
+        let mut valid = Vec::with_capacity(batch.events.len());
+        let checked: Vec<Result<(), Problem>> = batch
             .events
             .iter()
             .enumerate()
-            .map(|(index, raw)| check_batch_item(index, raw, state.limits.max_event_bytes))
-            .collect();
-        let valid: Vec<ValidEvent> = checked
-            .iter()
-            .filter_map(|item| item.as_ref().ok().cloned())
+            .map(|(index, raw)| {
+                check_batch_item(index, raw, state.limits.max_event_bytes).map(|event| valid.push(event))
+            })
             .collect();
         let mut outcomes = state
             .ingestor
@@ -246,9 +249,9 @@ fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
 }
 
 /// Turns raw JSON fields into strings; `null` counts as absent.
-fn event_fields(event: EventIn, path: &str) -> Result<EventFields, Vec<FieldError>> {
+fn event_fields(event: EventIn<'_>, path: &str) -> Result<EventFields, Vec<FieldError>> {
     let mut errors = Vec::new();
-    let mut string_field = |name: &str, raw: Option<Box<RawValue>>| -> Option<String> {
+    let mut string_field = |name: &str, raw: Option<&RawValue>| -> Option<String> {
         let raw = raw.filter(|raw| raw.get() != "null")?;
         serde_json::from_str::<String>(raw.get())
             .map_err(|_| {
