@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use eventflow_domain::{AddressPolicy, RetrySchedule};
 use eventflow_runtime::config::{self, ConfigError};
 use serde::Deserialize;
 
@@ -24,6 +25,45 @@ pub struct Config {
     pub redis_timeout: Duration,
     #[serde(with = "config::duration")]
     pub shutdown_timeout: Duration,
+    pub retry_schedule: RetrySchedule,
+    #[serde(deserialize_with = "allow_list")]
+    pub delivery_allow_nets: AddressPolicy,
+    #[serde(with = "config::duration")]
+    pub delivery_connect_timeout: Duration,
+    #[serde(with = "config::duration")]
+    pub delivery_timeout: Duration,
+    pub max_response_bytes: usize,
+    #[serde(with = "config::duration")]
+    pub max_retry_after: Duration,
+    #[serde(with = "config::duration")]
+    pub claim_timeout: Duration,
+    pub read_batch: u64,
+    pub max_in_flight: usize,
+    pub endpoint_queue_limit: usize,
+    pub circuit_failure_threshold: u32,
+    #[serde(with = "config::duration")]
+    pub circuit_open_duration: Duration,
+    #[serde(with = "config::duration")]
+    pub disable_failing_after: Duration,
+    #[serde(with = "config::duration")]
+    pub endpoint_cache_ttl: Duration,
+    #[serde(with = "config::duration")]
+    pub retry_poll_interval: Duration,
+    pub retry_batch: i64,
+    #[serde(with = "config::duration")]
+    pub recovery_interval: Duration,
+    #[serde(with = "config::duration")]
+    pub recovery_grace: Duration,
+    #[serde(with = "config::duration")]
+    pub recovery_initial_lookback: Duration,
+    pub consumer_name: String,
+}
+
+fn allow_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<AddressPolicy, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    AddressPolicy::parse_allow_list(&raw).map_err(serde::de::Error::custom)
 }
 
 impl Config {
@@ -56,6 +96,48 @@ mod tests {
         assert_eq!(config.grpc_addr.port(), 50053);
         assert_eq!(config.redis_key_prefix, "ef:");
         assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(config.retry_schedule, RetrySchedule::default());
+        assert!(config.delivery_allow_nets.allow.is_empty());
+        assert!(config.claim_timeout > config.delivery_timeout);
+    }
+
+    #[test]
+    fn the_retry_schedule_and_allow_list_come_from_the_environment() {
+        let env = [
+            (
+                "EVENTFLOW_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
+            ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
+            ("EVENTFLOW_RETRY_SCHEDULE".to_owned(), "0s,1s,2s".to_owned()),
+            (
+                "EVENTFLOW_DELIVERY_ALLOW_NETS".to_owned(),
+                "127.0.0.0/8,::1/128".to_owned(),
+            ),
+        ];
+        let config = config::load_from::<Config>(DEFAULTS, None, env).unwrap();
+        assert_eq!(config.retry_schedule.attempts(), 3);
+        assert_eq!(config.delivery_allow_nets.allow.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_allow_list_is_named() {
+        let env = [
+            (
+                "EVENTFLOW_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
+            ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
+            (
+                "EVENTFLOW_DELIVERY_ALLOW_NETS".to_owned(),
+                "localhost".to_owned(),
+            ),
+        ];
+        let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
+        assert!(
+            error.to_string().contains("EVENTFLOW_DELIVERY_ALLOW_NETS"),
+            "{error}"
+        );
     }
 
     #[test]

@@ -1,19 +1,27 @@
 //! `dispatcher`: delivers stored events to the endpoints subscribed to them.
 //!
-//! For now it only starts, answers its operational routes and stops cleanly: it
-//! connects to PostgreSQL and Redis, serves `/healthz`, `/readyz` and
-//! `/metrics` over HTTP and gRPC health, reflection and `DispatchControl`, and
-//! drains on shutdown. Reading the stream, matching endpoints, signing,
-//! delivering and retrying arrive with the dispatcher issue and will run as
-//! workers tracked by [`Application::run_until`].
+//! It reads the event stream as one consumer of a group shared by every
+//! replica, fans each event out to the matching endpoints, sends Standard
+//! Webhooks requests signed afresh for every attempt, records every attempt
+//! and the delivery's state in PostgreSQL before acknowledging the stream
+//! entry, and retries on the configured schedule from due times kept in
+//! PostgreSQL. Recovery re-publishes committed events the stream lost, so a
+//! crash or a Redis wipe loses no acknowledged event (delivery is at least
+//! once; duplicates carry the same `webhook-id`).
 //!
 //! `Application::build` + `run_until` are the only way to run it: `main`,
 //! `eventflow dev` and the tests all use them.
 
 mod config;
+mod deliver;
+mod dispatch;
+mod endpoints;
 mod grpc;
 mod health;
 mod http;
+mod isolation;
+mod recorder;
+mod recover;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,12 +33,19 @@ use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_store::{PoolSettings, Store};
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 pub use crate::config::Config;
+use crate::deliver::{ClientSettings, Deliverer, DeliveryClient};
+use crate::dispatch::{Dispatch, LoopSettings};
+use crate::endpoints::EndpointCache;
 use crate::grpc::DispatchControlGrpc;
 use crate::health::GrpcHealth;
+use crate::isolation::{EndpointGates, IsolationSettings};
+use crate::recorder::Recorder;
+use crate::recover::RecoverySettings;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "dispatcher";
@@ -43,6 +58,68 @@ pub(crate) struct AppState {
     store: Store,
     queue: Queue,
     metrics: Metrics,
+}
+
+/// Fails start-up when a claim could take over a delivery still in flight.
+fn check_timeouts(config: &Config) -> anyhow::Result<()> {
+    if config.claim_timeout <= config.delivery_timeout {
+        anyhow::bail!(
+            "invalid setting EVENTFLOW_CLAIM_TIMEOUT: {:?} must be longer than EVENTFLOW_DELIVERY_TIMEOUT ({:?}), \
+             or a slow delivery would be sent twice",
+            config.claim_timeout,
+            config.delivery_timeout
+        );
+    }
+    Ok(())
+}
+
+/// Builds the delivery machinery: client, gates, recorder and loops' shared state.
+fn build_dispatch(
+    config: &Config,
+    store: Store,
+    queue: Queue,
+    writer: &TaskTracker,
+) -> anyhow::Result<Dispatch> {
+    let client = DeliveryClient::new(ClientSettings {
+        connect_timeout: config.delivery_connect_timeout,
+        total_timeout: config.delivery_timeout,
+        max_response_bytes: config.max_response_bytes,
+        policy: config.delivery_allow_nets.clone(),
+    })
+    .context("cannot build the delivery HTTP client")?;
+    let gates = EndpointGates::new(IsolationSettings {
+        queue_limit: config.endpoint_queue_limit,
+        failure_threshold: config.circuit_failure_threshold,
+        open_duration: config.circuit_open_duration,
+    });
+    let deliverer = Deliverer::new(
+        client,
+        gates,
+        queue.clone(),
+        config.retry_schedule.clone(),
+        config.max_retry_after,
+    );
+    let consumer_name = if config.consumer_name.is_empty() {
+        format!("dispatcher-{}", uuid::Uuid::now_v7().simple())
+    } else {
+        config.consumer_name.clone()
+    };
+    Ok(Dispatch {
+        recorder: Recorder::start(store.clone(), queue.clone(), writer),
+        endpoints: EndpointCache::new(store.clone(), config.endpoint_cache_ttl),
+        deliverer: Arc::new(deliverer),
+        in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        tasks: TaskTracker::new(),
+        settings: LoopSettings {
+            consumer_name,
+            read_batch: config.read_batch,
+            claim_timeout: config.claim_timeout,
+            retry_poll_interval: config.retry_poll_interval,
+            retry_batch: config.retry_batch,
+        },
+        store,
+        queue,
+    })
 }
 
 /// Which dependencies answered a ping.
@@ -73,6 +150,8 @@ impl AppState {
 pub struct Application {
     config: Config,
     state: Arc<AppState>,
+    dispatch: Arc<Dispatch>,
+    recorder_task: TaskTracker,
     http_listener: std::net::TcpListener,
     http_addr: SocketAddr,
     grpc_listener: tokio::net::TcpListener,
@@ -83,6 +162,7 @@ impl Application {
     /// Connects to PostgreSQL and Redis, checks both answer, and binds both
     /// listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        check_timeouts(&config)?;
         let pool = PoolSettings {
             max_connections: config.database_pool_size,
             acquire_timeout: config.database_timeout,
@@ -105,6 +185,13 @@ impl Application {
             .ping()
             .await
             .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+        let recorder_task = TaskTracker::new();
+        let dispatch = Arc::new(build_dispatch(
+            &config,
+            store.clone(),
+            queue.clone(),
+            &recorder_task,
+        )?);
         let state = Arc::new(AppState {
             store,
             queue,
@@ -121,6 +208,8 @@ impl Application {
         Ok(Self {
             config,
             state,
+            dispatch,
+            recorder_task,
             http_listener,
             http_addr,
             grpc_listener,
@@ -145,6 +234,8 @@ impl Application {
         let Self {
             config,
             state,
+            dispatch,
+            recorder_task,
             http_listener,
             http_addr,
             grpc_listener,
@@ -193,17 +284,42 @@ impl Application {
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(DispatchControlServer::new(DispatchControlGrpc))
+            .add_service(DispatchControlServer::new(DispatchControlGrpc::new(
+                dispatch.clone(),
+            )))
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc_listener),
                 stop_grpc.clone().cancelled_owned(),
             );
         let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
-        tracing::info!(%http_addr, %grpc_addr, "dispatcher serving");
+        let stop_work = CancellationToken::new();
+        let loops = TaskTracker::new();
+        loops.spawn(dispatch.clone().consume_stream(stop_work.clone()));
+        loops.spawn(dispatch.clone().deliver_due_retries(stop_work.clone()));
+        loops.spawn(recover::run(
+            dispatch.clone(),
+            recovery_settings(&config),
+            stop_work.clone(),
+        ));
+        loops.close();
+        tracing::info!(%http_addr, %grpc_addr, consumer = %dispatch.settings.consumer_name, "dispatcher serving");
 
         tokio::select! {
             () = signal => tracing::info!("shutting down: draining requests in flight"),
             () = stop.cancelled() => tracing::error!("a server stopped on its own, shutting down"),
+        }
+        // Stop taking work, let deliveries in flight finish and their results
+        // be recorded (entries not finished stay pending and are claimed by
+        // another dispatcher after the claim timeout).
+        stop_work.cancel();
+        let drained_work = tokio::time::timeout(config.shutdown_timeout, async {
+            loops.wait().await;
+            dispatch.tasks.close();
+            dispatch.tasks.wait().await;
+        })
+        .await;
+        if drained_work.is_err() {
+            tracing::warn!("deliveries still in flight after the shutdown timeout");
         }
         // The health loop stops first, so it cannot turn SERVING again.
         stop_checks.cancel();
@@ -235,6 +351,15 @@ impl Application {
                 Ok(())
             }
         };
+        // The recorder writes what it holds once the last handle is gone.
+        drop(dispatch);
+        recorder_task.close();
+        if tokio::time::timeout(config.shutdown_timeout, recorder_task.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("delivery results not all recorded before the shutdown timeout");
+        }
         tracing::info!("dispatcher stopped");
         outcome
     }
@@ -246,4 +371,13 @@ async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output =
     let outcome = server.await;
     stop.cancel();
     outcome
+}
+
+fn recovery_settings(config: &Config) -> RecoverySettings {
+    RecoverySettings {
+        interval: config.recovery_interval,
+        grace: config.recovery_grace,
+        initial_lookback: config.recovery_initial_lookback,
+        disable_failing_after: config.disable_failing_after,
+    }
 }

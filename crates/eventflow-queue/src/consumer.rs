@@ -192,6 +192,15 @@ impl Queue {
         Ok(trimmed)
     }
 
+    /// Returns the id of the first entry after `id` (exclusive), if any.
+    pub async fn first_entry_after(&self, id: &str) -> Result<Option<String>, QueueError> {
+        let entries: Vec<(String, HashMap<String, String>)> = self
+            .client()
+            .xrange(self.keys().event_stream(), format!("({id}"), "+", Some(1))
+            .await?;
+        Ok(entries.into_iter().next().map(|(id, _)| id))
+    }
+
     /// Re-appends events found by recovery, marked so consumers check what was already delivered.
     pub async fn append_recovered(&self, entries: &[StreamEntry]) -> Result<(), QueueError> {
         self.append_marked(entries, true).await

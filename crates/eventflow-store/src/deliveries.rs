@@ -279,17 +279,66 @@ impl Store {
             .collect())
     }
 
-    /// Makes the chosen deliveries pending and due now (replay of a finished one, or a retry).
-    pub async fn requeue_deliveries(&self, ids: &[DeliveryId]) -> Result<u64, StoreError> {
+    /// Makes the project's chosen deliveries pending and due now, with a fresh
+    /// retry schedule (a manual retry or replay); returns how many exist.
+    pub async fn requeue_deliveries(
+        &self,
+        project_id: ProjectId,
+        ids: &[DeliveryId],
+    ) -> Result<u64, StoreError> {
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
         let client = self.connection().await?;
         Ok(client
             .execute(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), updated_at = now() \
-                 WHERE id = ANY($1)",
-                &[&ids],
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_count = 0, \
+                        updated_at = now() \
+                 WHERE id = ANY($1) AND project_id = $2",
+                &[&ids, &project_id.uuid()],
             )
             .await?)
+    }
+
+    /// Makes an endpoint's failed deliveries created since `since` pending and
+    /// due now, with a fresh retry schedule; returns how many.
+    pub async fn requeue_failed_deliveries(
+        &self,
+        project_id: ProjectId,
+        endpoint_id: EndpointId,
+        since: OffsetDateTime,
+    ) -> Result<u64, StoreError> {
+        let client = self.connection().await?;
+        Ok(client
+            .execute(
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_count = 0, \
+                        updated_at = now() \
+                 WHERE endpoint_id = $1 AND project_id = $2 AND status = 'failed' AND created_at >= $3",
+                &[&endpoint_id.uuid(), &project_id.uuid(), &since],
+            )
+            .await?)
+    }
+
+    /// Gives held deliveries of a resumed or re-enabled endpoint a due time of now.
+    pub async fn release_held_deliveries(
+        &self,
+        endpoint_id: EndpointId,
+    ) -> Result<u64, StoreError> {
+        let client = self.connection().await?;
+        Ok(client
+            .execute(
+                "UPDATE deliveries SET next_attempt_at = now(), updated_at = now() \
+                 WHERE endpoint_id = $1 AND status = 'pending' AND next_attempt_at IS NULL",
+                &[&endpoint_id.uuid()],
+            )
+            .await?)
+    }
+
+    /// Counts pending deliveries whose due time has passed.
+    pub async fn count_due_deliveries(&self) -> Result<i64, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_one("SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()", &[])
+            .await?;
+        Ok(row.get(0))
     }
 }
 

@@ -25,7 +25,7 @@ pub use error::StoreError;
 pub use events::{InsertOutcome, NewEvent, StoredEvent, insert_events};
 pub use migrate::migrations_fingerprint;
 pub use outbox::RelayError;
-pub use pool::{PoolSettings, Store};
+pub use pool::{LeaderLock, PoolSettings, Store};
 pub use projects::Project;
 
 /// A connection checked out of the pool.

@@ -75,3 +75,32 @@ impl Store {
         self.pool.close();
     }
 }
+
+/// A session-level advisory lock held on a connection taken out of the pool:
+/// whoever holds it leads (e.g. runs recovery). It is released when this is
+/// dropped (the connection closes) or when the connection dies.
+pub struct LeaderLock {
+    client: deadpool_postgres::ClientWrapper,
+}
+
+impl LeaderLock {
+    /// Returns false once the connection holding the lock is gone.
+    pub fn is_held(&self) -> bool {
+        !self.client.is_closed()
+    }
+}
+
+impl Store {
+    /// Tries to take the advisory lock `key`; None when another session holds it.
+    pub async fn try_lead(&self, key: i64) -> Result<Option<LeaderLock>, StoreError> {
+        let connection = self.connection().await?;
+        let row = connection
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .await?;
+        let taken: bool = row.get(0);
+        // Detached from the pool, the connection closes when the lock is dropped.
+        Ok(taken.then(|| LeaderLock {
+            client: deadpool_postgres::Object::take(connection),
+        }))
+    }
+}

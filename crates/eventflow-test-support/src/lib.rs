@@ -9,14 +9,18 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod database;
+mod dispatcher;
 mod gateway;
 mod proxy;
+mod sink;
 
 pub use database::TestDatabase;
+pub use dispatcher::{TestDispatcher, dispatcher_config, spawn_dispatcher};
 pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };
 pub use proxy::TcpProxy;
+pub use sink::{Received, Reply, WebhookSink};
 
 /// The Redis server tests use.
 pub fn redis_url() -> String {

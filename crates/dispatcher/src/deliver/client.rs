@@ -30,7 +30,9 @@ pub enum AttemptOutcome {
     /// A 2xx answer within the timeout.
     Succeeded,
     /// Any other answer; `retry_after` when the receiver sent one with 429/503.
-    Rejected { retry_after: Option<Duration> },
+    Rejected {
+        retry_after: Option<Duration>,
+    },
     Timeout,
     /// No connection (refused, reset, DNS failure).
     ConnectFailed,
@@ -82,10 +84,16 @@ impl DeliveryClient {
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .user_agent(concat!("EventFlow/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(PolicyResolver { policy: policy.clone() }))
+            .dns_resolver(Arc::new(PolicyResolver {
+                policy: policy.clone(),
+            }))
             .pool_idle_timeout(Duration::from_secs(90))
             .build()?;
-        Ok(Self { client, policy, max_response_bytes: settings.max_response_bytes })
+        Ok(Self {
+            client,
+            policy,
+            max_response_bytes: settings.max_response_bytes,
+        })
     }
 
     /// Sends one attempt and reports how it went; never fails itself.
@@ -101,7 +109,12 @@ impl DeliveryClient {
             error,
         };
         if let Err(refused) = self.check_literal_host(&request.url) {
-            return report(AttemptOutcome::Refused, None, None, Some(refused.to_string()));
+            return report(
+                AttemptOutcome::Refused,
+                None,
+                None,
+                Some(refused.to_string()),
+            );
         }
         let mut builder = self.client.post(&request.url).body(request.body.clone());
         for (name, value) in &request.headers {
@@ -131,11 +144,13 @@ impl DeliveryClient {
         let Ok(url) = reqwest::Url::parse(url) else {
             return Ok(()); // reqwest reports the malformed URL itself
         };
-        let ip: Option<IpAddr> = match url.host() {
-            Some(url::Host::Ipv4(ip)) => Some(ip.into()),
-            Some(url::Host::Ipv6(ip)) => Some(ip.into()),
-            _ => None,
-        };
+        // Literal addresses never reach the resolver; IPv6 ones come bracketed.
+        let ip: Option<IpAddr> = url.host_str().and_then(|host| {
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse()
+                .ok()
+        });
         ip.map_or(Ok(()), |ip| self.policy.check(ip))
     }
 
@@ -149,7 +164,11 @@ impl DeliveryClient {
             }
         }
         body.truncate(self.max_response_bytes);
-        if body.is_empty() { None } else { Some(String::from_utf8_lossy(&body).into_owned()) }
+        if body.is_empty() {
+            None
+        } else {
+            Some(String::from_utf8_lossy(&body).into_owned())
+        }
     }
 }
 
@@ -159,7 +178,14 @@ fn retry_after(response: &reqwest::Response) -> Option<Duration> {
     if status != 429 && status != 503 {
         return None;
     }
-    let seconds: u64 = response.headers().get("retry-after")?.to_str().ok()?.trim().parse().ok()?;
+    let seconds: u64 = response
+        .headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()?;
     Some(Duration::from_secs(seconds))
 }
 
@@ -201,7 +227,8 @@ impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
         let policy = self.policy.clone();
         Box::pin(async move {
-            let resolved: Vec<SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+            let resolved: Vec<SocketAddr> =
+                tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
             let mut refusal = None;
             let allowed: Vec<SocketAddr> = resolved
                 .into_iter()
@@ -214,7 +241,9 @@ impl Resolve for PolicyResolver {
                 })
                 .collect();
             match (allowed.is_empty(), refusal) {
-                (true, Some(refused)) => Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>),
+                (true, Some(refused)) => {
+                    Err(Box::new(refused) as Box<dyn std::error::Error + Send + Sync>)
+                }
                 _ => Ok(Box::new(allowed.into_iter()) as Addrs),
             }
         })

@@ -62,7 +62,11 @@ pub fn signed_request(
     if let Some(traceparent) = &event.traceparent {
         headers.push(("traceparent".into(), traceparent.clone()));
     }
-    WebhookRequest { url: url.to_owned(), body, headers }
+    WebhookRequest {
+        url: url.to_owned(),
+        body,
+        headers,
+    }
 }
 
 #[cfg(test)]
@@ -98,20 +102,48 @@ mod tests {
     fn the_request_is_signed_with_every_current_secret_and_keeps_reserved_headers() {
         let (old, new) = (EndpointSecret::generate(), EndpointSecret::generate());
         let event = event();
-        let custom = vec![("X-Team".to_owned(), "payments".to_owned()), ("Webhook-Id".to_owned(), "forged".to_owned())];
+        let custom = vec![
+            ("X-Team".to_owned(), "payments".to_owned()),
+            ("Webhook-Id".to_owned(), "forged".to_owned()),
+        ];
         let now = OffsetDateTime::now_utc();
 
-        let request = signed_request("http://x", webhook_body(&event), &event, &[&new, &old], &custom, now);
+        let request = signed_request(
+            "http://x",
+            webhook_body(&event),
+            &event,
+            &[&new, &old],
+            &custom,
+            now,
+        );
 
-        let header = |name: &str| request.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone());
+        let header = |name: &str| {
+            request
+                .headers
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+        };
         assert_eq!(header("webhook-id").unwrap(), event.id.to_string());
-        assert_eq!(header("webhook-timestamp").unwrap(), now.unix_timestamp().to_string());
+        assert_eq!(
+            header("webhook-timestamp").unwrap(),
+            now.unix_timestamp().to_string()
+        );
         assert_eq!(header("X-Team").unwrap(), "payments");
-        assert!(header("Webhook-Id").is_none(), "custom headers cannot override webhook-id");
+        assert!(
+            header("Webhook-Id").is_none(),
+            "custom headers cannot override webhook-id"
+        );
         assert_eq!(header("traceparent"), event.traceparent);
         let signature = header("webhook-signature").unwrap();
         for secret in [&old, &new] {
-            assert!(verify(secret, &event.id.to_string(), now.unix_timestamp(), request.body.as_bytes(), &signature));
+            assert!(verify(
+                secret,
+                &event.id.to_string(),
+                now.unix_timestamp(),
+                request.body.as_bytes(),
+                &signature
+            ));
         }
     }
 }

@@ -1,38 +1,277 @@
-//! gRPC `DispatchControl`: the dispatcher's control plane.
-//!
-//! `RefreshEndpointCache` is a placeholder that succeeds: the dispatcher does
-//! not cache endpoints yet, so there is nothing to drop. The dispatcher issue
-//! adds the cache and makes this call clear it; replay and pause arrive then
-//! too.
+//! gRPC `DispatchControl`: replay, retry, recover, pause and resume, and
+//! endpoint cache refresh. Every call is scoped to the project it names; ids
+//! of another project answer NOT_FOUND, as if they did not exist.
 
-use eventflow_domain::ProjectId;
+use std::sync::Arc;
+
+use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId, parse_rfc3339};
 use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControl;
-use eventflow_proto::dispatch::v1::{RefreshEndpointCacheRequest, RefreshEndpointCacheResponse};
+use eventflow_proto::dispatch::v1::{
+    EndpointRequest, EndpointStateResponse, RecoverEndpointRequest, RefreshEndpointCacheRequest,
+    RefreshEndpointCacheResponse, ReplayEventsRequest, RetryDeliveriesRequest, ScheduledResponse,
+};
 use eventflow_runtime::api_error::{ErrorKind, Problem};
+use eventflow_store::{DeliveryState, DeliveryStatus, StoreError};
+use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
 
-/// The gRPC face of the dispatcher; it holds no state until the cache exists.
-#[derive(Debug, Default)]
-pub struct DispatchControlGrpc;
+use crate::dispatch::Dispatch;
+use crate::endpoints::Endpoint;
+
+/// The gRPC face of the dispatcher.
+pub struct DispatchControlGrpc {
+    dispatch: Arc<Dispatch>,
+}
+
+impl DispatchControlGrpc {
+    pub fn new(dispatch: Arc<Dispatch>) -> Self {
+        Self { dispatch }
+    }
+
+    async fn project_endpoint(
+        &self,
+        project_id: ProjectId,
+        raw: &str,
+    ) -> Result<Arc<Endpoint>, Status> {
+        let id = parse(raw, "endpoint_id", EndpointId::parse)?;
+        // Control calls follow changes made a moment ago, so they skip the cache.
+        self.dispatch.endpoints.refresh(Some(project_id));
+        self.dispatch
+            .endpoints
+            .endpoint(project_id, id)
+            .await
+            .map_err(unavailable)?
+            .ok_or_else(|| not_found(format!("endpoint {id} not found")))
+    }
+}
+
+fn parse<T, E: std::fmt::Display>(
+    raw: &str,
+    field: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+) -> Result<T, Status> {
+    parse(raw).map_err(|error| {
+        Problem::new(
+            ErrorKind::BadRequest,
+            "invalid-argument",
+            format!("{field}: {error}"),
+        )
+        .into()
+    })
+}
+
+fn not_found(detail: String) -> Status {
+    Problem::new(ErrorKind::NotFound, "not-found", detail).into()
+}
+
+fn unavailable(error: StoreError) -> Status {
+    tracing::error!(error = ?error, "dispatch control failed");
+    if error.is_unavailable() {
+        Problem::new(
+            ErrorKind::Unavailable,
+            "unavailable",
+            "database unavailable",
+        )
+        .into()
+    } else {
+        Problem::internal().into()
+    }
+}
+
+fn scheduled(count: u64) -> Response<ScheduledResponse> {
+    Response::new(ScheduledResponse {
+        scheduled: u32::try_from(count).unwrap_or(u32::MAX),
+    })
+}
+
+/// A delivery due now with a fresh retry schedule.
+fn due_now(event_id: EventId, project_id: ProjectId, endpoint: &Endpoint) -> DeliveryState {
+    DeliveryState {
+        id: DeliveryId::for_event_endpoint(event_id, endpoint.id),
+        project_id,
+        event_id,
+        endpoint_id: endpoint.id,
+        status: DeliveryStatus::Pending,
+        attempt_count: 0,
+        next_attempt_at: Some(OffsetDateTime::now_utc()),
+        last_attempt_at: None,
+        last_status_code: None,
+        last_error: None,
+    }
+}
 
 #[tonic::async_trait]
 impl DispatchControl for DispatchControlGrpc {
-    #[tracing::instrument(skip_all, fields(project_id = %request.get_ref().project_id))]
+    #[tracing::instrument(skip_all)]
+    async fn replay_events(
+        &self,
+        request: Request<ReplayEventsRequest>,
+    ) -> Result<Response<ScheduledResponse>, Status> {
+        let request = request.into_inner();
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let event_ids: Vec<EventId> = request
+            .event_ids
+            .iter()
+            .map(|raw| parse(raw, "event_ids", EventId::parse))
+            .collect::<Result<_, _>>()?;
+        let mut chosen = Vec::new();
+        for raw in &request.endpoint_ids {
+            chosen.push(self.project_endpoint(project_id, raw).await?);
+        }
+        let events = self
+            .dispatch
+            .store
+            .events_by_ids(&event_ids)
+            .await
+            .map_err(unavailable)?;
+        let events: Vec<_> = events
+            .into_iter()
+            .filter(|event| event.project_id == project_id)
+            .collect();
+        if events.len() < event_ids.len() {
+            let missing = event_ids
+                .iter()
+                .find(|id| !events.iter().any(|event| event.id == **id));
+            return Err(not_found(format!(
+                "event {} not found",
+                missing.map(ToString::to_string).unwrap_or_default()
+            )));
+        }
+        let mut states = Vec::new();
+        for event in &events {
+            let endpoints = if chosen.is_empty() {
+                self.dispatch
+                    .matching_endpoints(event)
+                    .await
+                    .map_err(unavailable)?
+            } else {
+                chosen.clone()
+            };
+            states.extend(
+                endpoints
+                    .iter()
+                    .map(|endpoint| due_now(event.id, project_id, endpoint)),
+            );
+        }
+        self.dispatch
+            .store
+            .record_deliveries(&states, &[])
+            .await
+            .map_err(unavailable)?;
+        Ok(scheduled(states.len() as u64))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn retry_deliveries(
+        &self,
+        request: Request<RetryDeliveriesRequest>,
+    ) -> Result<Response<ScheduledResponse>, Status> {
+        let request = request.into_inner();
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let ids: Vec<DeliveryId> = request
+            .delivery_ids
+            .iter()
+            .map(|raw| parse(raw, "delivery_ids", DeliveryId::parse))
+            .collect::<Result<_, _>>()?;
+        let count = self
+            .dispatch
+            .store
+            .requeue_deliveries(project_id, &ids)
+            .await
+            .map_err(unavailable)?;
+        if count < ids.len() as u64 {
+            return Err(not_found(format!(
+                "{} of {} deliveries not found",
+                ids.len() as u64 - count,
+                ids.len()
+            )));
+        }
+        Ok(scheduled(count))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn recover_endpoint(
+        &self,
+        request: Request<RecoverEndpointRequest>,
+    ) -> Result<Response<ScheduledResponse>, Status> {
+        let request = request.into_inner();
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let endpoint = self
+            .project_endpoint(project_id, &request.endpoint_id)
+            .await?;
+        let since = parse(&request.since, "since", parse_rfc3339)?;
+        let count = self
+            .dispatch
+            .store
+            .requeue_failed_deliveries(project_id, endpoint.id, since)
+            .await
+            .map_err(unavailable)?;
+        Ok(scheduled(count))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn pause_endpoint(
+        &self,
+        request: Request<EndpointRequest>,
+    ) -> Result<Response<EndpointStateResponse>, Status> {
+        let request = request.into_inner();
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let endpoint = self
+            .project_endpoint(project_id, &request.endpoint_id)
+            .await?;
+        self.dispatch
+            .store
+            .set_endpoint_paused(endpoint.id, true)
+            .await
+            .map_err(unavailable)?;
+        self.dispatch.endpoints.refresh(Some(project_id));
+        Ok(Response::new(EndpointStateResponse {
+            paused: true,
+            released: 0,
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn resume_endpoint(
+        &self,
+        request: Request<EndpointRequest>,
+    ) -> Result<Response<EndpointStateResponse>, Status> {
+        let request = request.into_inner();
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let endpoint = self
+            .project_endpoint(project_id, &request.endpoint_id)
+            .await?;
+        self.dispatch
+            .store
+            .set_endpoint_paused(endpoint.id, false)
+            .await
+            .map_err(unavailable)?;
+        self.dispatch.endpoints.refresh(Some(project_id));
+        let released = self
+            .dispatch
+            .store
+            .release_held_deliveries(endpoint.id)
+            .await
+            .map_err(unavailable)?;
+        Ok(Response::new(EndpointStateResponse {
+            paused: false,
+            released: u32::try_from(released).unwrap_or(u32::MAX),
+        }))
+    }
+
+    #[tracing::instrument(skip_all)]
     async fn refresh_endpoint_cache(
         &self,
         request: Request<RefreshEndpointCacheRequest>,
     ) -> Result<Response<RefreshEndpointCacheResponse>, Status> {
-        let project_id = &request.get_ref().project_id;
+        let raw = &request.get_ref().project_id;
         // Empty means every project; anything else must be a project id.
-        if !project_id.is_empty() {
-            ProjectId::parse(project_id).map_err(|error| {
-                Problem::new(
-                    ErrorKind::BadRequest,
-                    "invalid-project-id",
-                    error.to_string(),
-                )
-            })?;
-        }
+        let project_id = if raw.is_empty() {
+            None
+        } else {
+            Some(parse(raw, "project_id", ProjectId::parse)?)
+        };
+        self.dispatch.endpoints.refresh(project_id);
         Ok(Response::new(RefreshEndpointCacheResponse {}))
     }
 }

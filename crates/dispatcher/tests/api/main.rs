@@ -2,6 +2,7 @@
 //! test starts the real `Application` on port 0 against a fresh database and
 //! its own Redis key prefix.
 
+mod delivery;
 mod lifecycle;
 
 use std::net::SocketAddr;

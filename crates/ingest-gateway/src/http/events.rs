@@ -132,7 +132,8 @@ pub async fn post_batch(
             .iter()
             .enumerate()
             .map(|(index, raw)| {
-                check_batch_item(index, raw, state.limits.max_event_bytes).map(|event| valid.push(event))
+                check_batch_item(index, raw, state.limits.max_event_bytes)
+                    .map(|event| valid.push(event))
             })
             .collect();
         let mut outcomes = state

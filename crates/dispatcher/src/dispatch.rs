@@ -1,0 +1,291 @@
+//! The work loops: reading the stream (fan-out and first attempts) and
+//! picking up due retries from PostgreSQL. Both hand each delivery to its own
+//! task, bounded by `max_in_flight`, and results to the recorder.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use eventflow_domain::{DeliveryId, EventId, EventType};
+use eventflow_queue::{Queue, QueueError, ReceivedEntry};
+use eventflow_store::{DeliveryState, DeliveryStatus, DueDelivery, Store, StoreError, StoredEvent};
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::deliver::{Deliverer, DeliveryResult, webhook_body};
+use crate::endpoints::{Endpoint, EndpointCache, PayloadCache};
+use crate::recorder::{PendingAck, Recorder};
+
+/// Settings of the loops.
+#[derive(Debug, Clone)]
+pub struct LoopSettings {
+    pub consumer_name: String,
+    pub read_batch: u64,
+    pub claim_timeout: Duration,
+    pub retry_poll_interval: Duration,
+    pub retry_batch: i64,
+}
+
+/// What the loops share.
+pub struct Dispatch {
+    pub store: Store,
+    pub queue: Queue,
+    pub endpoints: EndpointCache,
+    pub deliverer: Arc<Deliverer>,
+    pub recorder: Recorder,
+    pub in_flight: Arc<Semaphore>,
+    pub tasks: TaskTracker,
+    pub settings: LoopSettings,
+}
+
+/// How long to wait before trying again after Redis or PostgreSQL failed.
+const FAILURE_PAUSE: Duration = Duration::from_millis(500);
+/// How long one read waits for new entries.
+const READ_BLOCK: Duration = Duration::from_millis(500);
+
+impl Dispatch {
+    /// Reads the stream until `stop`: new entries, and every `claim_timeout / 2`
+    /// the entries other consumers left pending too long.
+    pub async fn consume_stream(self: Arc<Self>, stop: CancellationToken) {
+        if let Err(error) = self.queue.ensure_dispatch_group().await {
+            tracing::warn!(%error, "could not create the consumer group yet");
+        }
+        let claim_every = self.settings.claim_timeout / 2;
+        let mut last_claim = Instant::now();
+        while !stop.is_cancelled() {
+            let claiming = last_claim.elapsed() >= claim_every;
+            let read = if claiming {
+                last_claim = Instant::now();
+                self.queue
+                    .claim_stale(
+                        &self.settings.consumer_name,
+                        self.settings.claim_timeout,
+                        self.settings.read_batch,
+                    )
+                    .await
+            } else {
+                tokio::select! {
+                    _ = stop.cancelled() => break,
+                    read = self.queue.read_new(&self.settings.consumer_name, self.settings.read_batch, READ_BLOCK) => read,
+                }
+            };
+            match read {
+                Ok(entries) if entries.is_empty() => {}
+                Ok(entries) => {
+                    if claiming {
+                        tracing::info!(
+                            entries = entries.len(),
+                            "claimed entries left pending by another consumer"
+                        );
+                    }
+                    self.handle_entries(entries, &stop).await;
+                }
+                Err(QueueError::NoGroup) => {
+                    tracing::warn!(
+                        "the consumer group is gone (redis lost its data?); recreating it"
+                    );
+                    if let Err(error) = self.queue.ensure_dispatch_group().await {
+                        tracing::warn!(%error, "could not recreate the consumer group");
+                        pause(&stop).await;
+                    }
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "reading the event stream failed");
+                    pause(&stop).await;
+                }
+            }
+        }
+    }
+
+    /// Fans each entry's event out to its endpoints and starts the deliveries.
+    async fn handle_entries(&self, entries: Vec<ReceivedEntry>, stop: &CancellationToken) {
+        let Some(events) = self.load_events(&entries, stop).await else {
+            return;
+        };
+        let mut done_without_deliveries = Vec::new();
+        for entry in entries {
+            let Some(event) = events.get(&entry.entry.event_id) else {
+                // Not in PostgreSQL (dropped by retention): nothing to deliver.
+                done_without_deliveries.push(entry.stream_id);
+                continue;
+            };
+            let endpoints = match self.matching_endpoints(event).await {
+                Ok(endpoints) => endpoints,
+                Err(error) => {
+                    // Left pending: claimed and handled again after the claim timeout.
+                    tracing::warn!(error = ?error, event_id = %event.id, "could not load endpoints");
+                    continue;
+                }
+            };
+            let endpoints = if entry.maybe_seen {
+                self.without_recorded(event, endpoints).await
+            } else {
+                Ok(endpoints)
+            };
+            let Ok(endpoints) = endpoints else { continue };
+            if endpoints.is_empty() {
+                done_without_deliveries.push(entry.stream_id);
+                continue;
+            }
+            let ack = PendingAck::new(entry.stream_id, endpoints.len());
+            let body: Arc<str> = webhook_body(event).into();
+            let event = Arc::new(event.clone());
+            for endpoint in endpoints {
+                self.spawn_delivery(event.clone(), body.clone(), endpoint, 0, Some(ack.clone()))
+                    .await;
+            }
+        }
+        if let Err(error) = self.queue.ack(&done_without_deliveries).await {
+            tracing::warn!(%error, "could not acknowledge entries without deliveries");
+        }
+    }
+
+    /// Loads the entries' events, retrying while PostgreSQL is unreachable.
+    async fn load_events(
+        &self,
+        entries: &[ReceivedEntry],
+        stop: &CancellationToken,
+    ) -> Option<HashMap<EventId, StoredEvent>> {
+        let ids: Vec<EventId> = entries.iter().map(|entry| entry.entry.event_id).collect();
+        loop {
+            match self.store.events_by_ids(&ids).await {
+                Ok(events) => {
+                    return Some(events.into_iter().map(|event| (event.id, event)).collect());
+                }
+                Err(error) => {
+                    tracing::warn!(error = ?error, "could not load events, retrying");
+                    if stop.is_cancelled() {
+                        return None; // left pending; another run takes them
+                    }
+                    pause(stop).await;
+                }
+            }
+        }
+    }
+
+    /// The enabled endpoints of the event's project that subscribe to it.
+    pub async fn matching_endpoints(
+        &self,
+        event: &StoredEvent,
+    ) -> Result<Vec<Arc<Endpoint>>, StoreError> {
+        let Ok(event_type) = EventType::parse(&event.event_type) else {
+            return Ok(Vec::new());
+        };
+        let payload = PayloadCache::new(&event.payload);
+        let endpoints = self.endpoints.project(event.project_id).await?;
+        Ok(endpoints
+            .iter()
+            .filter(|endpoint| {
+                endpoint.enabled && endpoint.subscribes_to(event, &event_type, &payload)
+            })
+            .cloned()
+            .collect())
+    }
+
+    /// Drops endpoints that already have a delivery of this event (a claimed
+    /// or recovered entry may have been handled before).
+    async fn without_recorded(
+        &self,
+        event: &StoredEvent,
+        endpoints: Vec<Arc<Endpoint>>,
+    ) -> Result<Vec<Arc<Endpoint>>, StoreError> {
+        let ids: Vec<DeliveryId> = endpoints
+            .iter()
+            .map(|endpoint| DeliveryId::for_event_endpoint(event.id, endpoint.id))
+            .collect();
+        let recorded = self.store.delivery_statuses(&ids).await.inspect_err(|error| {
+            tracing::warn!(error = ?error, event_id = %event.id, "could not check earlier deliveries");
+        })?;
+        Ok(endpoints
+            .into_iter()
+            .zip(ids)
+            .filter(|(_, id)| !recorded.contains_key(id))
+            .map(|(endpoint, _)| endpoint)
+            .collect())
+    }
+
+    /// Starts one delivery once a slot of `max_in_flight` is free.
+    async fn spawn_delivery(
+        &self,
+        event: Arc<StoredEvent>,
+        body: Arc<str>,
+        endpoint: Arc<Endpoint>,
+        attempts_so_far: i32,
+        ack: Option<Arc<PendingAck>>,
+    ) {
+        let Ok(slot) = self.in_flight.clone().acquire_owned().await else {
+            return;
+        };
+        let recorder = self.recorder.clone();
+        let deliverer = self.deliverer.clone();
+        self.tasks.spawn(async move {
+            let result = deliverer
+                .deliver(&event, &body, &endpoint, attempts_so_far)
+                .await;
+            recorder.record(result, ack).await;
+            drop(slot);
+        });
+    }
+
+    /// Takes due retries from PostgreSQL until `stop`.
+    pub async fn deliver_due_retries(self: Arc<Self>, stop: CancellationToken) {
+        while !stop.is_cancelled() {
+            match self.deliver_due_batch().await {
+                Ok(taken) if taken > 0 => continue,
+                Ok(_) => {}
+                Err(error) => tracing::warn!(error = ?error, "could not take due deliveries"),
+            }
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = tokio::time::sleep(self.settings.retry_poll_interval) => {}
+            }
+        }
+    }
+
+    /// Takes one batch of due deliveries and starts them; returns how many.
+    pub async fn deliver_due_batch(&self) -> Result<usize, StoreError> {
+        let due = self
+            .store
+            .claim_due_deliveries(self.settings.retry_batch, self.settings.claim_timeout)
+            .await?;
+        let taken = due.len();
+        for DueDelivery { state, event } in due {
+            match self
+                .endpoints
+                .endpoint(event.project_id, state.endpoint_id)
+                .await
+            {
+                Ok(Some(endpoint)) => {
+                    let body: Arc<str> = webhook_body(&event).into();
+                    self.spawn_delivery(Arc::new(event), body, endpoint, state.attempt_count, None)
+                        .await;
+                }
+                Ok(None) => self.recorder.record(endpoint_gone(state), None).await,
+                Err(error) => {
+                    tracing::warn!(error = ?error, "could not load an endpoint; the delivery is due again after its lease")
+                }
+            }
+        }
+        Ok(taken)
+    }
+}
+
+/// A delivery whose endpoint was deleted ends as failed, with the reason.
+fn endpoint_gone(mut state: DeliveryState) -> DeliveryResult {
+    state.status = DeliveryStatus::Failed;
+    state.next_attempt_at = None;
+    state.last_error = Some("endpoint deleted".into());
+    DeliveryResult {
+        state,
+        attempt: None,
+        endpoint_succeeded: None,
+    }
+}
+
+async fn pause(stop: &CancellationToken) {
+    tokio::select! {
+        _ = stop.cancelled() => {}
+        _ = tokio::time::sleep(FAILURE_PAUSE) => {}
+    }
+}

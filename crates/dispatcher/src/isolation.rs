@@ -1,0 +1,226 @@
+//! Keeps endpoints from slowing each other down. Each endpoint has its own
+//! concurrency limit; when too many deliveries already wait for one endpoint,
+//! further ones are deferred to PostgreSQL instead of queueing in memory, so
+//! a slow or dead endpoint never holds the stream (no head-of-line blocking).
+//! A circuit breaker stops sending to an endpoint that keeps failing until a
+//! cool-down has passed, then lets one attempt through to probe it.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use eventflow_domain::EndpointId;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+
+/// Settings of the gates.
+#[derive(Debug, Clone, Copy)]
+pub struct IsolationSettings {
+    pub queue_limit: usize,
+    pub failure_threshold: u32,
+    pub open_duration: Duration,
+}
+
+/// Why a delivery may not be sent now, and when to try again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deferral {
+    /// The endpoint's circuit is open.
+    CircuitOpen { retry_in: Duration },
+    /// Too many deliveries already wait for this endpoint.
+    Saturated { retry_in: Duration },
+}
+
+impl Deferral {
+    pub fn retry_in(self) -> Duration {
+        match self {
+            Self::CircuitOpen { retry_in } | Self::Saturated { retry_in } => retry_in,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::CircuitOpen { .. } => "circuit open",
+            Self::Saturated { .. } => "endpoint saturated",
+        }
+    }
+}
+
+/// Retry delay for deliveries deferred because their endpoint is saturated.
+const SATURATED_RETRY: Duration = Duration::from_secs(1);
+
+struct Gate {
+    permits: Arc<Semaphore>,
+    waiting: usize,
+    consecutive_failures: u32,
+    open_until: Option<Instant>,
+    /// While half-open, only one probe is in flight.
+    probing: bool,
+}
+
+/// The gates of every endpoint this process delivers to.
+pub struct EndpointGates {
+    settings: IsolationSettings,
+    gates: Mutex<HashMap<EndpointId, Gate>>,
+}
+
+/// Permission to send one delivery; dropping it frees the endpoint slot.
+pub struct Pass {
+    _permit: OwnedSemaphorePermit,
+}
+
+impl EndpointGates {
+    pub fn new(settings: IsolationSettings) -> Self {
+        Self {
+            settings,
+            gates: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Waits for a free slot of the endpoint, or says why not to send now.
+    pub async fn enter(
+        &self,
+        endpoint: EndpointId,
+        max_concurrency: usize,
+    ) -> Result<Pass, Deferral> {
+        let permits = {
+            let mut gates = self.lock();
+            let gate = gates.entry(endpoint).or_insert_with(|| Gate {
+                permits: Arc::new(Semaphore::new(max_concurrency)),
+                waiting: 0,
+                consecutive_failures: 0,
+                open_until: None,
+                probing: false,
+            });
+            if let Some(open_until) = gate.open_until {
+                let now = Instant::now();
+                if now < open_until || gate.probing {
+                    let retry_in = open_until
+                        .saturating_duration_since(now)
+                        .max(SATURATED_RETRY);
+                    return Err(Deferral::CircuitOpen { retry_in });
+                }
+            }
+            if gate.waiting >= self.settings.queue_limit {
+                return Err(Deferral::Saturated {
+                    retry_in: SATURATED_RETRY,
+                });
+            }
+            if gate.open_until.is_some() {
+                gate.probing = true; // half-open: this delivery probes the endpoint
+            }
+            gate.waiting += 1;
+            gate.permits.clone()
+        };
+        let permit = permits.acquire_owned().await;
+        self.lock().get_mut(&endpoint).map(|gate| gate.waiting -= 1);
+        permit
+            .map(|permit| Pass { _permit: permit })
+            .map_err(|_| Deferral::Saturated {
+                retry_in: SATURATED_RETRY,
+            })
+    }
+
+    /// Records how an attempt went; opens or closes the circuit.
+    pub fn record(&self, endpoint: EndpointId, succeeded: bool) {
+        let mut gates = self.lock();
+        let Some(gate) = gates.get_mut(&endpoint) else {
+            return;
+        };
+        gate.probing = false;
+        if succeeded {
+            gate.consecutive_failures = 0;
+            gate.open_until = None;
+            return;
+        }
+        gate.consecutive_failures = gate.consecutive_failures.saturating_add(1);
+        if gate.consecutive_failures >= self.settings.failure_threshold {
+            gate.open_until = Some(Instant::now() + self.settings.open_duration);
+            metrics::counter!("eventflow_circuit_opened_total").increment(1);
+        }
+    }
+
+    /// How many endpoints have an open circuit now.
+    pub fn open_circuits(&self) -> usize {
+        let now = Instant::now();
+        self.lock()
+            .values()
+            .filter(|gate| gate.open_until.is_some_and(|until| until > now))
+            .count()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<EndpointId, Gate>> {
+        self.gates
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn gates() -> EndpointGates {
+        EndpointGates::new(IsolationSettings {
+            queue_limit: 2,
+            failure_threshold: 3,
+            open_duration: Duration::from_millis(50),
+        })
+    }
+
+    #[tokio::test]
+    async fn a_full_endpoint_defers_instead_of_queueing_without_bound() {
+        let gates = Arc::new(gates());
+        let endpoint = EndpointId::new();
+        let _held = gates.enter(endpoint, 1).await.unwrap();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let gates = gates.clone();
+                tokio::spawn(async move { gates.enter(endpoint, 1).await.map(|_| ()) })
+            })
+            .collect();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+
+        assert!(matches!(
+            gates.enter(endpoint, 1).await,
+            Err(Deferral::Saturated { .. })
+        ));
+        assert!(
+            gates.enter(EndpointId::new(), 1).await.is_ok(),
+            "other endpoints are not affected"
+        );
+        drop(_held);
+        for waiter in waiters {
+            waiter.await.unwrap().unwrap();
+        }
+    }
+
+    #[tokio::test]
+    async fn the_circuit_opens_after_repeated_failures_and_probes_after_the_cool_down() {
+        let gates = gates();
+        let endpoint = EndpointId::new();
+        for _ in 0..3 {
+            drop(gates.enter(endpoint, 4).await.unwrap());
+            gates.record(endpoint, false);
+        }
+        assert!(matches!(
+            gates.enter(endpoint, 4).await,
+            Err(Deferral::CircuitOpen { .. })
+        ));
+        assert_eq!(gates.open_circuits(), 1);
+
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let probe = gates
+            .enter(endpoint, 4)
+            .await
+            .expect("one probe after the cool-down");
+        assert!(
+            gates.enter(endpoint, 4).await.is_err(),
+            "only one probe at a time"
+        );
+        drop(probe);
+        gates.record(endpoint, true);
+        assert!(
+            gates.enter(endpoint, 4).await.is_ok(),
+            "a success closes the circuit"
+        );
+    }
+}

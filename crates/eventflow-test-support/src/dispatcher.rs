@@ -1,0 +1,111 @@
+//! The dispatcher started through its real `Application`, on port 0, against
+//! a gateway's database and Redis prefix, with settings fit for tests: a
+//! short retry schedule, loopback deliveries allowed, quick recovery.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dispatcher::{Application, Config};
+use eventflow_domain::{AddressPolicy, ProjectId, RetrySchedule};
+use eventflow_store::{CreatedEndpoint, NewEndpoint};
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::{TestGateway, redis_url};
+
+/// A running dispatcher.
+pub struct TestDispatcher {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    stop: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+/// Test settings for a dispatcher on `database_url` and `redis_prefix`.
+pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
+    let mut config = Config::with_urls(database_url, &redis_url()).expect("dispatcher defaults");
+    config.redis_key_prefix = redis_prefix.to_owned();
+    config.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.database_pool_size = 6;
+    config.shutdown_timeout = Duration::from_secs(5);
+    config.retry_schedule = RetrySchedule::parse("0s,200ms,400ms").expect("schedule");
+    config.delivery_allow_nets =
+        AddressPolicy::parse_allow_list("127.0.0.0/8,::1/128").expect("allow list");
+    config.delivery_timeout = Duration::from_secs(2);
+    config.claim_timeout = Duration::from_secs(3);
+    config.retry_poll_interval = Duration::from_millis(50);
+    config.recovery_interval = Duration::from_millis(200);
+    config.recovery_grace = Duration::from_millis(500);
+    config.endpoint_cache_ttl = Duration::from_millis(500);
+    config
+}
+
+/// Starts a dispatcher with `config`.
+pub async fn spawn_dispatcher(config: Config) -> TestDispatcher {
+    eventflow_runtime::telemetry::init_for_tests();
+    let app = Application::build(config).await.expect("dispatcher starts");
+    let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
+    let stop = CancellationToken::new();
+    let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+    TestDispatcher {
+        http_addr,
+        grpc_addr,
+        stop,
+        task: Some(task),
+    }
+}
+
+impl TestDispatcher {
+    /// Asks the dispatcher to stop and waits until it has drained.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        match self.task.take() {
+            Some(task) => task.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for TestDispatcher {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
+
+impl TestGateway {
+    /// Test settings for a dispatcher sharing this gateway's database and Redis prefix.
+    pub fn dispatcher_config(&self) -> Config {
+        dispatcher_config(self.db.url(), &self.redis_prefix)
+    }
+
+    /// Starts a dispatcher next to this gateway, after `adjust` changed its settings.
+    pub async fn spawn_dispatcher_with(&self, adjust: impl FnOnce(&mut Config)) -> TestDispatcher {
+        let mut config = self.dispatcher_config();
+        adjust(&mut config);
+        spawn_dispatcher(config).await
+    }
+
+    /// Starts a dispatcher next to this gateway with the test settings.
+    pub async fn spawn_dispatcher(&self) -> TestDispatcher {
+        self.spawn_dispatcher_with(|_| {}).await
+    }
+
+    /// Creates an endpoint of the project delivering to `url` for `event_types`.
+    pub async fn create_endpoint(
+        &self,
+        project_id: ProjectId,
+        url: &str,
+        event_types: &[&str],
+    ) -> CreatedEndpoint {
+        self.store
+            .create_endpoint(NewEndpoint {
+                project_id,
+                url: url.to_owned(),
+                description: String::new(),
+                event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
+            })
+            .await
+            .expect("endpoint")
+    }
+}
