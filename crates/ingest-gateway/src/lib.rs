@@ -67,7 +67,6 @@ pub struct Application {
     grpc_listener: tokio::net::TcpListener,
     grpc_addr: SocketAddr,
     writers: TaskTracker,
-    stop_writers: CancellationToken,
 }
 
 impl Application {
@@ -98,7 +97,6 @@ impl Application {
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
 
         let writers = TaskTracker::new();
-        let stop_writers = CancellationToken::new();
         let committer = GroupCommitter::start(
             store.clone(),
             queue.clone(),
@@ -145,7 +143,6 @@ impl Application {
             grpc_listener,
             grpc_addr,
             writers,
-            stop_writers,
         })
     }
 
@@ -171,14 +168,11 @@ impl Application {
             grpc_listener,
             grpc_addr,
             writers,
-            stop_writers,
         } = self;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        health_reporter
-            .set_not_serving::<IngestServiceServer<IngestGrpc>>()
-            .await;
+        maintenance::set_serving(&health_reporter, false).await;
         spawn_background(&background, &config, &state, health_reporter.clone(), &stop);
 
         let http_state = web::Data::from(state.clone());
@@ -220,10 +214,10 @@ impl Application {
 
         signal.await;
         tracing::info!("shutting down: draining requests in flight");
-        health_reporter
-            .set_not_serving::<IngestServiceServer<IngestGrpc>>()
-            .await;
         stop.cancel();
+        background.close();
+        background.wait().await; // the health loop must not turn SERVING again
+        maintenance::set_serving(&health_reporter, false).await;
         http_handle.stop(true).await;
         let drained = tokio::time::timeout(config.shutdown_timeout, async {
             let _ = http_task.await;
@@ -237,14 +231,9 @@ impl Application {
         // they have committed everything queued.
         drop(state);
         writers.close();
-        stop_writers.cancel();
-        background.close();
-        if tokio::time::timeout(config.shutdown_timeout, async {
-            writers.wait().await;
-            background.wait().await;
-        })
-        .await
-        .is_err()
+        if tokio::time::timeout(config.shutdown_timeout, writers.wait())
+            .await
+            .is_err()
         {
             tracing::warn!("writers did not finish within the shutdown timeout");
         }

@@ -4,14 +4,14 @@
 
 use std::time::Duration;
 
-use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, StreamEntry};
 use eventflow_store::Store;
 use tokio_util::sync::CancellationToken;
-
-use crate::grpc::IngestGrpc;
+use tonic_health::ServingStatus;
 
 const OUTBOX_BATCH: i64 = 1000;
+/// The gRPC health name of the ingest service.
+const INGEST_SERVICE: &str = "eventflow.ingest.v1.IngestService";
 const PARTITION_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(600);
 const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
@@ -99,15 +99,18 @@ pub async fn report_health(
 ) {
     every(HEALTH_CHECK_INTERVAL, stop, || async {
         let (database, redis) = tokio::join!(store.ping(), queue.ping());
-        if database.is_ok() && redis.is_ok() {
-            reporter
-                .set_serving::<IngestServiceServer<IngestGrpc>>()
-                .await;
-        } else {
-            reporter
-                .set_not_serving::<IngestServiceServer<IngestGrpc>>()
-                .await;
-        }
+        set_serving(&reporter, database.is_ok() && redis.is_ok()).await;
     })
     .await;
+}
+
+/// Moves the overall entry (`""`) and `IngestService` together.
+pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
+    let status = if serving {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    reporter.set_service_status("", status).await;
+    reporter.set_service_status(INGEST_SERVICE, status).await;
 }

@@ -1,0 +1,139 @@
+//! Storage behaviour that the services' APIs cannot show: concurrent
+//! migrations, partitions and retention.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use eventflow_domain::{EventId, EventType, ProjectId};
+use eventflow_store::{NewEvent, PoolSettings, Store, insert_events};
+use eventflow_test_support::TestDatabase;
+use time::OffsetDateTime;
+
+async fn empty_database() -> (TestDatabase, Store) {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let client = store.connection().await.unwrap();
+    // Start from nothing: drop what the template brought.
+    client
+        .batch_execute(
+            "DROP SCHEMA public CASCADE; CREATE SCHEMA public; \
+             DROP TABLE IF EXISTS refinery_schema_history",
+        )
+        .await
+        .unwrap();
+    (db, store)
+}
+
+#[tokio::test]
+async fn several_replicas_migrating_at_once_apply_each_migration_once() {
+    let (db, _) = empty_database().await;
+    let runs = (0..4).map(|_| {
+        let store = Store::connect(db.url(), &PoolSettings::default()).unwrap();
+        async move { store.migrate().await }
+    });
+
+    let applied: Vec<Vec<String>> = futures_util::future::try_join_all(runs).await.unwrap();
+
+    let total: usize = applied.iter().map(Vec::len).sum();
+    assert_eq!(total, 1, "exactly one replica applies V1: {applied:?}");
+    assert_eq!(
+        db.count("SELECT count(*) FROM refinery_schema_history")
+            .await,
+        1
+    );
+}
+
+fn event(project_id: ProjectId, received_at: OffsetDateTime) -> NewEvent {
+    NewEvent {
+        id: EventId::new(),
+        project_id,
+        event_type: EventType::parse("a").unwrap(),
+        payload: "{}".into(),
+        idempotency: None,
+        occurred_at: received_at,
+        received_at,
+        traceparent: None,
+    }
+}
+
+#[tokio::test]
+async fn events_land_in_their_day_partition_and_old_days_drop_whole() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let project = store.create_project("p", None, None).await.unwrap();
+    store.ensure_partitions(2).await.unwrap();
+    let connection = store.connection().await.unwrap();
+    insert_events(&connection, &[event(project.id, OffsetDateTime::now_utc())])
+        .await
+        .unwrap();
+
+    let today = OffsetDateTime::now_utc().date();
+    let partition = format!("events_{}", today.to_string().replace('-', ""));
+    assert_eq!(
+        db.count(&format!("SELECT count(*) FROM {partition}")).await,
+        1
+    );
+    assert_eq!(db.count("SELECT count(*) FROM events_default").await, 0);
+
+    let tomorrow = today.next_day().unwrap();
+    let dropped = store
+        .drop_partitions_before(tomorrow + time::Duration::days(1))
+        .await
+        .unwrap();
+    assert!(
+        dropped >= 3,
+        "yesterday's, today's and tomorrow's partitions of each table: {dropped}"
+    );
+    assert_eq!(
+        store.count_events(project.id).await.unwrap(),
+        0,
+        "retention removed the day at once"
+    );
+}
+
+#[tokio::test]
+async fn the_sql_uuid_floor_orders_like_uuid_v7_ids() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let id = EventId::new();
+    let client = store.connection().await.unwrap();
+    let row = client
+        .query_one(
+            "SELECT eventflow_uuid_floor(now() - interval '1 second') < $1, \
+                    eventflow_uuid_floor(now() + interval '1 second') > $1",
+            &[&id.uuid()],
+        )
+        .await
+        .unwrap();
+    assert!(row.get::<_, bool>(0) && row.get::<_, bool>(1));
+}
+
+#[tokio::test]
+async fn idempotency_keys_older_than_the_retention_are_purged() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let project = store.create_project("p", None, None).await.unwrap();
+    let client = store.connection().await.unwrap();
+    client
+        .execute(
+            "INSERT INTO idempotency_keys (project_id, key, event_id, request_hash, created_at) VALUES \
+             ($1, 'old', gen_random_uuid(), '\\x00', now() - interval '25 hours'), \
+             ($1, 'new', gen_random_uuid(), '\\x00', now() - interval '23 hours')",
+            &[&project.id.uuid()],
+        )
+        .await
+        .unwrap();
+
+    let purged = store
+        .purge_idempotency_keys(Duration::from_secs(24 * 3600))
+        .await
+        .unwrap();
+
+    assert_eq!(purged, 1);
+    assert_eq!(
+        db.count("SELECT count(*) FROM idempotency_keys WHERE key = 'new'")
+            .await,
+        1
+    );
+}
