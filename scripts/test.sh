@@ -10,6 +10,16 @@ source scripts/lib/services.sh
 ensure_postgres
 ensure_redis
 
+# The dispatcher's signature tests check deliveries with the Standard Webhooks
+# reference library (Python), an implementation independent of ours.
+if [ ! -x target/pyenv/bin/python ] ||
+  ! target/pyenv/bin/python -c 'import standardwebhooks' 2>/dev/null; then
+  log "installing the Standard Webhooks reference library into target/pyenv"
+  python3 -m venv target/pyenv
+  target/pyenv/bin/pip install --quiet standardwebhooks==1.1.0
+fi
+export EVENTFLOW_TEST_PYTHON="$PWD/target/pyenv/bin/python"
+
 log "cargo fmt --check"
 cargo fmt --all --check
 

@@ -91,7 +91,7 @@ impl Dispatch {
                     }
                 }
                 Err(error) => {
-                    tracing::warn!(%error, "reading the event stream failed");
+                    tracing::warn!(error = ?error, "reading the event stream failed");
                     pause(&stop).await;
                 }
             }

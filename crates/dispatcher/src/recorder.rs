@@ -114,7 +114,7 @@ async fn acknowledge(queue: &Queue, batch: &[Record]) {
     if let Err(error) = queue.ack(&done).await {
         // The entries stay pending and are claimed again later; their
         // deliveries exist, so nothing is sent twice for them.
-        tracing::warn!(%error, entries = done.len(), "could not acknowledge stream entries");
+        tracing::warn!(error = ?error, entries = done.len(), "could not acknowledge stream entries");
     }
 }
 

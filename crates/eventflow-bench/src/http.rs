@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use anyhow::Context;
+use reqwest::Url;
+use reqwest::header::HeaderValue;
 
 use crate::stats::ErrorKind;
 
@@ -30,5 +32,53 @@ pub fn classify_transport_error(error: &reqwest::Error) -> ErrorKind {
         ErrorKind::Connect
     } else {
         ErrorKind::Transport
+    }
+}
+
+/// Returns the `Authorization: Bearer <key>` value for an API key, marked sensitive so it
+/// is never printed.
+pub fn bearer_authorization(key: &str) -> anyhow::Result<HeaderValue> {
+    let mut authorization = HeaderValue::try_from(format!("Bearer {key}"))
+        .context("the API key contains characters not allowed in a header")?;
+    authorization.set_sensitive(true);
+    Ok(authorization)
+}
+
+/// Joins `path` to the base URL, keeping any path prefix the base already has.
+pub fn endpoint_url(base: &Url, path: &str) -> anyhow::Result<Url> {
+    let mut base = base.clone();
+    if !base.path().ends_with('/') {
+        base.set_path(&format!("{}/", base.path()));
+    }
+    base.join(path)
+        .with_context(|| format!("building the endpoint URL from {base}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_keeps_the_base_path() {
+        let root: Url = "http://127.0.0.1:8080".parse().expect("valid URL");
+        let prefixed: Url = "http://example.test/gateway".parse().expect("valid URL");
+        assert_eq!(
+            endpoint_url(&root, "v1/events").expect("joins").as_str(),
+            "http://127.0.0.1:8080/v1/events"
+        );
+        assert_eq!(
+            endpoint_url(&prefixed, "v1/events/batch")
+                .expect("joins")
+                .as_str(),
+            "http://example.test/gateway/v1/events/batch"
+        );
+    }
+
+    #[test]
+    fn bearer_authorization_is_sensitive() {
+        let value = bearer_authorization("efk_abc").expect("valid header");
+        assert_eq!(value.to_str().expect("ascii"), "Bearer efk_abc");
+        assert!(value.is_sensitive());
+        assert!(bearer_authorization("bad\nkey").is_err());
     }
 }

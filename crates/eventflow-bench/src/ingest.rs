@@ -5,14 +5,13 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use anyhow::Context;
 use clap::Args;
 use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
 use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::args::RunArgs;
-use crate::http::{build_client, classify_transport_error};
+use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
 use crate::report::Report;
 use crate::runner::{self, Outcome, Workload};
 use crate::stats::ErrorKind;
@@ -74,7 +73,7 @@ pub async fn run(args: IngestArgs) -> anyhow::Result<Report<IngestSettings>> {
 }
 
 /// Warns on stderr when request bodies exceed the gateway's default limit.
-fn warn_if_body_too_large(body_len: usize) {
+pub fn warn_if_body_too_large(body_len: usize) {
     if body_len > GATEWAY_BODY_LIMIT {
         eprintln!(
             "warning: request bodies of about {body_len} bytes exceed the gateway's default \
@@ -101,13 +100,10 @@ impl IngestWorkload {
         } else {
             "v1/events"
         };
-        let mut authorization = HeaderValue::try_from(format!("Bearer {}", args.key))
-            .context("the API key contains characters not allowed in a header")?;
-        authorization.set_sensitive(true);
         Ok(Self {
             client: build_client(args.run.concurrency as usize, args.run.timeout)?,
             endpoint: endpoint_url(&args.url, path)?,
-            authorization,
+            authorization: bearer_authorization(&args.key)?,
             body: EventBody::sized(args.payload_bytes),
             batch: args.batch,
             next_seq: AtomicU64::new(0),
@@ -168,7 +164,7 @@ impl IngestWorkload {
 }
 
 impl Workload for IngestWorkload {
-    async fn execute(&self) -> Outcome {
+    async fn execute(&self, _measured: bool) -> Outcome {
         match self.batch {
             Some(batch) => self.send_batch(u64::from(batch)).await,
             None => self.send_event().await,
@@ -176,18 +172,8 @@ impl Workload for IngestWorkload {
     }
 }
 
-/// Joins `path` to the base URL, keeping any path prefix the base already has.
-fn endpoint_url(base: &Url, path: &str) -> anyhow::Result<Url> {
-    let mut base = base.clone();
-    if !base.path().ends_with('/') {
-        base.set_path(&format!("{}/", base.path()));
-    }
-    base.join(path)
-        .with_context(|| format!("building the endpoint URL from {base}"))
-}
-
 /// Interprets the status of a single-event request: 202 means accepted.
-fn classify_event_status(status: u16) -> Outcome {
+pub fn classify_event_status(status: u16) -> Outcome {
     if status == 202 {
         Outcome::accepted(1)
     } else {
@@ -211,7 +197,7 @@ struct BatchItemResult {
 /// item, where items with status 202 are accepted and the others count as errors by
 /// status. A non-2xx status fails every event; results missing from the answer count as
 /// invalid responses.
-fn classify_batch_answer(status: u16, body: &[u8], count: u64) -> Outcome {
+pub fn classify_batch_answer(status: u16, body: &[u8], count: u64) -> Outcome {
     if !(200..300).contains(&status) {
         return Outcome::failed(ErrorKind::Status(status), count);
     }
@@ -262,13 +248,13 @@ const FILLER_PATTERN: &str = "abcdefghijklmnopqrstuvwxyz0123456789";
 /// Builds event bodies `{"type":"bench.event","payload":{"data":"<filler>","seq":N}}`
 /// whose length is about the requested number of bytes.
 #[derive(Debug, Clone)]
-struct EventBody {
+pub struct EventBody {
     filler: String,
 }
 
 impl EventBody {
     /// Creates a template whose events take about `payload_bytes` bytes each.
-    fn sized(payload_bytes: usize) -> Self {
+    pub fn sized(payload_bytes: usize) -> Self {
         let overhead =
             EVENT_PREFIX.len() + EVENT_MIDDLE.len() + EVENT_SUFFIX.len() + TYPICAL_SEQ_DIGITS;
         let filler_len = payload_bytes.saturating_sub(overhead);
@@ -277,14 +263,14 @@ impl EventBody {
     }
 
     /// Returns the body of one event.
-    fn event(&self, seq: u64) -> String {
+    pub fn event(&self, seq: u64) -> String {
         let mut body = String::with_capacity(self.event_capacity());
         self.write_event(&mut body, seq);
         body
     }
 
     /// Returns the body `{"events":[...]}` of `count` events numbered from `first_seq`.
-    fn batch(&self, first_seq: u64, count: u64) -> String {
+    pub fn batch(&self, first_seq: u64, count: u64) -> String {
         let capacity =
             BATCH_PREFIX.len() + BATCH_SUFFIX.len() + (self.event_capacity() + 1) * count as usize;
         let mut body = String::with_capacity(capacity);
@@ -404,22 +390,6 @@ mod tests {
         assert_eq!(
             classify_batch_answer(200, b"not json", 100),
             Outcome::failed(ErrorKind::InvalidResponse, 100)
-        );
-    }
-
-    #[test]
-    fn endpoint_keeps_the_base_path() {
-        let root: Url = "http://127.0.0.1:8080".parse().expect("valid URL");
-        let prefixed: Url = "http://example.test/gateway".parse().expect("valid URL");
-        assert_eq!(
-            endpoint_url(&root, "v1/events").expect("joins").as_str(),
-            "http://127.0.0.1:8080/v1/events"
-        );
-        assert_eq!(
-            endpoint_url(&prefixed, "v1/events/batch")
-                .expect("joins")
-                .as_str(),
-            "http://example.test/gateway/v1/events/batch"
         );
     }
 }

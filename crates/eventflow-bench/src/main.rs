@@ -74,10 +74,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the report on stdout, as JSON or as text.
-fn print_report<S: Serialize + std::fmt::Display>(
-    report: &Report<S>,
-    json: bool,
-) -> anyhow::Result<()> {
+fn print_report(report: &impl PrintableReport, json: bool) -> anyhow::Result<()> {
     if json {
         println!("{}", report.to_json().context("serializing the report")?);
     } else {

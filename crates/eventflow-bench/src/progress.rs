@@ -1,5 +1,6 @@
 //! Live counters updated by every request and the once-a-second progress line printed
-//! to stderr while a run is going.
+//! to stderr while a run is going. Workloads with their own counters print their own
+//! line through [`ProgressPrinter::start_with`].
 
 use std::io::IsTerminal;
 use std::sync::Arc;
@@ -40,6 +41,22 @@ impl LiveCounters {
     }
 }
 
+/// One firing of the progress clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Tick {
+    /// When the previous tick fired (the start of the run for the first one).
+    pub previous_at: Instant,
+    /// When this tick fired.
+    pub now: Instant,
+}
+
+impl Tick {
+    /// Returns the time since the previous tick.
+    pub fn interval(&self) -> Duration {
+        self.now.saturating_duration_since(self.previous_at)
+    }
+}
+
 /// Prints a progress line every second until stopped.
 pub struct ProgressPrinter {
     task: JoinHandle<()>,
@@ -47,10 +64,33 @@ pub struct ProgressPrinter {
 }
 
 impl ProgressPrinter {
-    /// Starts printing the progress of the run laid out by `timeline`.
+    /// Starts printing the progress of the run laid out by `timeline`: events/s over the
+    /// last second and the totals of `counters`.
     pub fn start(counters: Arc<LiveCounters>, timeline: Timeline) -> Self {
+        let mut previous = counters.snapshot();
+        Self::start_with(timeline.start, move |tick| {
+            let current = counters.snapshot();
+            let events_per_sec = crate::stats::per_second(
+                current.accepted.saturating_sub(previous.accepted),
+                tick.interval(),
+            );
+            previous = current;
+            progress_line(
+                tick.now.saturating_duration_since(timeline.start),
+                timeline.phase_at(tick.previous_at),
+                events_per_sec,
+                current,
+            )
+        })
+    }
+
+    /// Starts printing, every second after `start`, the line `line` builds for that tick.
+    pub fn start_with<F>(start: Instant, line: F) -> Self
+    where
+        F: FnMut(Tick) -> String + Send + 'static,
+    {
         let on_terminal = std::io::stderr().is_terminal();
-        let task = tokio::spawn(print_every_second(counters, timeline, on_terminal));
+        let task = tokio::spawn(print_every_second(start, line, on_terminal));
         Self { task, on_terminal }
     }
 
@@ -64,29 +104,19 @@ impl ProgressPrinter {
     }
 }
 
-/// Prints one progress line per second, forever.
-async fn print_every_second(counters: Arc<LiveCounters>, timeline: Timeline, on_terminal: bool) {
+/// Prints the line `line` builds once per second after `start`, forever.
+async fn print_every_second<F>(start: Instant, mut line: F, on_terminal: bool)
+where
+    F: FnMut(Tick) -> String,
+{
     let period = Duration::from_secs(1);
-    let mut ticker = tokio::time::interval_at((timeline.start + period).into(), period);
+    let mut ticker = tokio::time::interval_at((start + period).into(), period);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut previous = counters.snapshot();
-    let mut previous_at = timeline.start;
+    let mut previous_at = start;
     loop {
         ticker.tick().await;
         let now = Instant::now();
-        let current = counters.snapshot();
-        let events_per_sec = crate::stats::per_second(
-            current.accepted.saturating_sub(previous.accepted),
-            now.saturating_duration_since(previous_at),
-        );
-        let line = progress_line(
-            now.saturating_duration_since(timeline.start),
-            timeline.phase_at(previous_at),
-            events_per_sec,
-            current,
-        );
-        print_progress(&line, on_terminal);
-        previous = current;
+        print_progress(&line(Tick { previous_at, now }), on_terminal);
         previous_at = now;
     }
 }

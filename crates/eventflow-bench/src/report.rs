@@ -72,13 +72,34 @@ impl<S: Serialize + Display> Report<S> {
         }
     }
 
+    /// Describes the workload and the load shape in one line.
+    fn headline(&self) -> String {
+        let load = match self.rate {
+            Some(rate) => format!(
+                "open loop at {rate} requests/s, at most {} in flight",
+                self.concurrency
+            ),
+            None => format!("closed loop, {} workers", self.concurrency),
+        };
+        format!("{}: {load}, {}", self.workload, self.settings)
+    }
+}
+
+/// A report that prints either as aligned text or as one line of JSON.
+pub trait PrintableReport {
     /// Renders the report as one line of JSON.
-    pub fn to_json(&self) -> serde_json::Result<String> {
+    fn to_json(&self) -> serde_json::Result<String>;
+
+    /// Renders the report as aligned, human-readable text.
+    fn to_text(&self) -> String;
+}
+
+impl<S: Serialize + Display> PrintableReport for Report<S> {
+    fn to_json(&self) -> serde_json::Result<String> {
         serde_json::to_string(self)
     }
 
-    /// Renders the report as aligned, human-readable text.
-    pub fn to_text(&self) -> String {
+    fn to_text(&self) -> String {
         let mut text = format!("{}\n", self.headline());
         text.push_str(&format!(
             "measured {:.2} s after a {:.2} s warm-up{}\n\n",
@@ -118,28 +139,16 @@ impl<S: Serialize + Display> Report<S> {
         }
         text
     }
-
-    /// Describes the workload and the load shape in one line.
-    fn headline(&self) -> String {
-        let load = match self.rate {
-            Some(rate) => format!(
-                "open loop at {rate} requests/s, at most {} in flight",
-                self.concurrency
-            ),
-            None => format!("closed loop, {} workers", self.concurrency),
-        };
-        format!("{}: {load}, {}", self.workload, self.settings)
-    }
 }
 
 /// Appends one `label  value` row to the text report.
-fn push_row(text: &mut String, label: &str, value: String) {
+pub fn push_row(text: &mut String, label: &str, value: String) {
     // Writing to a String cannot fail.
     let _ = writeln!(text, "{label:<12}{value}");
 }
 
 /// Formats the latency percentiles with two decimals.
-fn describe_latency(latency: Option<LatencySummary>) -> String {
+pub fn describe_latency(latency: Option<LatencySummary>) -> String {
     match latency {
         Some(l) => format!(
             "p50 {:.2}  p90 {:.2}  p99 {:.2}  max {:.2}",
@@ -176,7 +185,7 @@ fn describe_schedule(schedule: &ScheduleReport) -> String {
 }
 
 /// Rounds `value` to `decimals` decimal places.
-fn round_to(value: f64, decimals: i32) -> f64 {
+pub fn round_to(value: f64, decimals: i32) -> f64 {
     let scale = 10f64.powi(decimals);
     (value * scale).round() / scale
 }

@@ -23,8 +23,10 @@ use crate::stats::{ErrorCounts, ErrorKind, LatencyRecorder, millis, per_second};
 
 /// One kind of request a benchmark sends repeatedly.
 pub trait Workload: Send + Sync + 'static {
-    /// Sends one request and tells what became of the events it carried.
-    fn execute(&self) -> impl Future<Output = Outcome> + Send;
+    /// Sends one request and tells what became of the events it carried; `measured` tells
+    /// whether the request belongs to the measured window (false during the warm-up), for
+    /// workloads that follow their events further than the answer.
+    fn execute(&self, measured: bool) -> impl Future<Output = Outcome> + Send;
 }
 
 /// What became of one request and the events it carried.
@@ -154,12 +156,30 @@ pub struct RunResult {
     pub schedule: Option<ScheduleReport>,
 }
 
-/// Runs `workload` as laid out by `plan`, printing progress to stderr.
+/// Runs `workload` as laid out by `plan`, printing progress to stderr; the first Ctrl-C
+/// stops it.
 pub async fn run<W: Workload>(workload: W, plan: LoadPlan) -> anyhow::Result<RunResult> {
-    let workload = Arc::new(workload);
-    let state = Arc::new(RunState::new(StopSignal::raised_by_ctrl_c()));
+    let stop = StopSignal::raised_by_ctrl_c();
     let timeline = Timeline::starting_now(&plan);
-    let progress = ProgressPrinter::start(Arc::clone(&state.live), timeline);
+    let live = Arc::new(LiveCounters::default());
+    let progress = ProgressPrinter::start(Arc::clone(&live), timeline);
+    let result = drive(workload, plan, timeline, stop, live).await;
+    progress.stop().await;
+    result
+}
+
+/// Runs `workload` as laid out by `plan` along `timeline` without printing anything,
+/// counting every finished request in `live`, until the run ends or `stop` is raised.
+/// Callers that watch the run themselves use this rather than [`run`].
+pub async fn drive<W: Workload>(
+    workload: W,
+    plan: LoadPlan,
+    timeline: Timeline,
+    stop: StopSignal,
+    live: Arc<LiveCounters>,
+) -> anyhow::Result<RunResult> {
+    let workload = Arc::new(workload);
+    let state = Arc::new(RunState::new(stop, live));
     let schedule = match plan.rate {
         None => {
             run_closed_loop(workload, &state, timeline, plan.concurrency).await?;
@@ -170,7 +190,6 @@ pub async fn run<W: Workload>(workload: W, plan: LoadPlan) -> anyhow::Result<Run
         }
     };
     let finished = end_of_measurement(&timeline, state.stop.is_raised());
-    progress.stop().await;
     Ok(RunResult {
         measurement: state.take_measurement(),
         measured: finished.saturating_duration_since(timeline.measure_from),
@@ -198,9 +217,9 @@ struct RunState {
 }
 
 impl RunState {
-    fn new(stop: StopSignal) -> Self {
+    fn new(stop: StopSignal, live: Arc<LiveCounters>) -> Self {
         Self {
-            live: Arc::default(),
+            live,
             measurement: Mutex::default(),
             stop,
         }
@@ -260,8 +279,9 @@ async fn closed_loop_worker<W: Workload>(
         if started >= timeline.end || state.stop.is_raised() {
             return;
         }
-        let outcome = workload.execute().await;
-        state.record(outcome, started.elapsed(), timeline.is_measured(started));
+        let measured = timeline.is_measured(started);
+        let outcome = workload.execute(measured).await;
+        state.record(outcome, started.elapsed(), measured);
     }
 }
 
@@ -404,7 +424,7 @@ async fn send_scheduled_request<W: Workload>(
     measured: bool,
     slot: OwnedSemaphorePermit,
 ) {
-    let outcome = workload.execute().await;
+    let outcome = workload.execute(measured).await;
     state.record(outcome, intended.elapsed(), measured);
     drop(slot);
 }
@@ -422,11 +442,11 @@ async fn wait_until_idle(slots: &Semaphore, concurrency: usize) -> anyhow::Resul
 /// Set once Ctrl-C is pressed: workers stop starting requests and the run reports what
 /// it measured. A second Ctrl-C exits at once.
 #[derive(Debug, Clone, Default)]
-struct StopSignal(Arc<AtomicBool>);
+pub struct StopSignal(Arc<AtomicBool>);
 
 impl StopSignal {
     /// Creates a signal raised by the first Ctrl-C.
-    fn raised_by_ctrl_c() -> Self {
+    pub fn raised_by_ctrl_c() -> Self {
         let signal = Self::default();
         let raised = signal.clone();
         tokio::spawn(async move {
@@ -442,7 +462,7 @@ impl StopSignal {
     }
 
     /// Tells whether the run should stop.
-    fn is_raised(&self) -> bool {
+    pub fn is_raised(&self) -> bool {
         self.0.load(Ordering::Relaxed)
     }
 }
@@ -459,7 +479,7 @@ mod tests {
     }
 
     impl Workload for Alternating {
-        async fn execute(&self) -> Outcome {
+        async fn execute(&self, _measured: bool) -> Outcome {
             tokio::time::sleep(self.delay).await;
             if self.calls.fetch_add(1, Ordering::Relaxed).is_multiple_of(2) {
                 Outcome::accepted(1)

@@ -26,7 +26,7 @@ pub use events::{InsertOutcome, NewEvent, StoredEvent, insert_events};
 pub use migrate::migrations_fingerprint;
 pub use outbox::RelayError;
 pub use pool::{LeaderLock, PoolSettings, Store};
-pub use projects::Project;
+pub use projects::{Project, ProjectSettings};
 
 /// A connection checked out of the pool.
 pub type Connection = deadpool_postgres::Object;

@@ -78,4 +78,49 @@ impl Store {
             .await?;
         Ok(row.as_ref().map(Project::from_row))
     }
+
+    /// Returns every project, oldest first.
+    pub async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
+        let client = self.connection().await?;
+        let rows = client
+            .query("SELECT * FROM projects ORDER BY id", &[])
+            .await?;
+        Ok(rows.iter().map(Project::from_row).collect())
+    }
+
+    /// Changes the given settings of a project; NotFound if it does not exist.
+    pub async fn update_project(
+        &self,
+        id: ProjectId,
+        settings: &ProjectSettings,
+    ) -> Result<Project, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                "UPDATE projects SET name = coalesce($2, name), \
+                        rate_limit_per_second = coalesce($3, rate_limit_per_second), \
+                        rate_limit_burst = coalesce($4, rate_limit_burst), \
+                        retention_days = coalesce($5, retention_days) \
+                 WHERE id = $1 RETURNING *",
+                &[
+                    &id.uuid(),
+                    &settings.name,
+                    &settings.rate_limit_per_second,
+                    &settings.rate_limit_burst,
+                    &settings.retention_days,
+                ],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "project" })?;
+        Ok(Project::from_row(&row))
+    }
+}
+
+/// Settings to change; None leaves a setting as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ProjectSettings {
+    pub name: Option<String>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+    pub retention_days: Option<i32>,
 }

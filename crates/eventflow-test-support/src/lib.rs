@@ -12,6 +12,7 @@ mod database;
 mod dispatcher;
 mod gateway;
 mod proxy;
+mod query_api;
 mod sink;
 
 pub use database::TestDatabase;
@@ -20,6 +21,7 @@ pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };
 pub use proxy::TcpProxy;
+pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi};
 pub use sink::{Received, Reply, WebhookSink};
 
 /// The Redis server tests use.

@@ -7,9 +7,9 @@ use eventflow_domain::EventId;
 use eventflow_queue::{RateDecision, RateLimit};
 use eventflow_runtime::api_error::{ErrorKind, FieldError, Problem};
 
-use crate::auth::AuthError;
 use crate::group_commit::CommitError;
 use crate::ingest::IngestError;
+use eventflow_auth::AuthError;
 
 /// Seconds a client should wait before retrying while PostgreSQL is unreachable.
 const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;

@@ -9,8 +9,8 @@ use eventflow_store::{InsertOutcome, NewEvent};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::auth::Principal;
 use crate::group_commit::{CommitError, GroupCommitter};
+use eventflow_auth::Principal;
 
 /// One event's fields as the producer sent them, before validation.
 #[derive(Debug, Default)]

@@ -9,7 +9,6 @@
 //! `Application::build` + `run_until` are the only way to run it: `main`,
 //! `eventflow dev` and the tests all use them.
 
-mod auth;
 mod config;
 mod error;
 mod group_commit;
@@ -31,11 +30,11 @@ use eventflow_store::{PoolSettings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::auth::Authenticator;
 pub use crate::config::Config;
 use crate::group_commit::{GroupCommitSettings, GroupCommitter};
 use crate::grpc::IngestGrpc;
 use crate::ingest::Ingestor;
+use eventflow_auth::Authenticator;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "ingest-gateway";

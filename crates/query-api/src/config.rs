@@ -28,6 +28,25 @@ pub struct Config {
     /// The operator token of the admin routes; None disables them.
     #[serde(default)]
     pub admin_token: Option<SecretString>,
+    #[serde(with = "config::duration")]
+    pub auth_cache_ttl: Duration,
+    pub dispatcher_grpc_url: String,
+    #[serde(deserialize_with = "comma_separated")]
+    pub cors_allowed_origins: Vec<String>,
+    pub default_page_limit: u32,
+    pub max_page_limit: u32,
+}
+
+fn comma_separated<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Vec<String>, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    Ok(raw
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect())
 }
 
 impl Config {

@@ -1,29 +1,41 @@
 //! `query-api`: what the dashboard, users and internal callers read.
 //!
-//! For now it only starts, answers its operational routes and stops cleanly: it
-//! connects to PostgreSQL and Redis, serves `/healthz`, `/readyz` and
-//! `/metrics` over HTTP and gRPC health, reflection and `QueryService` (whose
-//! `GetEvent` answers UNIMPLEMENTED), and drains on shutdown. The JSON API,
-//! OpenAPI, search, replay and statistics arrive with the query-api issue.
+//! It serves the JSON API under `/v1` (projects and API keys for operators,
+//! endpoints, events, deliveries, attempts, replay and recovery, statistics),
+//! documented by `/openapi.json` (generated from the handlers) and `/docs`,
+//! and the same reads over gRPC `QueryService`. Every data query is scoped to
+//! the caller's project. Replay and recovery are carried out by a dispatcher,
+//! over gRPC `DispatchControl`.
 //!
 //! `Application::build` + `run_until` are the only way to run it: `main`,
 //! `eventflow dev` and the tests all use them.
 
+mod auth;
 mod config;
+mod error;
 mod grpc;
 mod health;
 mod http;
+mod pagination;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
+use eventflow_auth::Authenticator;
+use eventflow_domain::SecretString;
+use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
+use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_store::{PoolSettings, Store};
+use tonic::transport::Channel;
+use utoipa_actix_web::AppExt;
+
+use crate::pagination::PageLimits;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -39,6 +51,10 @@ pub(crate) struct AppState {
     store: Store,
     queue: Queue,
     metrics: Metrics,
+    authenticator: Authenticator,
+    admin_token: Option<SecretString>,
+    dispatcher: DispatchControlClient<Channel>,
+    page_limits: PageLimits,
 }
 
 /// Which dependencies answered a ping.
@@ -101,7 +117,24 @@ impl Application {
             .ping()
             .await
             .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+        let dispatcher = Channel::from_shared(config.dispatcher_grpc_url.clone())
+            .context("invalid setting EVENTFLOW_DISPATCHER_GRPC_URL")?
+            .connect_timeout(config.database_timeout)
+            .timeout(config.database_timeout)
+            .connect_lazy();
+        // Query rate limits are not enforced here; the default only fills the type.
+        let unlimited = RateLimit {
+            per_second: u32::MAX,
+            burst: u32::MAX,
+        };
         let state = Arc::new(AppState {
+            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, unlimited),
+            admin_token: config.admin_token.clone(),
+            dispatcher: DispatchControlClient::new(dispatcher),
+            page_limits: PageLimits {
+                default: config.default_page_limit,
+                max: config.max_page_limit,
+            },
             store,
             queue,
             metrics: Metrics::install(),
@@ -160,11 +193,21 @@ impl Application {
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
+        let openapi = web::Data::new(http::docs::OpenApiJson(openapi_document()?));
+        let cors_origins = config.cors_allowed_origins.clone();
         let http_server = HttpServer::new(move || {
-            App::new()
-                .app_data(http_state.clone())
+            let (app, _) = App::new()
+                .into_utoipa_app()
+                .configure(http::api)
+                .split_for_parts();
+            app.app_data(http_state.clone())
+                .app_data(openapi.clone())
+                .app_data(api_error::json_config())
+                .app_data(api_error::query_config())
+                .app_data(api_error::path_config())
+                .wrap(cors(&cors_origins))
                 .wrap(RequestMetrics)
-                .configure(http::routes)
+                .configure(http::operational)
                 .service(metrics_route(metrics.clone()))
                 .default_service(web::to(api_error::not_found))
         })
@@ -189,7 +232,7 @@ impl Application {
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(QueryServiceServer::new(QueryGrpc))
+            .add_service(QueryServiceServer::new(QueryGrpc::new(state.clone())))
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(grpc_listener),
                 stop_grpc.clone().cancelled_owned(),
@@ -249,4 +292,29 @@ fn http_workers() -> usize {
     std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(2)
+}
+
+/// The OpenAPI document of every `/v1` route, rendered as JSON.
+pub fn openapi_document() -> anyhow::Result<String> {
+    let (_, mut document) = App::new()
+        .into_utoipa_app()
+        .configure(http::api)
+        .split_for_parts();
+    document.merge(<http::docs::ApiDoc as utoipa::OpenApi>::openapi());
+    serde_json::to_string(&document).context("cannot render the OpenAPI document")
+}
+
+/// Browsers may call the API from the configured origins (the dashboard).
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    origins
+        .iter()
+        .fold(actix_cors::Cors::default(), |cors, origin| {
+            cors.allowed_origin(origin)
+        })
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            actix_web::http::header::AUTHORIZATION,
+            actix_web::http::header::CONTENT_TYPE,
+        ])
+        .max_age(3600)
 }

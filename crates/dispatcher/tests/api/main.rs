@@ -2,8 +2,17 @@
 //! test starts the real `Application` on port 0 against a fresh database and
 //! its own Redis key prefix.
 
+mod control;
 mod delivery;
+mod filters;
+mod isolation;
 mod lifecycle;
+mod resilience;
+mod retries;
+mod scenario;
+mod signatures;
+mod ssrf;
+mod traffic;
 
 use std::net::SocketAddr;
 use std::time::Duration;

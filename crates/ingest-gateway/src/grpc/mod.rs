@@ -16,10 +16,10 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::AppState;
-use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::group_commit::CommitError;
 use crate::ingest::{Accepted, EventFields, ValidEvent, validate_event};
+use eventflow_auth::Principal;
 
 /// The gRPC face of the gateway.
 pub struct IngestGrpc {

@@ -14,10 +14,10 @@ use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::AppState;
-use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::group_commit::CommitError;
 use crate::ingest::{Accepted, EventFields, ValidEvent, validate_event};
+use eventflow_auth::Principal;
 
 /// One event as posted; every field raw so each error can name its field.
 #[derive(Debug, Deserialize)]

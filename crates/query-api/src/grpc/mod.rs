@@ -7,9 +7,17 @@ use eventflow_proto::query::v1::query_service_server::QueryService;
 use eventflow_proto::query::v1::{Event, GetEventRequest};
 use tonic::{Request, Response, Status};
 
-/// The gRPC face of the query API; it holds no state until reads exist.
-#[derive(Debug, Default)]
-pub struct QueryGrpc;
+/// The gRPC face of the query API.
+pub struct QueryGrpc {
+    #[allow(dead_code)] // used once the reads are filled in
+    state: std::sync::Arc<crate::AppState>,
+}
+
+impl QueryGrpc {
+    pub fn new(state: std::sync::Arc<crate::AppState>) -> Self {
+        Self { state }
+    }
+}
 
 #[tonic::async_trait]
 impl QueryService for QueryGrpc {

@@ -3,6 +3,7 @@
 //! its own Redis key prefix.
 
 mod lifecycle;
+mod projects;
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,4 +1,4 @@
-//! API key authentication with a short-lived cache, so a request costs no
+//! API key authentication shared by the services, with a short-lived cache, so a request costs no
 //! PostgreSQL round trip while a revoked key still stops working within
 //! `auth_cache_ttl`.
 

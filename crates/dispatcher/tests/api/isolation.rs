@@ -1,0 +1,126 @@
+//! One slow or dead endpoint never delays the others.
+
+use std::time::{Duration, Instant};
+
+use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
+
+use crate::traffic::{
+    Acknowledged, DeliveryCounts, Producer, delivery_counts, quantile, wait_until_received,
+};
+
+/// Events per phase, and the steady rate they are sent at (200 in ~2 s).
+const EVENTS: usize = 200;
+const EVERY: Duration = Duration::from_millis(10);
+/// The p99 a live endpoint's delivery latency must stay under.
+const P99_BOUND: Duration = Duration::from_millis(500);
+
+/// Sends a phase of events and returns each live delivery's latency: from the
+/// 202 to the sink receiving the request (zero when it arrived first).
+async fn live_latencies(gateway: &TestGateway, key: &str, live: &WebhookSink) -> Vec<Duration> {
+    let acknowledged: Vec<Acknowledged> =
+        Producer::paced(gateway, key, EVENTS, EVERY).finish().await;
+    let tally = wait_until_received(live, &acknowledged, Duration::from_secs(10)).await;
+    assert!(
+        tally.missing.is_empty(),
+        "{} live deliveries never arrived",
+        tally.missing.len()
+    );
+    acknowledged
+        .iter()
+        .map(|event| tally.first_arrival[&event.id].saturating_duration_since(event.at))
+        .collect()
+}
+
+/// A loopback address nothing listens on: connections are refused at once.
+async fn refused_url() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    format!("http://{addr}/hooks")
+}
+
+#[tokio::test]
+async fn a_dead_endpoint_does_not_raise_a_live_endpoints_latency() {
+    let gateway = spawn_gateway().await;
+    let _dispatcher = gateway
+        .spawn_dispatcher_with(|config| {
+            config.delivery_timeout = Duration::from_secs(1);
+            config.claim_timeout = Duration::from_secs(2);
+        })
+        .await;
+
+    // Baseline: a project with only a live endpoint.
+    let baseline_sink = WebhookSink::start().await;
+    let (baseline_project, baseline_key) = gateway.create_project_with_key("ingest").await;
+    gateway
+        .create_endpoint(baseline_project, &baseline_sink.url("/hooks"), &["*"])
+        .await;
+    let baseline = live_latencies(&gateway, &baseline_key, &baseline_sink).await;
+
+    // The same traffic to a project whose events also go to an endpoint that
+    // never answers within the timeout, and to one that refuses connections.
+    let live = WebhookSink::start().await;
+    let hanging = WebhookSink::start().await;
+    hanging.delay(Duration::from_secs(30));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    gateway
+        .create_endpoint(project, &live.url("/hooks"), &["*"])
+        .await;
+    let hanging_endpoint = gateway
+        .create_endpoint(project, &hanging.url("/hooks"), &["*"])
+        .await;
+    let refusing_endpoint = gateway
+        .create_endpoint(project, &refused_url().await, &["*"])
+        .await;
+    let started = Instant::now();
+    let with_dead = live_latencies(&gateway, &key, &live).await;
+    let live_done_in = started.elapsed();
+
+    // The dead endpoints' deliveries are all recorded, none succeeded: they
+    // were attempted and are retrying or deferred (circuit open, saturated).
+    let mut dead: Vec<DeliveryCounts> = Vec::new();
+    for endpoint in [hanging_endpoint.id, refusing_endpoint.id] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut counts = delivery_counts(&gateway, endpoint).await;
+        while counts.total < EVENTS as i64 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            counts = delivery_counts(&gateway, endpoint).await;
+        }
+        dead.push(counts);
+    }
+    let attempts_to_dead = gateway
+        .db
+        .count(&format!(
+            "SELECT count(*) FROM attempts WHERE endpoint_id IN ('{}', '{}')",
+            hanging_endpoint.id.uuid(),
+            refusing_endpoint.id.uuid()
+        ))
+        .await;
+
+    let (baseline_p50, baseline_p99) = (quantile(&baseline, 0.5), quantile(&baseline, 0.99));
+    let (p50, p99, max) = (
+        quantile(&with_dead, 0.5),
+        quantile(&with_dead, 0.99),
+        quantile(&with_dead, 1.0),
+    );
+    println!(
+        "isolation: live latency alone p50 {baseline_p50:?} p99 {baseline_p99:?}; \
+         beside dead endpoints p50 {p50:?} p99 {p99:?} max {max:?} (all live in {live_done_in:?}); \
+         hanging {:?}, refusing {:?}, {attempts_to_dead} attempts to the dead endpoints",
+        dead[0], dead[1]
+    );
+    assert!(
+        p99 < P99_BOUND,
+        "the live endpoint's p99 latency {p99:?} exceeds {P99_BOUND:?} beside dead endpoints \
+         (alone: {baseline_p99:?})"
+    );
+    for counts in &dead {
+        assert_eq!(
+            counts.total, EVENTS as i64,
+            "every dead delivery is recorded"
+        );
+        assert_eq!(counts.succeeded, 0, "nothing reached a dead endpoint");
+        assert_eq!(counts.pending + counts.failed, counts.total);
+    }
+    assert!(attempts_to_dead > 0, "the dead endpoints were tried");
+}

@@ -1,0 +1,447 @@
+//! No acknowledged event is lost when a dispatcher is killed or shut down
+//! mid-run, when Redis loses this deployment's keys, or when PostgreSQL is out
+//! of reach for a while; and several dispatchers share the work.
+//!
+//! Each test posts events to a real gateway while deliveries are in flight,
+//! breaks something, and then checks, by `webhook-id`, that every event the
+//! gateway acknowledged (202) reached the receiver at least once and that its
+//! delivery ended `succeeded` in PostgreSQL. Duplicates are allowed (delivery
+//! is at least once) and printed, so a run shows how many there were.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::process::ExitStatusExt;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use eventflow_queue::DISPATCH_GROUP;
+use eventflow_test_support::{
+    TcpProxy, TestDatabase, TestGateway, WebhookSink, redis_url, spawn_gateway,
+};
+use fred::prelude::*;
+
+use crate::traffic::{Producer, assert_all_delivered, delivery_counts};
+
+/// Connects a plain Redis client, for what the queue API does not show.
+async fn redis() -> Client {
+    let client = Client::new(
+        Config::from_url(&redis_url()).expect("redis url"),
+        None,
+        None,
+        None,
+    );
+    client.init().await.expect("tests need Redis");
+    client
+}
+
+/// Deletes every key under `prefix` (SCAN + DEL). For this deployment it is
+/// the same as FLUSHDB: the stream and its consumer group vanish and reads
+/// fail with NOGROUP. A real FLUSHDB would break the tests running beside.
+async fn wipe_keys(redis: &Client, prefix: &str) -> i64 {
+    let pattern = format!("{prefix}*");
+    let mut cursor = "0".to_owned();
+    let mut deleted = 0;
+    loop {
+        let (next, keys): (String, Vec<String>) = redis
+            .scan_page(cursor, pattern.clone(), Some(1000), None)
+            .await
+            .expect("scan");
+        if !keys.is_empty() {
+            deleted += redis.del::<i64, _>(keys).await.expect("del");
+        }
+        if next == "0" {
+            return deleted;
+        }
+        cursor = next;
+    }
+}
+
+/// The stream entries read but not yet acknowledged, with their consumer.
+async fn pending_entries(redis: &Client, gateway: &TestGateway) -> Vec<(String, String)> {
+    let stream = gateway.queue.keys().event_stream();
+    let pending: Result<Value, _> = redis
+        .xpending(&stream, DISPATCH_GROUP, ("-", "+", 100_000))
+        .await;
+    let Ok(pending) = pending else {
+        return Vec::new(); // no stream or no group yet
+    };
+    let rows: Vec<(String, String, u64, u64)> = if pending.is_null() {
+        Vec::new()
+    } else {
+        pending.convert().expect("XPENDING rows")
+    };
+    rows.into_iter()
+        .map(|(id, consumer, _idle, _deliveries)| (id, consumer))
+        .collect()
+}
+
+/// Polls `condition` every 20 ms until it holds; panics naming `what` after `within`.
+async fn wait_until(what: &str, within: Duration, mut condition: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !condition().await {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Starts the real `dispatcher` binary on the gateway's database and Redis
+/// prefix, configured only through `EVENTFLOW_*` variables.
+fn start_dispatcher_process(gateway: &TestGateway) -> tokio::process::Child {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_dispatcher"))
+        .env_clear()
+        .envs([
+            ("EVENTFLOW_DATABASE_URL", gateway.db.url()),
+            ("EVENTFLOW_REDIS_URL", redis_url().as_str()),
+            ("EVENTFLOW_REDIS_KEY_PREFIX", gateway.redis_prefix.as_str()),
+            ("EVENTFLOW_HTTP_ADDR", "127.0.0.1:0"),
+            ("EVENTFLOW_GRPC_ADDR", "127.0.0.1:0"),
+            ("EVENTFLOW_DELIVERY_ALLOW_NETS", "127.0.0.0/8"),
+            ("EVENTFLOW_RETRY_SCHEDULE", "0s,200ms,400ms"),
+            ("EVENTFLOW_DELIVERY_TIMEOUT", "1s"),
+            ("EVENTFLOW_CLAIM_TIMEOUT", "2s"),
+            ("EVENTFLOW_RECOVERY_INTERVAL", "200ms"),
+            ("EVENTFLOW_RECOVERY_GRACE", "500ms"),
+            ("EVENTFLOW_LOG", "warn"),
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the dispatcher binary starts")
+}
+
+#[tokio::test]
+async fn a_dispatcher_killed_mid_run_loses_no_acknowledged_event() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(10));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    let redis = redis().await;
+    let mut first = start_dispatcher_process(&gateway);
+    let started = Instant::now();
+
+    let producer = Producer::flood(&gateway, &key, 2000, 8);
+    wait_until(
+        "the first dispatcher delivers with entries pending",
+        Duration::from_secs(15),
+        async || {
+            sink.received().len() >= 500 && !pending_entries(&redis, &gateway).await.is_empty()
+        },
+    )
+    .await;
+    first.start_kill().expect("SIGKILL");
+    let status = first.wait().await.expect("the killed dispatcher is reaped");
+    let killed_at = started.elapsed();
+    assert_eq!(status.signal(), Some(9), "killed by SIGKILL: {status:?}");
+    let pending_at_kill = pending_entries(&redis, &gateway).await.len();
+    let received_at_kill = sink.received().len();
+    let recorded_at_kill = delivery_counts(&gateway, endpoint.id).await;
+    let acknowledged_at_kill = producer.acknowledged();
+
+    let second = gateway.spawn_dispatcher().await;
+    let acknowledged = producer.finish().await;
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &acknowledged,
+        Duration::from_secs(25),
+    )
+    .await;
+
+    println!(
+        "sigkill: killed after {killed_at:?} with {acknowledged_at_kill} acknowledged, \
+         {received_at_kill} requests received, {recorded_at_kill:?} recorded, \
+         {pending_at_kill} entries pending; after the restart all {} delivered in {:?}, \
+         {} requests, {} duplicates",
+        acknowledged.len(),
+        started.elapsed(),
+        tally.requests,
+        tally.duplicates
+    );
+    assert!(
+        pending_at_kill > 0,
+        "the killed dispatcher held unacknowledged entries"
+    );
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_dispatcher_shut_down_mid_run_records_what_it_sent_and_a_restart_delivers_the_rest() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(200));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    let redis = redis().await;
+    let first = gateway.spawn_dispatcher().await;
+    let started = Instant::now();
+
+    let producer = Producer::flood(&gateway, &key, 400, 4);
+    sink.wait_for(40, Duration::from_secs(10)).await;
+    let draining = Instant::now();
+    first.shutdown().await.expect("a clean shutdown");
+    let drained_in = draining.elapsed();
+
+    // Everything the stopped dispatcher sent was answered, recorded and
+    // acknowledged before it returned; nothing is left for a claim.
+    let sent: HashSet<String> = sink
+        .received()
+        .iter()
+        .filter_map(|request| request.header("webhook-id").map(str::to_owned))
+        .collect();
+    let recorded = delivery_counts(&gateway, endpoint.id).await;
+    assert_eq!(
+        recorded.succeeded,
+        sent.len() as i64,
+        "every delivery sent before the shutdown is recorded as succeeded: {recorded:?}"
+    );
+    assert!(
+        pending_entries(&redis, &gateway).await.is_empty(),
+        "no stream entry is left pending"
+    );
+    // Proving an absence: a stopped dispatcher sends nothing more.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        sink.received().len(),
+        sent.len(),
+        "nothing sent after stopping"
+    );
+
+    let second = gateway.spawn_dispatcher().await;
+    let acknowledged = producer.finish().await;
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &acknowledged,
+        Duration::from_secs(25),
+    )
+    .await;
+
+    println!(
+        "graceful shutdown: drained in {drained_in:?} after {} deliveries; after the restart all {} \
+         delivered in {:?}, {} duplicates",
+        sent.len(),
+        acknowledged.len(),
+        started.elapsed(),
+        tally.duplicates
+    );
+    assert_eq!(tally.duplicates, 0, "a clean shutdown sends nothing twice");
+    second.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_redis_wipe_mid_run_loses_no_acknowledged_event() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(10));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    let redis = redis().await;
+    // Few deliveries at once, so the stream backs up: the wipe then loses
+    // entries nobody has read yet, as well as pending ones.
+    let dispatcher = gateway
+        .spawn_dispatcher_with(|config| config.max_in_flight = 8)
+        .await;
+    let started = Instant::now();
+
+    let producer = Producer::flood(&gateway, &key, 1500, 16);
+    sink.wait_for(300, Duration::from_secs(15)).await;
+    let backlog = gateway
+        .queue
+        .dispatch_backlog()
+        .await
+        .expect("the stream has its group");
+    let received_at_wipe = sink.received().len();
+    let acknowledged_at_wipe = producer.acknowledged();
+    let deleted = wipe_keys(&redis, &gateway.redis_prefix).await;
+    assert!(deleted >= 1, "the stream was deleted");
+
+    let acknowledged = producer.finish().await;
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &acknowledged,
+        Duration::from_secs(25),
+    )
+    .await;
+
+    println!(
+        "redis wipe: {deleted} keys deleted with {acknowledged_at_wipe} acknowledged, \
+         {received_at_wipe} requests received, {} entries pending and {:?} unread; \
+         all {} delivered in {:?}, {} requests, {} duplicates",
+        backlog.pending,
+        backlog.lag,
+        acknowledged.len(),
+        started.elapsed(),
+        tally.requests,
+        tally.duplicates
+    );
+    assert!(
+        backlog.lag.unwrap_or(0) > 0 || backlog.pending > 0,
+        "the wipe lost entries of the stream: {backlog:?}"
+    );
+    dispatcher.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(5));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    // Only the dispatcher goes through the proxy; the gateway keeps its own
+    // connection and goes on acknowledging.
+    let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
+    let database_url = gateway.db.url_through(proxy.addr());
+    let dispatcher = gateway
+        .spawn_dispatcher_with(|config| {
+            config.database_url = database_url;
+            config.database_timeout = Duration::from_secs(1);
+        })
+        .await;
+    let started = Instant::now();
+
+    let producer = Producer::paced(&gateway, &key, 1500, Duration::from_millis(3));
+    sink.wait_for(200, Duration::from_secs(15)).await;
+    proxy.cut().await;
+    let cut_at = started.elapsed();
+    let received_at_cut = sink.received().len();
+    // The outage itself: PostgreSQL stays out of reach for two seconds.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let received_during_outage = sink.received().len() - received_at_cut;
+    let acknowledged_during_outage = producer.acknowledged();
+    proxy.restore();
+
+    let acknowledged = producer.finish().await;
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &acknowledged,
+        Duration::from_secs(25),
+    )
+    .await;
+
+    println!(
+        "postgres outage: cut at {cut_at:?} after {received_at_cut} requests, \
+         {received_during_outage} requests during the 2 s outage, \
+         {acknowledged_during_outage} acknowledged by its end; all {} delivered in {:?}, \
+         {} requests, {} duplicates",
+        acknowledged.len(),
+        started.elapsed(),
+        tally.requests,
+        tally.duplicates
+    );
+    dispatcher.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_dispatchers_share_the_stream_and_deliver_everything_once() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(10));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    let redis = redis().await;
+    let a = gateway
+        .spawn_dispatcher_with(|config| config.consumer_name = "dispatcher-a".into())
+        .await;
+    let b = gateway
+        .spawn_dispatcher_with(|config| config.consumer_name = "dispatcher-b".into())
+        .await;
+    let started = Instant::now();
+
+    let producer = Producer::flood(&gateway, &key, 500, 8);
+    // Which consumer held each entry, sampled while the run goes on (an
+    // entry is pending from its read until its deliveries are recorded).
+    let mut taken_by: HashMap<String, String> = HashMap::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while sink.received().len() < 500 && Instant::now() < deadline {
+        for (entry, consumer) in pending_entries(&redis, &gateway).await {
+            taken_by.entry(entry).or_insert(consumer);
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let acknowledged = producer.finish().await;
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &acknowledged,
+        Duration::from_secs(20),
+    )
+    .await;
+
+    let mut shares: HashMap<&str, usize> = HashMap::new();
+    for consumer in taken_by.values() {
+        *shares.entry(consumer.as_str()).or_default() += 1;
+    }
+    println!(
+        "two dispatchers: {} entries seen pending, by consumer {shares:?}; all {} delivered in {:?}, \
+         {} requests, {} duplicates",
+        taken_by.len(),
+        acknowledged.len(),
+        started.elapsed(),
+        tally.requests,
+        tally.duplicates
+    );
+    assert!(
+        shares.get("dispatcher-a").copied().unwrap_or(0) > 0
+            && shares.get("dispatcher-b").copied().unwrap_or(0) > 0,
+        "both dispatchers took entries from the stream: {shares:?}"
+    );
+    assert_eq!(
+        tally.duplicates, 0,
+        "without failures no event is delivered twice"
+    );
+    a.shutdown().await.unwrap();
+    b.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn scratch_read_errors() {
+    let gateway = spawn_gateway().await;
+    let queue = eventflow_queue::Queue::connect(&eventflow_queue::QueueSettings {
+        redis_url: redis_url(),
+        key_prefix: gateway.redis_prefix.clone(),
+        connections: 2,
+        command_timeout: Duration::from_secs(1),
+    })
+    .await
+    .unwrap();
+    queue.ensure_dispatch_group().await.unwrap();
+    for _ in 0..6 {
+        let t = Instant::now();
+        let r = queue.read_new("c", 10, Duration::from_millis(500)).await;
+        println!("{:?} {:?}", t.elapsed(), r.map(|e| e.len()));
+    }
+    // concurrent other commands
+    let q2 = queue.clone();
+    let h = tokio::spawn(async move {
+        for _ in 0..20 {
+            let t = Instant::now();
+            let r = q2.ping().await;
+            println!("ping {:?} {:?}", t.elapsed(), r);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    for _ in 0..4 {
+        let t = Instant::now();
+        let r = queue.read_new("c", 10, Duration::from_millis(500)).await;
+        println!("{:?} {:?}", t.elapsed(), r.map(|e| e.len()));
+    }
+    h.await.unwrap();
+}

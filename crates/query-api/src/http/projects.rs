@@ -1,0 +1,223 @@
+//! `/v1/projects`: the operator creates projects; a project's `admin` key may
+//! read and change its own project's settings.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use eventflow_domain::ProjectId;
+use eventflow_store::{Project, ProjectSettings};
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::ApiError;
+
+/// Registers this module's routes.
+pub fn register(config: &mut ServiceConfig) {
+    config
+        .service(create_project)
+        .service(list_projects)
+        .service(get_project)
+        .service(update_project);
+}
+
+/// A project as the API shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ProjectOut {
+    /// `prj_…`
+    pub id: String,
+    pub name: String,
+    /// Events per second the gateway accepts; null: the gateway's default.
+    pub rate_limit_per_second: Option<i32>,
+    /// Events allowed in a burst; null: the gateway's default.
+    pub rate_limit_burst: Option<i32>,
+    /// Days events are kept.
+    pub retention_days: i32,
+    #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<Project> for ProjectOut {
+    fn from(project: Project) -> Self {
+        Self {
+            id: project.id.to_string(),
+            name: project.name,
+            rate_limit_per_second: project.rate_limit_per_second,
+            rate_limit_burst: project.rate_limit_burst,
+            retention_days: project.retention_days,
+            created_at: project.created_at,
+        }
+    }
+}
+
+/// What creating a project takes.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectIn {
+    pub name: String,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+    pub retention_days: Option<i32>,
+}
+
+/// Changes to a project's settings; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectPatch {
+    pub name: Option<String>,
+    pub rate_limit_per_second: Option<i32>,
+    pub rate_limit_burst: Option<i32>,
+    pub retention_days: Option<i32>,
+}
+
+/// The projects the caller may manage.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectList {
+    pub data: Vec<ProjectOut>,
+}
+
+fn check_settings(
+    name: Option<&str>,
+    rate: Option<i32>,
+    burst: Option<i32>,
+    retention_days: Option<i32>,
+) -> Result<(), ApiError> {
+    let mut errors = Vec::new();
+    let mut fail = |field: &str, message: &str| {
+        errors.push(eventflow_runtime::api_error::FieldError {
+            field: field.into(),
+            message: message.into(),
+        })
+    };
+    if name.is_some_and(|name| name.trim().is_empty() || name.len() > 200) {
+        fail("name", "must be 1 to 200 characters");
+    }
+    if rate.is_some_and(|rate| rate <= 0) {
+        fail("rate_limit_per_second", "must be positive");
+    }
+    if burst.is_some_and(|burst| burst <= 0) {
+        fail("rate_limit_burst", "must be positive");
+    }
+    if retention_days.is_some_and(|days| !(1..=3650).contains(&days)) {
+        fail("retention_days", "must be between 1 and 3650");
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Invalid(errors))
+    }
+}
+
+fn parse_project_id(raw: &str) -> Result<ProjectId, ApiError> {
+    ProjectId::parse(raw).map_err(|error| ApiError::invalid("id", error.to_string()))
+}
+
+/// Creates a project (operator only).
+#[utoipa::path(
+    tag = "projects",
+    request_body = ProjectIn,
+    responses(
+        (status = 201, description = "created", body = ProjectOut),
+        (status = 400, description = "invalid settings", content_type = "application/problem+json"),
+        (status = 401, description = "no or invalid credentials"),
+        (status = 403, description = "not the operator"),
+    )
+)]
+#[post("/v1/projects")]
+pub async fn create_project(
+    caller: Caller,
+    body: web::Json<ProjectIn>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    if !caller.is_operator() {
+        return Err(ApiError::Forbidden(
+            "only the operator (admin token) creates projects".into(),
+        ));
+    }
+    let body = body.into_inner();
+    check_settings(
+        Some(&body.name),
+        body.rate_limit_per_second,
+        body.rate_limit_burst,
+        body.retention_days,
+    )?;
+    let mut project = state
+        .store
+        .create_project(
+            body.name.trim(),
+            body.rate_limit_per_second,
+            body.rate_limit_burst,
+        )
+        .await?;
+    if let Some(retention_days) = body.retention_days {
+        let settings = ProjectSettings {
+            retention_days: Some(retention_days),
+            ..Default::default()
+        };
+        project = state.store.update_project(project.id, &settings).await?;
+    }
+    Ok(HttpResponse::Created().json(ProjectOut::from(project)))
+}
+
+/// Lists projects: all of them for the operator, its own for an `admin` key.
+#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectList)))]
+#[get("/v1/projects")]
+pub async fn list_projects(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let projects = match &caller {
+        Caller::Operator => state.store.list_projects().await?,
+        Caller::Key(principal) => {
+            caller.manage(principal.project_id)?;
+            vec![state.store.project(principal.project_id).await?]
+        }
+    };
+    Ok(HttpResponse::Ok().json(ProjectList {
+        data: projects.into_iter().map(ProjectOut::from).collect(),
+    }))
+}
+
+/// Returns one project.
+#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), responses((status = 200, body = ProjectOut), (status = 404)))]
+#[get("/v1/projects/{id}")]
+pub async fn get_project(
+    caller: Caller,
+    id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_project_id(&id)?;
+    caller.manage(id)?;
+    Ok(HttpResponse::Ok().json(ProjectOut::from(state.store.project(id).await?)))
+}
+
+/// Changes a project's name, rate limit or retention.
+#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), request_body = ProjectPatch, responses((status = 200, body = ProjectOut), (status = 400), (status = 404)))]
+#[patch("/v1/projects/{id}")]
+pub async fn update_project(
+    caller: Caller,
+    id: web::Path<String>,
+    body: web::Json<ProjectPatch>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_project_id(&id)?;
+    caller.manage(id)?;
+    let body = body.into_inner();
+    check_settings(
+        body.name.as_deref(),
+        body.rate_limit_per_second,
+        body.rate_limit_burst,
+        body.retention_days,
+    )?;
+    let settings = ProjectSettings {
+        name: body.name.map(|name| name.trim().to_owned()),
+        rate_limit_per_second: body.rate_limit_per_second,
+        rate_limit_burst: body.rate_limit_burst,
+        retention_days: body.retention_days,
+    };
+    Ok(HttpResponse::Ok().json(ProjectOut::from(
+        state.store.update_project(id, &settings).await?,
+    )))
+}

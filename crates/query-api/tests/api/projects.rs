@@ -1,0 +1,126 @@
+//! `/v1/projects` and `/openapi.json`.
+
+use eventflow_test_support::{TEST_ADMIN_TOKEN, spawn_gateway};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn the_operator_creates_and_changes_projects_and_an_admin_key_sees_only_its_own() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+
+    let created = api
+        .client
+        .post(api.url("/v1/projects"))
+        .bearer_auth(TEST_ADMIN_TOKEN)
+        .json(&json!({"name": "shop", "rate_limit_per_second": 100, "retention_days": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let project: Value = created.json().await.unwrap();
+    assert!(project["id"].as_str().unwrap().starts_with("prj_"));
+    assert_eq!(project["retention_days"], 7);
+
+    let patched: Value = api
+        .client
+        .patch(api.url(&format!("/v1/projects/{}", project["id"].as_str().unwrap())))
+        .bearer_auth(TEST_ADMIN_TOKEN)
+        .json(&json!({"rate_limit_burst": 500}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(patched["rate_limit_burst"], 500);
+    assert_eq!(patched["rate_limit_per_second"], 100);
+
+    let (other, admin_key) = gateway.create_project_with_key("admin").await;
+    let own: Value = api
+        .client
+        .get(api.url("/v1/projects"))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(own["data"].as_array().unwrap().len(), 1);
+    assert_eq!(own["data"][0]["id"], other.to_string());
+    let foreign = api
+        .client
+        .get(api.url(&format!("/v1/projects/{}", project["id"].as_str().unwrap())))
+        .bearer_auth(&admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), 404);
+}
+
+#[tokio::test]
+async fn only_the_operator_creates_projects_and_bad_settings_are_400() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let (_, admin_key) = gateway.create_project_with_key("admin").await;
+
+    let by_key = api
+        .client
+        .post(api.url("/v1/projects"))
+        .bearer_auth(&admin_key)
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let no_auth = api
+        .client
+        .post(api.url("/v1/projects"))
+        .json(&json!({"name": "x"}))
+        .send()
+        .await
+        .unwrap();
+    let bad = api
+        .client
+        .post(api.url("/v1/projects"))
+        .bearer_auth(TEST_ADMIN_TOKEN)
+        .json(&json!({"name": "", "retention_days": 0}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(by_key.status(), 403);
+    assert_eq!(no_auth.status(), 401);
+    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.headers()["content-type"], "application/problem+json");
+    let problem: Value = bad.json().await.unwrap();
+    let fields: Vec<&str> = problem["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["name", "retention_days"]);
+}
+
+#[tokio::test]
+async fn the_openapi_document_describes_the_routes() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let document: Value = api
+        .client
+        .get(api.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["openapi"].as_str().unwrap().starts_with("3.1"));
+    assert!(
+        document["paths"]["/v1/projects"]["post"].is_object(),
+        "{document}"
+    );
+    let docs = api.client.get(api.url("/docs")).send().await.unwrap();
+    assert_eq!(docs.status(), 200);
+    assert!(docs.text().await.unwrap().contains("/openapi.json"));
+}
