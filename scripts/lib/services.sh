@@ -58,3 +58,14 @@ ensure_redis() {
   echo "Redis did not start; see /var/log/redis/eventflow.log" >&2
   exit 1
 }
+
+# Headless browser checks use Debian's Chromium driven by playwright-core
+# (never a downloaded browser).
+ensure_browser() {
+  command -v node >/dev/null 2>&1 || apt_install nodejs npm
+  command -v chromium >/dev/null 2>&1 || apt_install chromium
+  if [ ! -d tests/browser/node_modules/playwright-core ]; then
+    log "installing playwright-core (tests/browser)"
+    (cd tests/browser && npm ci --silent --no-audit --no-fund)
+  fi
+}

@@ -296,11 +296,11 @@ fn http_workers() -> usize {
 
 /// The OpenAPI document of every `/v1` route, rendered as JSON.
 pub fn openapi_document() -> anyhow::Result<String> {
-    let (_, mut document) = App::new()
+    let (_, document) = App::new()
         .into_utoipa_app()
+        .openapi(<http::docs::ApiDoc as utoipa::OpenApi>::openapi())
         .configure(http::api)
         .split_for_parts();
-    document.merge(<http::docs::ApiDoc as utoipa::OpenApi>::openapi());
     serde_json::to_string(&document).context("cannot render the OpenAPI document")
 }
 

@@ -124,3 +124,52 @@ async fn the_openapi_document_describes_the_routes() {
     assert_eq!(docs.status(), 200);
     assert!(docs.text().await.unwrap().contains("/openapi.json"));
 }
+
+#[tokio::test]
+async fn the_docs_page_renders_the_api_in_a_real_browser() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let script = root.join("tests/browser/check-docs-page.mjs");
+    let screenshot = root.join("target/screenshots/docs.png");
+    std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
+
+    let output = tokio::process::Command::new("node")
+        .arg(&script)
+        .arg(api.url("/docs"))
+        .arg(&screenshot)
+        .output()
+        .await
+        .expect("node runs (scripts/test.sh installs Node.js, Chromium and playwright-core)");
+
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(
+        seen["title"]
+            .as_str()
+            .unwrap()
+            .split_whitespace()
+            .take(2)
+            .collect::<Vec<_>>(),
+        ["EventFlow", "API"]
+    );
+    let operations: Vec<&str> = seen["operations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o.as_str().unwrap())
+        .collect();
+    assert!(operations.contains(&"POST /v1/projects"), "{operations:?}");
+    assert!(
+        seen["failed_requests"].as_array().unwrap().is_empty(),
+        "the page loads nothing from outside: {seen}"
+    );
+    assert!(
+        std::fs::metadata(&screenshot).unwrap().len() > 10_000,
+        "a real screenshot was taken"
+    );
+}
