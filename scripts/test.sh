@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine or a used one: makes sure
 # PostgreSQL and Redis answer (installing and starting them when missing),
+# that Chromium and playwright-core are there for the browser checks,
 # checks formatting and lints, runs every test, then drops the databases the
 # tests created.
 set -euo pipefail
@@ -9,14 +10,15 @@ source scripts/lib/services.sh
 
 ensure_postgres
 ensure_redis
+ensure_browser
 
 # The dispatcher's signature tests check deliveries with the Standard Webhooks
 # reference library (Python), an implementation independent of ours.
-if [ ! -x target/pyenv/bin/python ] ||
-  ! target/pyenv/bin/python -c 'import standardwebhooks' 2>/dev/null; then
-  log "installing the Standard Webhooks reference library into target/pyenv"
+STANDARDWEBHOOKS_VERSION=1.1.0
+if ! target/pyenv/bin/python -c "import sys, standardwebhooks as s; sys.exit(s.__version__ != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+  log "installing the Standard Webhooks reference library $STANDARDWEBHOOKS_VERSION into target/pyenv"
   python3 -m venv target/pyenv
-  target/pyenv/bin/pip install --quiet standardwebhooks==1.1.0
+  target/pyenv/bin/pip install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
 fi
 export EVENTFLOW_TEST_PYTHON="$PWD/target/pyenv/bin/python"
 

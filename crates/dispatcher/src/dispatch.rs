@@ -13,7 +13,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::deliver::{Deliverer, DeliveryResult, webhook_body};
+use crate::deliver::{Deliverer, DeliveryResult, Prior, webhook_body};
 use crate::endpoints::{Endpoint, EndpointCache, PayloadCache};
 use crate::recorder::{PendingAck, Recorder};
 
@@ -132,8 +132,14 @@ impl Dispatch {
             let body: Arc<str> = webhook_body(event).into();
             let event = Arc::new(event.clone());
             for endpoint in endpoints {
-                self.spawn_delivery(event.clone(), body.clone(), endpoint, 0, Some(ack.clone()))
-                    .await;
+                self.spawn_delivery(
+                    event.clone(),
+                    body.clone(),
+                    endpoint,
+                    Prior::FIRST,
+                    Some(ack.clone()),
+                )
+                .await;
             }
         }
         if let Err(error) = self.queue.ack(&done_without_deliveries).await {
@@ -211,7 +217,7 @@ impl Dispatch {
         event: Arc<StoredEvent>,
         body: Arc<str>,
         endpoint: Arc<Endpoint>,
-        attempts_so_far: i32,
+        prior: Prior,
         ack: Option<Arc<PendingAck>>,
     ) {
         let Ok(slot) = self.in_flight.clone().acquire_owned().await else {
@@ -220,9 +226,7 @@ impl Dispatch {
         let recorder = self.recorder.clone();
         let deliverer = self.deliverer.clone();
         self.tasks.spawn(async move {
-            let result = deliverer
-                .deliver(&event, &body, &endpoint, attempts_so_far)
-                .await;
+            let result = deliverer.deliver(&event, &body, &endpoint, prior).await;
             recorder.record(result, ack).await;
             drop(slot);
         });
@@ -258,7 +262,7 @@ impl Dispatch {
             {
                 Ok(Some(endpoint)) => {
                     let body: Arc<str> = webhook_body(&event).into();
-                    self.spawn_delivery(Arc::new(event), body, endpoint, state.attempt_count, None)
+                    self.spawn_delivery(Arc::new(event), body, endpoint, Prior::of(&state), None)
                         .await;
                 }
                 Ok(None) => self.recorder.record(endpoint_gone(state), None).await,

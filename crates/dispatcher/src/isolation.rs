@@ -18,6 +18,11 @@ pub struct IsolationSettings {
     pub queue_limit: usize,
     pub failure_threshold: u32,
     pub open_duration: Duration,
+    /// Longest a delivery waits for a slot of its endpoint before it is
+    /// deferred instead. Kept well under the claim timeout: a delivery still
+    /// waiting when its stream entry or retry lease is claimed would be sent
+    /// twice.
+    pub max_wait: Duration,
 }
 
 /// Why a delivery may not be sent now, and when to try again.
@@ -81,7 +86,7 @@ impl EndpointGates {
         endpoint: EndpointId,
         max_concurrency: usize,
     ) -> Result<Pass, Deferral> {
-        let permits = {
+        let (permits, probe) = {
             let mut gates = self.lock();
             let gate = gates.entry(endpoint).or_insert_with(|| Gate {
                 permits: Arc::new(Semaphore::new(max_concurrency)),
@@ -104,19 +109,29 @@ impl EndpointGates {
                     retry_in: SATURATED_RETRY,
                 });
             }
-            if gate.open_until.is_some() {
-                gate.probing = true; // half-open: this delivery probes the endpoint
-            }
+            // Half-open: this delivery probes the endpoint.
+            let probe = gate.open_until.is_some();
+            gate.probing |= probe;
             gate.waiting += 1;
-            gate.permits.clone()
+            (gate.permits.clone(), probe)
         };
-        let permit = permits.acquire_owned().await;
-        self.lock().get_mut(&endpoint).map(|gate| gate.waiting -= 1);
-        permit
-            .map(|permit| Pass { _permit: permit })
-            .map_err(|_| Deferral::Saturated {
+        // Bounded, so a delivery never waits past the claim timeout (it would
+        // be claimed and sent a second time meanwhile).
+        let permit = tokio::time::timeout(self.settings.max_wait, permits.acquire_owned()).await;
+        let mut gates = self.lock();
+        let gate = gates.get_mut(&endpoint);
+        if let Some(gate) = gate {
+            gate.waiting -= 1;
+            if probe && !matches!(permit, Ok(Ok(_))) {
+                gate.probing = false; // the probe never went out
+            }
+        }
+        match permit {
+            Ok(Ok(permit)) => Ok(Pass { _permit: permit }),
+            _ => Err(Deferral::Saturated {
                 retry_in: SATURATED_RETRY,
-            })
+            }),
+        }
     }
 
     /// Records how an attempt went; opens or closes the circuit.
@@ -163,6 +178,7 @@ mod tests {
             queue_limit: 2,
             failure_threshold: 3,
             open_duration: Duration::from_millis(50),
+            max_wait: Duration::from_secs(5),
         })
     }
 
@@ -191,6 +207,52 @@ mod tests {
         for waiter in waiters {
             waiter.await.unwrap().unwrap();
         }
+    }
+
+    #[tokio::test]
+    async fn a_delivery_waiting_longer_than_max_wait_is_deferred() {
+        let gates = EndpointGates::new(IsolationSettings {
+            queue_limit: 8,
+            failure_threshold: 3,
+            open_duration: Duration::from_millis(50),
+            max_wait: Duration::from_millis(30),
+        });
+        let endpoint = EndpointId::new();
+        let held = gates.enter(endpoint, 1).await.unwrap();
+
+        let waited = Instant::now();
+        let outcome = gates.enter(endpoint, 1).await;
+
+        assert!(matches!(outcome, Err(Deferral::Saturated { .. })));
+        assert!(waited.elapsed() >= Duration::from_millis(30));
+        drop(held);
+        assert!(
+            gates.enter(endpoint, 1).await.is_ok(),
+            "the slot is free again"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_probe_that_waited_too_long_does_not_keep_the_circuit_shut() {
+        let gates = EndpointGates::new(IsolationSettings {
+            queue_limit: 8,
+            failure_threshold: 1,
+            open_duration: Duration::from_millis(20),
+            max_wait: Duration::from_millis(30),
+        });
+        let endpoint = EndpointId::new();
+        let in_flight = gates.enter(endpoint, 1).await.unwrap();
+        gates.record(endpoint, false);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+
+        let probe = gates.enter(endpoint, 1).await;
+        assert!(matches!(probe, Err(Deferral::Saturated { .. })));
+        drop(in_flight);
+
+        assert!(
+            gates.enter(endpoint, 1).await.is_ok(),
+            "the next delivery probes the endpoint"
+        );
     }
 
     #[tokio::test]

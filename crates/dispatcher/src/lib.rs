@@ -91,6 +91,7 @@ fn build_dispatch(
         queue_limit: config.endpoint_queue_limit,
         failure_threshold: config.circuit_failure_threshold,
         open_duration: config.circuit_open_duration,
+        max_wait: config.claim_timeout.saturating_sub(config.delivery_timeout) / 2,
     });
     let deliverer = Deliverer::new(
         client,

@@ -2,16 +2,18 @@
 //! acknowledges the stream entries whose deliveries are all recorded. An
 //! entry is never acknowledged before its state is durable, so a crash at any
 //! moment leaves it pending in the stream, to be claimed and finished by
-//! another dispatcher.
+//! another dispatcher. Each batch then adds its outcomes and attempts to the
+//! per-minute statistics.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use eventflow_domain::EndpointId;
+use eventflow_domain::{DeliveryId, EndpointId};
 use eventflow_queue::Queue;
-use eventflow_store::{AttemptRecord, DeliveryState, Store};
+use eventflow_store::{AttemptRecord, DeliveryState, DeliveryStatus, StatsDelta, Store};
+use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
 use crate::deliver::DeliveryResult;
@@ -78,6 +80,7 @@ async fn write_batches(store: Store, queue: Queue, mut receiver: mpsc::Receiver<
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         write_until_stored(&store, &batch).await;
         acknowledge(&queue, &batch).await;
+        record_stats(&store, &batch).await;
         record_endpoint_health(&store, &batch).await;
         batch.clear();
     }
@@ -85,10 +88,7 @@ async fn write_batches(store: Store, queue: Queue, mut receiver: mpsc::Receiver<
 
 /// Retries until PostgreSQL takes the batch: acknowledging without it would lose state.
 async fn write_until_stored(store: &Store, batch: &[Record]) {
-    let states: Vec<DeliveryState> = batch
-        .iter()
-        .map(|record| record.result.state.clone())
-        .collect();
+    let states = one_state_per_delivery(batch);
     let attempts: Vec<AttemptRecord> = batch
         .iter()
         .filter_map(|record| record.result.attempt.clone())
@@ -103,6 +103,67 @@ async fn write_until_stored(store: &Store, batch: &[Record]) {
                 backoff = (backoff * 2).min(MAX_BACKOFF);
             }
         }
+    }
+}
+
+/// The batch's states, one per delivery. The same delivery can finish twice
+/// in one batch (sent again after its stream entry was claimed or its retry
+/// lease ran out), and PostgreSQL refuses an upsert that touches a row twice:
+/// the whole batch would fail on every retry and the recorder would stall.
+/// A settled state wins over a pending one; otherwise the later one does.
+fn one_state_per_delivery(batch: &[Record]) -> Vec<DeliveryState> {
+    let mut states: Vec<DeliveryState> = Vec::with_capacity(batch.len());
+    let mut positions: HashMap<DeliveryId, usize> = HashMap::with_capacity(batch.len());
+    for record in batch {
+        let state = &record.result.state;
+        match positions.get(&state.id) {
+            Some(&position) => {
+                let kept = &mut states[position];
+                let settled = |status| status != DeliveryStatus::Pending;
+                if settled(state.status) || !settled(kept.status) {
+                    *kept = state.clone();
+                }
+            }
+            None => {
+                positions.insert(state.id, states.len());
+                states.push(state.clone());
+            }
+        }
+    }
+    states
+}
+
+/// Adds the batch's final outcomes and attempts to the per-minute statistics.
+/// Only after the states are stored and acknowledged, and only logged on
+/// failure: statistics never hold up deliveries.
+async fn record_stats(store: &Store, batch: &[Record]) {
+    let mut stats = StatsDelta::default();
+    // A delivery that settled twice in one batch (sent again) counts once.
+    let mut settled = HashSet::with_capacity(batch.len());
+    for record in batch {
+        let state = &record.result.state;
+        if state.status != DeliveryStatus::Pending && settled.insert(state.id) {
+            let settled_at = state
+                .last_attempt_at
+                .unwrap_or_else(OffsetDateTime::now_utc);
+            stats.add_delivery(
+                state.project_id,
+                state.endpoint_id,
+                settled_at,
+                state.status,
+            );
+        }
+        if let Some(attempt) = &record.result.attempt {
+            stats.add_attempt(
+                attempt.project_id,
+                attempt.endpoint_id,
+                attempt.started_at,
+                attempt.duration,
+            );
+        }
+    }
+    if let Err(error) = store.record_stats(&stats).await {
+        tracing::warn!(error = ?error, records = batch.len(), "could not record delivery statistics");
     }
 }
 
@@ -140,5 +201,72 @@ async fn record_endpoint_health(store: &Store, batch: &[Record]) {
         && let Err(error) = store.record_endpoint_failures(&failed).await
     {
         tracing::warn!(error = ?error, "could not record endpoint failures");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventflow_domain::{EventId, ProjectId};
+
+    use super::*;
+
+    fn record(delivery: (EventId, EndpointId), status: DeliveryStatus, attempts: i32) -> Record {
+        let (event_id, endpoint_id) = delivery;
+        Record {
+            result: DeliveryResult {
+                state: DeliveryState {
+                    id: DeliveryId::for_event_endpoint(event_id, endpoint_id),
+                    project_id: ProjectId::new(),
+                    event_id,
+                    endpoint_id,
+                    status,
+                    attempt_count: attempts,
+                    retry_base: 0,
+                    generation: 0,
+                    next_attempt_at: None,
+                    last_attempt_at: None,
+                    last_status_code: None,
+                    last_error: None,
+                },
+                attempt: None,
+                endpoint_succeeded: None,
+            },
+            ack: None,
+        }
+    }
+
+    #[test]
+    fn a_delivery_finished_twice_in_a_batch_is_written_once_settled_first() {
+        let (twice, once) = (
+            (EventId::new(), EndpointId::new()),
+            (EventId::new(), EndpointId::new()),
+        );
+        let batch = [
+            record(twice, DeliveryStatus::Pending, 1),
+            record(once, DeliveryStatus::Pending, 1),
+            record(twice, DeliveryStatus::Succeeded, 2),
+            record(twice, DeliveryStatus::Pending, 2),
+        ];
+
+        let states = one_state_per_delivery(&batch);
+
+        assert_eq!(states.len(), 2);
+        assert_eq!(states[0].status, DeliveryStatus::Succeeded);
+        assert_eq!(states[0].attempt_count, 2);
+        assert_eq!(states[1].event_id, once.0);
+    }
+
+    #[test]
+    fn of_two_pending_states_the_later_one_is_written() {
+        let delivery = (EventId::new(), EndpointId::new());
+        let batch = [
+            record(delivery, DeliveryStatus::Pending, 1),
+            record(delivery, DeliveryStatus::Pending, 2),
+        ];
+
+        let states = one_state_per_delivery(&batch);
+
+        assert_eq!(states.len(), 1);
+        assert_eq!(states[0].attempt_count, 2);
     }
 }

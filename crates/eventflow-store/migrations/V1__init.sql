@@ -163,6 +163,12 @@ CREATE TABLE deliveries (
     endpoint_id uuid NOT NULL,
     status text NOT NULL CHECK (status IN ('pending', 'succeeded', 'failed', 'refused')),
     attempt_count integer NOT NULL DEFAULT 0,
+    -- Attempts made before the current retry schedule started (a replay or
+    -- manual retry starts the schedule again; attempt numbers keep counting).
+    retry_base integer NOT NULL DEFAULT 0,
+    -- Bumped by every replay or manual retry, so the result of an attempt
+    -- that was in flight then cannot overwrite the new schedule.
+    generation integer NOT NULL DEFAULT 0,
     next_attempt_at timestamptz,
     last_attempt_at timestamptz,
     last_status_code integer,

@@ -53,6 +53,10 @@ pub struct DeliveryState {
     pub endpoint_id: EndpointId,
     pub status: DeliveryStatus,
     pub attempt_count: i32,
+    /// `attempt_count` when the current retry schedule started.
+    pub retry_base: i32,
+    /// Which schedule of the delivery this state belongs to (see the schema).
+    pub generation: i32,
     pub next_attempt_at: Option<OffsetDateTime>,
     pub last_attempt_at: Option<OffsetDateTime>,
     pub last_status_code: Option<i32>,
@@ -81,11 +85,14 @@ pub struct DueDelivery {
     pub event: StoredEvent,
 }
 
+/// A state replaces the stored one only within the same generation: the
+/// result of an attempt that was in flight when a replay or manual retry
+/// started a new schedule is kept as an attempt but does not undo it.
 const UPSERT_DELIVERIES: &str = "\
 INSERT INTO deliveries (id, project_id, event_id, endpoint_id, status, attempt_count, next_attempt_at,
-                        last_attempt_at, last_status_code, last_error)
+                        last_attempt_at, last_status_code, last_error, retry_base, generation)
 SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[], $5::text[], $6::int[],
-                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::text[])
+                     $7::timestamptz[], $8::timestamptz[], $9::int[], $10::text[], $11::int[], $12::int[])
 ON CONFLICT (id) DO UPDATE SET
     status = EXCLUDED.status,
     attempt_count = EXCLUDED.attempt_count,
@@ -93,6 +100,23 @@ ON CONFLICT (id) DO UPDATE SET
     last_attempt_at = coalesce(EXCLUDED.last_attempt_at, deliveries.last_attempt_at),
     last_status_code = coalesce(EXCLUDED.last_status_code, deliveries.last_status_code),
     last_error = coalesce(EXCLUDED.last_error, deliveries.last_error),
+    updated_at = now()
+WHERE deliveries.generation = EXCLUDED.generation";
+
+/// Makes deliveries due now with a new schedule (replay): created if missing,
+/// otherwise restarted whatever their status, in a new generation. A created
+/// one starts at generation 1, above a first attempt that may be in flight
+/// from the stream (generation 0) and not recorded yet.
+const SCHEDULE_DELIVERIES: &str = "\
+INSERT INTO deliveries (id, project_id, event_id, endpoint_id, status, next_attempt_at, generation)
+SELECT id, project_id, event_id, endpoint_id, 'pending', now(), 1
+FROM unnest($1::uuid[], $2::uuid[], $3::uuid[], $4::uuid[]) AS u(id, project_id, event_id, endpoint_id)
+ON CONFLICT (id) DO UPDATE SET
+    status = 'pending',
+    next_attempt_at = now(),
+    retry_base = deliveries.attempt_count,
+    generation = deliveries.generation + 1,
+    last_error = NULL,
     updated_at = now()";
 
 const INSERT_ATTEMPTS: &str = "\
@@ -134,6 +158,8 @@ impl Store {
                         &c.last_attempt_at,
                         &c.last_status_codes,
                         &c.last_errors,
+                        &c.retry_bases,
+                        &c.generations,
                     ],
                 )
                 .await?;
@@ -161,6 +187,25 @@ impl Store {
         }
         transaction.commit().await?;
         Ok(())
+    }
+
+    /// Makes the deliveries due now with a fresh retry schedule (replay),
+    /// creating those that do not exist yet; returns how many.
+    pub async fn schedule_deliveries(
+        &self,
+        deliveries: &[DeliveryState],
+    ) -> Result<u64, StoreError> {
+        let ids: Vec<Uuid> = deliveries.iter().map(|d| d.id.uuid()).collect();
+        let project_ids: Vec<Uuid> = deliveries.iter().map(|d| d.project_id.uuid()).collect();
+        let event_ids: Vec<Uuid> = deliveries.iter().map(|d| d.event_id.uuid()).collect();
+        let endpoint_ids: Vec<Uuid> = deliveries.iter().map(|d| d.endpoint_id.uuid()).collect();
+        let client = self.connection().await?;
+        Ok(client
+            .execute(
+                SCHEDULE_DELIVERIES,
+                &[&ids, &project_ids, &event_ids, &endpoint_ids],
+            )
+            .await?)
     }
 
     /// Returns the status of those of `ids` that exist.
@@ -207,7 +252,8 @@ impl Store {
                        ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due \
                  WHERE d.id = due.id \
                  RETURNING d.id, d.project_id, d.event_id, d.endpoint_id, d.status, d.attempt_count, \
-                           d.next_attempt_at, d.last_attempt_at, d.last_status_code, d.last_error",
+                           d.retry_base, d.generation, d.next_attempt_at, d.last_attempt_at, \
+                           d.last_status_code, d.last_error",
                 &[&limit, &lease_until],
             )
             .await?;
@@ -239,7 +285,8 @@ impl Store {
         let client = self.connection().await?;
         let rows = client
             .query(
-                "SELECT id, project_id, event_id, endpoint_id, status, attempt_count, next_attempt_at, \
+                "SELECT id, project_id, event_id, endpoint_id, status, attempt_count, retry_base, generation, \
+                        next_attempt_at, \
                         last_attempt_at, last_status_code, last_error \
                  FROM deliveries WHERE event_id = $1 ORDER BY endpoint_id",
                 &[&event_id.uuid()],
@@ -290,8 +337,8 @@ impl Store {
         let client = self.connection().await?;
         Ok(client
             .execute(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_count = 0, \
-                        updated_at = now() \
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), \
+                        retry_base = attempt_count, generation = generation + 1, updated_at = now() \
                  WHERE id = ANY($1) AND project_id = $2",
                 &[&ids, &project_id.uuid()],
             )
@@ -309,8 +356,8 @@ impl Store {
         let client = self.connection().await?;
         Ok(client
             .execute(
-                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), attempt_count = 0, \
-                        updated_at = now() \
+                "UPDATE deliveries SET status = 'pending', next_attempt_at = now(), \
+                        retry_base = attempt_count, generation = generation + 1, updated_at = now() \
                  WHERE endpoint_id = $1 AND project_id = $2 AND status = 'failed' AND created_at >= $3",
                 &[&endpoint_id.uuid(), &project_id.uuid(), &since],
             )
@@ -350,6 +397,8 @@ fn state_from_row(row: &tokio_postgres::Row) -> DeliveryState {
         endpoint_id: EndpointId::from_uuid(row.get("endpoint_id")),
         status: DeliveryStatus::parse(row.get("status")).unwrap_or(DeliveryStatus::Pending),
         attempt_count: row.get("attempt_count"),
+        retry_base: row.get("retry_base"),
+        generation: row.get("generation"),
         next_attempt_at: row.get("next_attempt_at"),
         last_attempt_at: row.get("last_attempt_at"),
         last_status_code: row.get("last_status_code"),
@@ -368,6 +417,8 @@ struct StateColumns<'a> {
     last_attempt_at: Vec<Option<OffsetDateTime>>,
     last_status_codes: Vec<Option<i32>>,
     last_errors: Vec<Option<&'a str>>,
+    retry_bases: Vec<i32>,
+    generations: Vec<i32>,
 }
 
 impl<'a> From<&'a [DeliveryState]> for StateColumns<'a> {
@@ -383,6 +434,8 @@ impl<'a> From<&'a [DeliveryState]> for StateColumns<'a> {
             last_attempt_at: states.iter().map(|s| s.last_attempt_at).collect(),
             last_status_codes: states.iter().map(|s| s.last_status_code).collect(),
             last_errors: states.iter().map(|s| s.last_error.as_deref()).collect(),
+            retry_bases: states.iter().map(|s| s.retry_base).collect(),
+            generations: states.iter().map(|s| s.generation).collect(),
         }
     }
 }
@@ -420,5 +473,199 @@ impl<'a> From<&'a [AttemptRecord]> for AttemptColumns<'a> {
                 .collect(),
             error_kinds: attempts.iter().map(|a| a.error_kind.as_deref()).collect(),
         }
+    }
+}
+
+// Delivery and attempt reads (query API): scoped to one project, newest
+// first, paginated by id.
+
+/// What a delivery search asks for; `limit` is the number of rows to return
+/// at most (callers paginating ask for one more).
+#[derive(Debug, Clone)]
+pub struct DeliverySearch {
+    pub endpoint_id: Option<EndpointId>,
+    pub status: Option<DeliveryStatus>,
+    /// Only deliveries older than this one: the cursor of the previous page.
+    pub before: Option<DeliveryId>,
+    pub limit: i64,
+}
+
+/// Every column: `state_from_row` reads the ones it needs by name, so the
+/// reads here follow when that set grows.
+const DELIVERY_COLUMNS: &str = "*";
+
+const ALL_STATUSES: [DeliveryStatus; 4] = [
+    DeliveryStatus::Pending,
+    DeliveryStatus::Succeeded,
+    DeliveryStatus::Failed,
+    DeliveryStatus::Refused,
+];
+
+/// Attempts of a delivery are made after its event was received, so older
+/// partitions of `attempts` need no probe; the margin covers clock skew
+/// between the gateway and the dispatcher.
+const ATTEMPT_CLOCK_MARGIN: time::Duration = time::Duration::DAY;
+
+fn attempt_record_from_row(row: &tokio_postgres::Row) -> AttemptRecord {
+    AttemptRecord {
+        id: AttemptId::from_uuid(row.get("id")),
+        delivery_id: DeliveryId::from_uuid(row.get("delivery_id")),
+        project_id: ProjectId::from_uuid(row.get("project_id")),
+        endpoint_id: EndpointId::from_uuid(row.get("endpoint_id")),
+        attempt_number: row.get("attempt_number"),
+        started_at: row.get("started_at"),
+        duration: Duration::from_micros(
+            u64::try_from(row.get::<_, i64>("duration_us")).unwrap_or(0),
+        ),
+        status_code: row.get("status_code"),
+        response_body: row.get("response_body"),
+        error_kind: row.get("error_kind"),
+    }
+}
+
+/// The time in the first 48 bits of a UUID v7 (Unix milliseconds).
+fn uuid_v7_time(id: Uuid) -> OffsetDateTime {
+    let millis = id.as_u64_pair().0 >> 16;
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(millis) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+impl Store {
+    /// Returns the project's deliveries that pass `search`, newest first.
+    ///
+    /// Each status is read from its own slice of the `(endpoint_id, status, id)`
+    /// or `(project_id, status, id)` index, newest first and limited, and the
+    /// slices are merged: no sort of an endpoint's whole history. The statuses
+    /// are written into the statement (they are this crate's constants), so
+    /// the planner knows each one's frequency.
+    #[tracing::instrument(level = "debug", skip_all, fields(project_id = %project_id))]
+    pub async fn search_deliveries(
+        &self,
+        project_id: ProjectId,
+        search: &DeliverySearch,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        let statuses = match search.status {
+            Some(status) => vec![status],
+            None => ALL_STATUSES.to_vec(),
+        };
+        let mut query = crate::events::FilteredQuery::new("SELECT * FROM (");
+        let project = query.bind(project_id.uuid());
+        let mut filters = String::new();
+        if let Some(endpoint_id) = search.endpoint_id {
+            let endpoint = query.bind(endpoint_id.uuid());
+            filters.push_str(&format!(" AND endpoint_id = {endpoint}"));
+        }
+        if let Some(before) = search.before {
+            let bound = query.bind(before.uuid());
+            filters.push_str(&format!(" AND id < {bound}"));
+        }
+        let limit = query.bind(search.limit);
+        let slices: Vec<String> = statuses
+            .iter()
+            .map(|status| {
+                format!(
+                    "(SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE project_id = {project} AND status = '{}'{filters} \
+                     ORDER BY id DESC LIMIT {limit})",
+                    status.as_str()
+                )
+            })
+            .collect();
+        query.push(&slices.join(" UNION ALL "));
+        query.push(&format!(") d ORDER BY id DESC LIMIT {limit}"));
+        let client = self.connection().await?;
+        let rows = query.query(&client).await?;
+        Ok(rows.iter().map(state_from_row).collect())
+    }
+
+    /// Returns the delivery if it belongs to the project.
+    #[tracing::instrument(level = "debug", skip_all, fields(delivery_id = %id))]
+    pub async fn project_delivery(
+        &self,
+        project_id: ProjectId,
+        id: DeliveryId,
+    ) -> Result<Option<DeliveryState>, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND project_id = $2"
+                ),
+                &[&id.uuid(), &project_id.uuid()],
+            )
+            .await?;
+        Ok(row.as_ref().map(state_from_row))
+    }
+
+    /// Returns the deliveries of the project's event, newest first (one per
+    /// endpoint it was sent to).
+    #[tracing::instrument(level = "debug", skip_all, fields(event_id = %event_id))]
+    pub async fn project_event_deliveries(
+        &self,
+        project_id: ProjectId,
+        event_id: EventId,
+    ) -> Result<Vec<DeliveryState>, StoreError> {
+        // Deliveries share the event's millisecond (the first 48 bits of their
+        // ids), so bounding the id prunes to one partition.
+        let (high, _) = event_id.uuid().as_u64_pair();
+        let floor = Uuid::from_u64_pair(high & !0xffff, 0);
+        let ceiling = Uuid::from_u64_pair(high | 0xffff, u64::MAX);
+        let client = self.connection().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE event_id = $1 AND project_id = $2 AND id BETWEEN $3 AND $4 \
+                     ORDER BY id DESC"
+                ),
+                &[&event_id.uuid(), &project_id.uuid(), &floor, &ceiling],
+            )
+            .await?;
+        Ok(rows.iter().map(state_from_row).collect())
+    }
+
+    /// Returns up to `limit` attempts of the project's delivery, newest first,
+    /// older than `before` when given.
+    #[tracing::instrument(level = "debug", skip_all, fields(delivery_id = %delivery_id))]
+    pub async fn project_delivery_attempts(
+        &self,
+        project_id: ProjectId,
+        delivery_id: DeliveryId,
+        before: Option<AttemptId>,
+        limit: i64,
+    ) -> Result<Vec<AttemptRecord>, StoreError> {
+        let not_before =
+            crate::events::uuid_v7_floor(uuid_v7_time(delivery_id.uuid()) - ATTEMPT_CLOCK_MARGIN);
+        let mut query = crate::events::FilteredQuery::new("");
+        let delivery = query.bind(delivery_id.uuid());
+        let project = query.bind(project_id.uuid());
+        let floor = query.bind(not_before);
+        query.push(&format!(
+            "SELECT * FROM attempts WHERE delivery_id = {delivery} AND project_id = {project} \
+             AND id >= {floor}"
+        ));
+        if let Some(before) = before {
+            let bound = query.bind(before.uuid());
+            query.push(&format!(" AND id < {bound}"));
+        }
+        let limit = query.bind(limit);
+        query.push(&format!(" ORDER BY id DESC LIMIT {limit}"));
+        let client = self.connection().await?;
+        let rows = query.query(&client).await?;
+        Ok(rows.iter().map(attempt_record_from_row).collect())
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn the_time_of_an_id_is_its_first_48_bits() {
+        let id = Uuid::from_u64_pair(0x0192_e272_627b_7000, 42);
+        assert_eq!(
+            uuid_v7_time(id).unix_timestamp_nanos(),
+            1_730_376_000_123_000_000
+        );
     }
 }

@@ -30,6 +30,32 @@ pub struct DeliveryResult {
     pub endpoint_succeeded: Option<bool>,
 }
 
+/// Where a delivery stands before this attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prior {
+    pub attempts: i32,
+    pub retry_base: i32,
+    pub generation: i32,
+}
+
+impl Prior {
+    /// A delivery that has never been attempted.
+    pub const FIRST: Self = Self {
+        attempts: 0,
+        retry_base: 0,
+        generation: 0,
+    };
+
+    /// The position of a stored delivery.
+    pub fn of(state: &DeliveryState) -> Self {
+        Self {
+            attempts: state.attempt_count,
+            retry_base: state.retry_base,
+            generation: state.generation,
+        }
+    }
+}
+
 /// Sends deliveries and decides retries.
 pub struct Deliverer {
     client: DeliveryClient,
@@ -68,7 +94,7 @@ impl Deliverer {
         event: &StoredEvent,
         body: &Arc<str>,
         endpoint: &Endpoint,
-        attempts_so_far: i32,
+        prior: Prior,
     ) -> DeliveryResult {
         let mut state = DeliveryState {
             id: DeliveryId::for_event_endpoint(event.id, endpoint.id),
@@ -76,7 +102,9 @@ impl Deliverer {
             event_id: event.id,
             endpoint_id: endpoint.id,
             status: DeliveryStatus::Pending,
-            attempt_count: attempts_so_far,
+            attempt_count: prior.attempts,
+            retry_base: prior.retry_base,
+            generation: prior.generation,
             next_attempt_at: None,
             last_attempt_at: None,
             last_status_code: None,
@@ -129,7 +157,7 @@ impl Deliverer {
         if report.outcome != AttemptOutcome::Refused {
             self.gates.record(endpoint.id, succeeded);
         }
-        let attempt_number = attempts_so_far + 1;
+        let attempt_number = prior.attempts + 1;
         let attempt = AttemptRecord {
             id: AttemptId::new(),
             delivery_id: state.id,
@@ -162,7 +190,9 @@ impl Deliverer {
             AttemptOutcome::Succeeded => state.status = DeliveryStatus::Succeeded,
             AttemptOutcome::Refused => state.status = DeliveryStatus::Refused,
             outcome => {
-                let attempts = usize::try_from(state.attempt_count).unwrap_or(usize::MAX);
+                // Attempts of the current schedule only: a replay starts it again.
+                let attempts =
+                    usize::try_from(state.attempt_count - state.retry_base).unwrap_or(usize::MAX);
                 match self.schedule.delay_for_attempt(attempts) {
                     Some(delay) => {
                         let asked = match outcome {

@@ -93,6 +93,8 @@ fn due_now(event_id: EventId, project_id: ProjectId, endpoint: &Endpoint) -> Del
         endpoint_id: endpoint.id,
         status: DeliveryStatus::Pending,
         attempt_count: 0,
+        retry_base: 0,
+        generation: 0,
         next_attempt_at: Some(OffsetDateTime::now_utc()),
         last_attempt_at: None,
         last_status_code: None,
@@ -155,7 +157,7 @@ impl DispatchControl for DispatchControlGrpc {
         }
         self.dispatch
             .store
-            .record_deliveries(&states, &[])
+            .schedule_deliveries(&states)
             .await
             .map_err(unavailable)?;
         Ok(scheduled(states.len() as u64))

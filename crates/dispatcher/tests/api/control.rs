@@ -37,10 +37,10 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
     let dispatcher = gateway.spawn_dispatcher().await;
     let sink = WebhookSink::start().await;
     let (project, key) = gateway.create_project_with_key("ingest").await;
-    gateway
+    let a = gateway
         .create_endpoint(project, &sink.url("/a"), &["order.*"])
         .await;
-    gateway
+    let b = gateway
         .create_endpoint(project, &sink.url("/b"), &["order.*"])
         .await;
     let event = post_event(
@@ -49,7 +49,14 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
         &json!({"type": "order.created", "payload": {"n": 1}}),
     )
     .await;
-    sink.wait_for(2, WITHIN).await;
+    for endpoint in [&a, &b] {
+        wait_for_status(
+            &gateway,
+            delivery_of(event, endpoint.id),
+            DeliveryStatus::Succeeded,
+        )
+        .await;
+    }
 
     let replayed = control(&dispatcher)
         .await
@@ -512,4 +519,52 @@ async fn control_calls_with_malformed_ids_answer_invalid_argument() {
     }
     let record = gateway.store.endpoint(endpoint.id).await.unwrap();
     assert!(!record.paused);
+}
+
+#[tokio::test]
+async fn a_replay_made_while_an_attempt_is_in_flight_is_not_undone_by_that_attempts_result() {
+    let gateway = spawn_gateway().await;
+    let dispatcher = gateway.spawn_dispatcher().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(700));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/a"), &["*"])
+        .await;
+    let event = post_event(
+        &gateway,
+        &key,
+        &json!({"type": "order.created", "payload": {}}),
+    )
+    .await;
+    sink.wait_for(1, WITHIN).await; // the first attempt is now in flight
+
+    let replayed = control(&dispatcher)
+        .await
+        .replay_events(ReplayEventsRequest {
+            project_id: project.to_string(),
+            event_ids: vec![event.to_string()],
+            endpoint_ids: vec![],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+
+    assert_eq!(replayed.scheduled, 1);
+    let received = sink.wait_for(2, WITHIN).await;
+    assert_eq!(
+        requests_for(&received, event).len(),
+        2,
+        "the replay is sent after the first attempt"
+    );
+    let delivery = delivery_of(event, endpoint.id);
+    let state = wait_for_status(&gateway, delivery, DeliveryStatus::Succeeded).await;
+    assert_eq!(
+        state.generation, 1,
+        "the state is the replay's, not the overtaken attempt's"
+    );
+    eventually("both attempts recorded", WITHIN, || async {
+        (attempts(&gateway, delivery).await.len() == 2).then_some(())
+    })
+    .await;
 }

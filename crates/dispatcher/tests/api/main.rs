@@ -2,6 +2,9 @@
 //! test starts the real `Application` on port 0 against a fresh database and
 //! its own Redis key prefix.
 
+// Helpers outside `#[test]` functions panic on purpose when a set-up step fails.
+#![allow(clippy::unwrap_used)]
+
 mod control;
 mod delivery;
 mod filters;
