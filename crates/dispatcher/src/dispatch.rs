@@ -175,9 +175,13 @@ impl Dispatch {
         &self,
         event: &StoredEvent,
     ) -> Result<Vec<Arc<Endpoint>>, StoreError> {
+        // EventFlow's own events (test sends) go only where they are addressed.
         let Ok(event_type) = EventType::parse(&event.event_type) else {
             return Ok(Vec::new());
         };
+        if event_type.is_reserved() {
+            return Ok(Vec::new());
+        }
         let payload = PayloadCache::new(&event.payload);
         let endpoints = self.endpoints.project(event.project_id).await?;
         Ok(endpoints

@@ -119,6 +119,14 @@ pub async fn recover_once(
     if let Err(error) = dispatch.queue.trim_event_stream_before(trim_before).await {
         tracing::debug!(%error, "could not trim the stream");
     }
+    match dispatch.store.release_held_for_accepting_endpoints().await {
+        Ok(0) => {}
+        Ok(released) => tracing::info!(
+            released,
+            "released deliveries held for endpoints that accept again"
+        ),
+        Err(error) => tracing::debug!(error = ?error, "could not release held deliveries"),
+    }
     if let Ok(due) = dispatch.store.count_due_deliveries().await {
         metrics::gauge!("eventflow_retries_due").set(due as f64);
     }

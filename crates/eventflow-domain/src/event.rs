@@ -25,7 +25,17 @@ const MAX_IDEMPOTENCY_KEY_LEN: usize = 255;
 #[serde(try_from = "String", into = "String")]
 pub struct EventType(String);
 
+/// The prefix of EventFlow's own event types.
+pub const RESERVED_EVENT_TYPE_PREFIX: &str = "eventflow.";
+
 impl EventType {
+    /// Returns true for EventFlow's own event types (`eventflow.…`, e.g. an
+    /// endpoint's test event): producers may not send them, and they reach
+    /// only the endpoints they are addressed to, never subscribers.
+    pub fn is_reserved(&self) -> bool {
+        self.0.starts_with(RESERVED_EVENT_TYPE_PREFIX)
+    }
+
     /// Parses `raw` without trimming it.
     pub fn parse(raw: &str) -> Result<Self, DomainError> {
         let reason = if raw.is_empty() {

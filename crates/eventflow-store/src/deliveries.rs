@@ -379,6 +379,22 @@ impl Store {
             .await?)
     }
 
+    /// Gives held deliveries (no due time) of endpoints that accept deliveries
+    /// again a due time of now: a dispatcher whose cache was stale may have
+    /// held them after the endpoint was resumed. Returns how many.
+    pub async fn release_held_for_accepting_endpoints(&self) -> Result<u64, StoreError> {
+        let client = self.connection().await?;
+        Ok(client
+            .execute(
+                "UPDATE deliveries d SET next_attempt_at = now(), updated_at = now() \
+                 FROM endpoints e \
+                 WHERE d.endpoint_id = e.id AND e.enabled AND NOT e.paused \
+                   AND d.status = 'pending' AND d.next_attempt_at IS NULL",
+                &[],
+            )
+            .await?)
+    }
+
     /// Counts pending deliveries whose due time has passed.
     pub async fn count_due_deliveries(&self) -> Result<i64, StoreError> {
         let client = self.connection().await?;

@@ -72,7 +72,9 @@ impl TestDatabase {
 
     /// A store connected to this database.
     pub fn store(&self) -> Store {
-        Store::connect(&self.url, &PoolSettings::default()).expect("test store")
+        // Small: every test holds a few pools and PostgreSQL allows 100 connections.
+        let settings = PoolSettings { max_connections: 4, ..PoolSettings::default() };
+        Store::connect(&self.url, &settings).expect("test store")
     }
 
     /// Runs a query returning one i64, for checks the API cannot show.

@@ -27,7 +27,7 @@ pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
     config.redis_key_prefix = redis_prefix.to_owned();
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    config.database_pool_size = 6;
+    config.database_pool_size = 4;
     config.shutdown_timeout = Duration::from_secs(5);
     config.retry_schedule = RetrySchedule::parse("0s,200ms,400ms").expect("schedule");
     config.delivery_allow_nets =

@@ -53,7 +53,7 @@ impl TestGateway {
         config.redis_key_prefix = self.redis_prefix.clone();
         config.http_addr = "127.0.0.1:0".parse().expect("address");
         config.grpc_addr = "127.0.0.1:0".parse().expect("address");
-        config.database_pool_size = 6;
+        config.database_pool_size = 4;
         config.shutdown_timeout = Duration::from_secs(5);
         config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
         config.auth_cache_ttl = Duration::from_millis(300);

@@ -6,12 +6,14 @@
 //! After the commit a writer appends the batch to the Redis stream in one
 //! pipeline. If that fails the events are already safe: they are recorded in
 //! the outbox, which the relay (and the dispatcher's recovery) re-publishes.
+//! Once the requests have their answers, it adds the batch's event counts to
+//! the per-minute statistics (one statement; a failure is only logged).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventflow_queue::{Queue, StreamEntry};
-use eventflow_store::{InsertOutcome, NewEvent, Store, StoreError};
+use eventflow_store::{InsertOutcome, NewEvent, StatsDelta, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -151,7 +153,9 @@ impl Writer {
         match result {
             Ok(outcomes) => {
                 self.announce(&events, &outcomes).await;
+                let stats = count_stored_events(&events, &outcomes);
                 reply_in_order(replies, outcomes);
+                self.record_stats(&stats).await;
             }
             Err(error) => {
                 tracing::error!(error = ?error, events = events.len(), "group commit failed");
@@ -203,6 +207,29 @@ impl Writer {
             tracing::error!(error = %error, events = entries.len(), "could not record unpublished events in the outbox");
         }
     }
+
+    /// Adds the batch to the per-minute statistics once its requests have
+    /// their answers. Statistics never hold up ingest: a failure is logged and
+    /// the counts are lost, the events are not.
+    async fn record_stats(&self, stats: &StatsDelta) {
+        let timeout = self.settings.timeout;
+        match tokio::time::timeout(timeout, self.store.record_stats(stats)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(error = ?error, "could not record event statistics"),
+            Err(_) => tracing::warn!(?timeout, "recording event statistics timed out"),
+        }
+    }
+}
+
+/// Counts the events stored now (not the duplicates) per project and minute.
+fn count_stored_events(events: &[NewEvent], outcomes: &[InsertOutcome]) -> StatsDelta {
+    let mut stats = StatsDelta::default();
+    for (event, outcome) in events.iter().zip(outcomes) {
+        if *outcome == InsertOutcome::Inserted {
+            stats.add_events(event.project_id, event.received_at, 1);
+        }
+    }
+    stats
 }
 
 type Reply = oneshot::Sender<Result<Vec<InsertOutcome>, CommitError>>;

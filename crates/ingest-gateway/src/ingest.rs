@@ -2,7 +2,9 @@
 //! charge the project's rate limit, commit through the group committer, and
 //! report one outcome per event.
 
-use eventflow_domain::{EventId, EventType, IdempotencyKey, ProjectId, parse_rfc3339};
+use eventflow_domain::{
+    EventId, EventType, IdempotencyKey, ProjectId, RESERVED_EVENT_TYPE_PREFIX, parse_rfc3339,
+};
 use eventflow_queue::{Queue, RateDecision, RateLimit};
 use eventflow_runtime::api_error::FieldError;
 use eventflow_store::{InsertOutcome, NewEvent};
@@ -77,9 +79,17 @@ pub fn validate_event(
             fail("type", "is required".to_owned());
             None
         }
-        Some(raw) => EventType::parse(&raw)
-            .map_err(|error| fail("type", error.to_string()))
-            .ok(),
+        Some(raw) => match EventType::parse(&raw) {
+            Ok(event_type) if event_type.is_reserved() => {
+                fail("type", format!("{RESERVED_EVENT_TYPE_PREFIX}* types are reserved for EventFlow"));
+                None
+            }
+            Ok(event_type) => Some(event_type),
+            Err(error) => {
+                fail("type", error.to_string());
+                None
+            }
+        },
     };
     let payload = match fields.payload {
         None => {
