@@ -129,3 +129,63 @@ impl Store {
         }))
     }
 }
+
+const KEY_COLUMNS: &str = "id, project_id, name, scopes, created_at, revoked_at";
+
+impl ApiKeyRecord {
+    fn from_row(row: &tokio_postgres::Row) -> Result<Self, StoreError> {
+        let scopes: Vec<String> = row.get("scopes");
+        let scopes = Scopes::from_strings(&scopes).map_err(|source| StoreError::Corrupt {
+            table: "api_keys",
+            source,
+        })?;
+        Ok(Self {
+            id: ApiKeyId::from_uuid(row.get("id")),
+            project_id: ProjectId::from_uuid(row.get("project_id")),
+            name: row.get("name"),
+            scopes,
+            created_at: row.get("created_at"),
+            revoked_at: row.get("revoked_at"),
+        })
+    }
+}
+
+impl Store {
+    /// Returns the key (revoked or not), or NotFound; never its hash.
+    #[tracing::instrument(skip_all, fields(key_id = %id))]
+    pub async fn api_key(&self, id: ApiKeyId) -> Result<ApiKeyRecord, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
+                &[&id.uuid()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "api key" })?;
+        ApiKeyRecord::from_row(&row)
+    }
+
+    /// Returns up to `limit` keys of the project (revoked ones too), newest
+    /// first, created before `before` when given (index `api_keys_project`).
+    #[tracing::instrument(skip_all, fields(project_id = %project_id))]
+    pub async fn list_api_keys(
+        &self,
+        project_id: ProjectId,
+        before: Option<ApiKeyId>,
+        limit: i64,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        let before = before.map(|id| id.uuid());
+        let client = self.connection().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {KEY_COLUMNS} FROM api_keys \
+                     WHERE project_id = $1 AND ($2::uuid IS NULL OR id < $2) \
+                     ORDER BY id DESC LIMIT $3"
+                ),
+                &[&project_id.uuid(), &before, &limit],
+            )
+            .await?;
+        rows.iter().map(ApiKeyRecord::from_row).collect()
+    }
+}

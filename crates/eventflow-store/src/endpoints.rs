@@ -202,3 +202,268 @@ impl Store {
             .collect())
     }
 }
+
+/// Everything that defines an endpoint, as the query API creates it. The URL,
+/// filters and headers are validated by the caller.
+#[derive(Debug, Clone)]
+pub struct EndpointDefinition {
+    pub url: String,
+    pub description: String,
+    /// Event-type filters: exact types, `prefix.*` or `*`.
+    pub event_types: Vec<String>,
+    /// A payload predicate in its JSON form; None delivers every payload.
+    pub payload_filter: Option<serde_json::Value>,
+    /// Extra request headers: a JSON object of strings.
+    pub headers: serde_json::Value,
+    pub rate_limit_per_second: Option<i32>,
+    pub max_concurrency: i32,
+    /// False creates the endpoint disabled "by user".
+    pub enabled: bool,
+}
+
+/// Changes to an endpoint's definition; None leaves a setting as it is, and
+/// `Some(None)` clears a nullable one.
+#[derive(Debug, Clone, Default)]
+pub struct EndpointChanges {
+    pub url: Option<String>,
+    pub description: Option<String>,
+    pub event_types: Option<Vec<String>>,
+    pub payload_filter: Option<Option<serde_json::Value>>,
+    pub headers: Option<serde_json::Value>,
+    pub rate_limit_per_second: Option<Option<i32>>,
+    pub max_concurrency: Option<i32>,
+    /// False disables "by user"; true enables and forgets the failing state.
+    pub enabled: Option<bool>,
+    pub paused: Option<bool>,
+}
+
+/// An endpoint with what the API shows beyond what delivering needs.
+#[derive(Debug, Clone)]
+pub struct EndpointDetails {
+    pub record: EndpointRecord,
+    pub description: String,
+    /// Why the endpoint is disabled ("disabled by user", or since when it failed).
+    pub disabled_reason: Option<String>,
+    pub last_success_at: Option<time::OffsetDateTime>,
+    pub failing_since: Option<time::OffsetDateTime>,
+    pub updated_at: time::OffsetDateTime,
+}
+
+impl EndpointDetails {
+    fn from_row(row: &tokio_postgres::Row) -> Self {
+        Self {
+            record: EndpointRecord::from_row(row),
+            description: row.get("description"),
+            disabled_reason: row.get("disabled_reason"),
+            last_success_at: row.get("last_success_at"),
+            failing_since: row.get("failing_since"),
+            updated_at: row.get("updated_at"),
+        }
+    }
+}
+
+const DETAIL_COLUMNS: &str = "id, project_id, url, event_types, payload_filter, headers, secret, previous_secret, \
+     previous_secret_expires_at, enabled, paused, rate_limit_per_second, max_concurrency, created_at, \
+     description, disabled_reason, last_success_at, failing_since, updated_at";
+
+/// Why an endpoint is disabled when its owner disabled it.
+const DISABLED_BY_USER: &str = "disabled by user";
+
+impl Store {
+    /// Creates an endpoint of the project with a fresh signing secret and
+    /// returns it whole; NotFound if the project does not exist.
+    #[tracing::instrument(skip_all, fields(project_id = %project_id))]
+    pub async fn create_endpoint_from(
+        &self,
+        project_id: ProjectId,
+        definition: &EndpointDefinition,
+    ) -> Result<EndpointDetails, StoreError> {
+        let id = EndpointId::new();
+        let secret = EndpointSecret::generate();
+        let disabled_reason = (!definition.enabled).then_some(DISABLED_BY_USER);
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "INSERT INTO endpoints (id, project_id, url, description, event_types, payload_filter, \
+                                            headers, secret, rate_limit_per_second, max_concurrency, \
+                                            enabled, disabled_reason) \
+                     SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM projects WHERE id = $2 \
+                     RETURNING {DETAIL_COLUMNS}"
+                ),
+                &[
+                    &id.uuid(),
+                    &project_id.uuid(),
+                    &definition.url,
+                    &definition.description,
+                    &definition.event_types,
+                    &definition.payload_filter,
+                    &definition.headers,
+                    &secret.as_str(),
+                    &definition.rate_limit_per_second,
+                    &definition.max_concurrency,
+                    &definition.enabled,
+                    &disabled_reason,
+                ],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "project" })?;
+        Ok(EndpointDetails::from_row(&row))
+    }
+
+    /// Returns the project's endpoint, or NotFound (also when it belongs to
+    /// another project).
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
+    pub async fn project_endpoint(
+        &self,
+        project_id: ProjectId,
+        id: EndpointId,
+    ) -> Result<EndpointDetails, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "SELECT {DETAIL_COLUMNS} FROM endpoints WHERE id = $1 AND project_id = $2"
+                ),
+                &[&id.uuid(), &project_id.uuid()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "endpoint" })?;
+        Ok(EndpointDetails::from_row(&row))
+    }
+
+    /// Returns up to `limit` endpoints of the project, newest first, created
+    /// before `before` when given (index `endpoints_project`).
+    #[tracing::instrument(skip_all, fields(project_id = %project_id))]
+    pub async fn list_endpoints(
+        &self,
+        project_id: ProjectId,
+        before: Option<EndpointId>,
+        limit: i64,
+    ) -> Result<Vec<EndpointDetails>, StoreError> {
+        let before = before.map(|id| id.uuid());
+        let client = self.connection().await?;
+        let rows = client
+            .query(
+                &format!(
+                    "SELECT {DETAIL_COLUMNS} FROM endpoints \
+                     WHERE project_id = $1 AND ($2::uuid IS NULL OR id < $2) \
+                     ORDER BY id DESC LIMIT $3"
+                ),
+                &[&project_id.uuid(), &before, &limit],
+            )
+            .await?;
+        Ok(rows.iter().map(EndpointDetails::from_row).collect())
+    }
+
+    /// Applies `changes` to the project's endpoint in one statement and
+    /// returns it; NotFound if it is not the project's.
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
+    pub async fn update_endpoint(
+        &self,
+        project_id: ProjectId,
+        id: EndpointId,
+        changes: &EndpointChanges,
+    ) -> Result<EndpointDetails, StoreError> {
+        let (set_filter, filter) = match &changes.payload_filter {
+            Some(filter) => (true, filter.clone()),
+            None => (false, None),
+        };
+        let (set_rate, rate) = match changes.rate_limit_per_second {
+            Some(rate) => (true, rate),
+            None => (false, None),
+        };
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "UPDATE endpoints SET \
+                        url = coalesce($3::text, url), \
+                        description = coalesce($4::text, description), \
+                        event_types = coalesce($5::text[], event_types), \
+                        payload_filter = CASE WHEN $6::boolean THEN $7::jsonb ELSE payload_filter END, \
+                        headers = coalesce($8::jsonb, headers), \
+                        rate_limit_per_second = CASE WHEN $9::boolean THEN $10::integer \
+                                                     ELSE rate_limit_per_second END, \
+                        max_concurrency = coalesce($11::integer, max_concurrency), \
+                        enabled = coalesce($12::boolean, enabled), \
+                        disabled_reason = CASE WHEN $12::boolean IS NULL THEN disabled_reason \
+                                               WHEN $12::boolean THEN NULL ELSE $14::text END, \
+                        failing_since = CASE WHEN $12::boolean THEN NULL ELSE failing_since END, \
+                        paused = coalesce($13::boolean, paused), \
+                        updated_at = now() \
+                     WHERE id = $1 AND project_id = $2 \
+                     RETURNING {DETAIL_COLUMNS}"
+                ),
+                &[
+                    &id.uuid(),
+                    &project_id.uuid(),
+                    &changes.url,
+                    &changes.description,
+                    &changes.event_types,
+                    &set_filter,
+                    &filter,
+                    &changes.headers,
+                    &set_rate,
+                    &rate,
+                    &changes.max_concurrency,
+                    &changes.enabled,
+                    &changes.paused,
+                    &DISABLED_BY_USER,
+                ],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "endpoint" })?;
+        Ok(EndpointDetails::from_row(&row))
+    }
+
+    /// Deletes the project's endpoint; NotFound if it is not the project's.
+    /// Its deliveries stay for the record; pending ones end as failed when
+    /// the dispatcher next takes them.
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
+    pub async fn delete_endpoint(
+        &self,
+        project_id: ProjectId,
+        id: EndpointId,
+    ) -> Result<(), StoreError> {
+        let client = self.connection().await?;
+        let deleted = client
+            .execute(
+                "DELETE FROM endpoints WHERE id = $1 AND project_id = $2",
+                &[&id.uuid(), &project_id.uuid()],
+            )
+            .await?;
+        if deleted == 0 {
+            return Err(StoreError::NotFound { what: "endpoint" });
+        }
+        Ok(())
+    }
+
+    /// Gives the project's endpoint a fresh signing secret; the old one keeps
+    /// signing for `grace` (a secret rotated before then is dropped: only one
+    /// previous secret is kept). NotFound if it is not the project's.
+    #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
+    pub async fn rotate_endpoint_secret(
+        &self,
+        project_id: ProjectId,
+        id: EndpointId,
+        grace: std::time::Duration,
+    ) -> Result<EndpointDetails, StoreError> {
+        let secret = EndpointSecret::generate();
+        let expires_at = time::OffsetDateTime::now_utc() + grace;
+        let client = self.connection().await?;
+        let row = client
+            .query_opt(
+                &format!(
+                    "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = $4, \
+                            secret = $3, updated_at = now() \
+                     WHERE id = $1 AND project_id = $2 \
+                     RETURNING {DETAIL_COLUMNS}"
+                ),
+                &[&id.uuid(), &project_id.uuid(), &secret.as_str(), &expires_at],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "endpoint" })?;
+        Ok(EndpointDetails::from_row(&row))
+    }
+}

@@ -54,8 +54,9 @@ impl From<deadpool_postgres::PoolError> for StoreError {
     }
 }
 
-/// Connection-level failures: closed sockets, I/O errors (no SQLSTATE), and the
-/// server-side codes PostgreSQL sends while shutting down or starting up.
+/// Connection-level failures: closed sockets, I/O errors (no SQLSTATE), the
+/// server-side codes PostgreSQL sends while shutting down or starting up, and
+/// a server out of connection slots.
 fn is_connection_failure(error: &tokio_postgres::Error) -> bool {
     if error.is_closed() {
         return true;
@@ -67,6 +68,7 @@ fn is_connection_failure(error: &tokio_postgres::Error) -> bool {
                 || *code == SqlState::ADMIN_SHUTDOWN
                 || *code == SqlState::CRASH_SHUTDOWN
                 || *code == SqlState::CANNOT_CONNECT_NOW
+                || *code == SqlState::TOO_MANY_CONNECTIONS
                 || *code == SqlState::QUERY_CANCELED
         }
     }

@@ -321,3 +321,261 @@ impl Store {
         Ok(row.get(0))
     }
 }
+
+// Event search (query API): events of one project, newest first, filtered by
+// type, reception time and the state of their deliveries. The statement is
+// assembled from the filters present, so each shape gets a plan that uses the
+// matching index and prunes partitions by id.
+
+/// What an event search asks for. Every filter is optional; `limit` is the
+/// number of rows to return at most (callers paginating ask for one more).
+#[derive(Debug, Clone)]
+pub struct EventSearch {
+    /// `*` (no filter), `prefix.*` or an exact type.
+    pub event_type: Option<eventflow_domain::EventTypeFilter>,
+    /// Events received in this millisecond or later (ids are UUID v7).
+    pub since: Option<OffsetDateTime>,
+    /// Events received before this millisecond.
+    pub until: Option<OffsetDateTime>,
+    /// Only events with a delivery in this status (to `endpoint_id`, when given).
+    pub delivery_status: Option<crate::DeliveryStatus>,
+    /// Only events with a delivery to this endpoint.
+    pub endpoint_id: Option<eventflow_domain::EndpointId>,
+    /// Only events older than this one: the cursor of the previous page.
+    pub before: Option<EventId>,
+    /// Reads the payloads too (they can be large; lists leave them out by default).
+    pub include_payload: bool,
+    pub limit: i64,
+}
+
+/// An event as a search lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventSummary {
+    pub id: EventId,
+    pub event_type: String,
+    pub occurred_at: OffsetDateTime,
+    pub received_at: OffsetDateTime,
+    /// The producer's JSON text, when the search asked for payloads.
+    pub payload: Option<String>,
+}
+
+/// A statement assembled from optional filters: SQL text plus its parameters,
+/// numbered as they are added.
+pub(crate) struct FilteredQuery {
+    sql: String,
+    params: Vec<Box<dyn tokio_postgres::types::ToSql + Sync + Send>>,
+}
+
+impl FilteredQuery {
+    pub(crate) fn new(sql: impl Into<String>) -> Self {
+        Self {
+            sql: sql.into(),
+            params: Vec::new(),
+        }
+    }
+
+    /// Binds `value` and returns its placeholder (`$n`).
+    pub(crate) fn bind(
+        &mut self,
+        value: impl tokio_postgres::types::ToSql + Sync + Send + 'static,
+    ) -> String {
+        self.params.push(Box::new(value));
+        format!("${}", self.params.len())
+    }
+
+    /// Appends SQL text.
+    pub(crate) fn push(&mut self, sql: &str) {
+        self.sql.push_str(sql);
+    }
+
+    /// Runs the statement (prepared once per connection and shape).
+    pub(crate) async fn query(
+        &self,
+        client: &Connection,
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let statement = client.prepare_cached(&self.sql).await?;
+        let params: Vec<&(dyn tokio_postgres::types::ToSql + Sync)> = self
+            .params
+            .iter()
+            .map(|param| param.as_ref() as &(dyn tokio_postgres::types::ToSql + Sync))
+            .collect();
+        Ok(client.query(&statement, &params).await?)
+    }
+}
+
+/// The smallest UUID v7 of the millisecond `at` falls in (the Rust twin of
+/// the SQL function `eventflow_uuid_floor`): rows created in that millisecond
+/// or later have ids at or above it. Times before 1970 give the nil UUID.
+pub(crate) fn uuid_v7_floor(at: OffsetDateTime) -> Uuid {
+    let millis = at.unix_timestamp_nanos().div_euclid(1_000_000);
+    let millis = u64::try_from(millis.clamp(0, (1 << 48) - 1)).unwrap_or(0);
+    Uuid::from_u64_pair(millis << 16, 0)
+}
+
+/// The LIKE pattern of the types under `prefix` (which ends with `.`): the
+/// prefix with `\`, `%` and `_` escaped, then at least one more character.
+fn like_prefix(prefix: &str) -> String {
+    let mut pattern = String::with_capacity(prefix.len() + 4);
+    for c in prefix.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push_str("_%");
+    pattern
+}
+
+/// A delivery shares its event's millisecond (the first 48 bits of both ids),
+/// so bounding `d.id` by the event id's millisecond lets PostgreSQL probe one
+/// partition of `deliveries` per event instead of all of them.
+const SAME_MILLISECOND_AS_EVENT: &str = "d.id BETWEEN (left(e.id::text, 13) || '-0000-0000-000000000000')::uuid \
+     AND (left(e.id::text, 13) || '-ffff-ffff-ffffffffffff')::uuid";
+
+impl Store {
+    /// Returns the project's events that pass `search`, newest first.
+    #[tracing::instrument(level = "debug", skip_all, fields(project_id = %project_id))]
+    pub async fn search_events(
+        &self,
+        project_id: ProjectId,
+        search: &EventSearch,
+    ) -> Result<Vec<EventSummary>, StoreError> {
+        let mut query =
+            FilteredQuery::new("SELECT e.id, e.event_type, e.occurred_at, e.received_at");
+        if search.include_payload {
+            query.push(", e.payload::text AS payload");
+        }
+        let project = query.bind(project_id.uuid());
+        query.push(&format!(" FROM events e WHERE e.project_id = {project}"));
+        // The filter's grammar: `*`, `<prefix>.*`, or an exact type.
+        match search.event_type.as_ref().map(|filter| filter.as_str()) {
+            None | Some("*") => {}
+            Some(raw) => match raw.strip_suffix('*') {
+                Some(prefix) => {
+                    let pattern = query.bind(like_prefix(prefix));
+                    query.push(&format!(" AND e.event_type LIKE {pattern}"));
+                }
+                None => {
+                    let exact = query.bind(raw.to_owned());
+                    query.push(&format!(" AND e.event_type = {exact}"));
+                }
+            },
+        }
+        // Id bounds, kept to bound the deliveries too: a delivery's id has
+        // its event's millisecond.
+        let mut delivery_bounds = String::new();
+        if let Some(since) = search.since {
+            let bound = query.bind(uuid_v7_floor(since));
+            query.push(&format!(" AND e.id >= {bound}"));
+            delivery_bounds.push_str(&format!(" AND d.id >= {bound}"));
+        }
+        if let Some(until) = search.until {
+            let bound = query.bind(uuid_v7_floor(until));
+            query.push(&format!(" AND e.id < {bound}"));
+            delivery_bounds.push_str(&format!(" AND d.id < {bound}"));
+        }
+        if let Some(before) = search.before {
+            let bound = query.bind(before.uuid());
+            query.push(&format!(" AND e.id < {bound}"));
+        }
+        if search.delivery_status.is_some() || search.endpoint_id.is_some() {
+            if let Some(before) = search.before {
+                // The last id of the cursor's millisecond.
+                let (high, _) = before.uuid().as_u64_pair();
+                let bound = query.bind(Uuid::from_u64_pair(high | 0xffff, u64::MAX));
+                delivery_bounds.push_str(&format!(" AND d.id <= {bound}"));
+            }
+            query.push(&format!(
+                " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id \
+                 AND d.project_id = e.project_id AND {SAME_MILLISECOND_AS_EVENT}{delivery_bounds}"
+            ));
+            if let Some(status) = search.delivery_status {
+                // A constant of this crate, written in so the planner knows
+                // how common the status is.
+                query.push(&format!(" AND d.status = '{}'", status.as_str()));
+            }
+            if let Some(endpoint_id) = search.endpoint_id {
+                let endpoint = query.bind(endpoint_id.uuid());
+                query.push(&format!(" AND d.endpoint_id = {endpoint}"));
+            }
+            query.push(")");
+        }
+        let limit = query.bind(search.limit);
+        query.push(&format!(" ORDER BY e.id DESC LIMIT {limit}"));
+
+        let client = self.connection().await?;
+        let rows = query.query(&client).await?;
+        Ok(rows
+            .iter()
+            .map(|row| EventSummary {
+                id: EventId::from_uuid(row.get("id")),
+                event_type: row.get("event_type"),
+                occurred_at: row.get("occurred_at"),
+                received_at: row.get("received_at"),
+                payload: if search.include_payload {
+                    row.get("payload")
+                } else {
+                    None
+                },
+            })
+            .collect())
+    }
+
+    /// Reports whether the event exists and belongs to the project.
+    pub async fn project_event_exists(
+        &self,
+        project_id: ProjectId,
+        id: EventId,
+    ) -> Result<bool, StoreError> {
+        let client = self.connection().await?;
+        let row = client
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1 AND project_id = $2)",
+                &[&id.uuid(), &project_id.uuid()],
+            )
+            .await?;
+        Ok(row.get(0))
+    }
+}
+
+#[cfg(test)]
+mod search_tests {
+    use super::*;
+
+    #[test]
+    fn the_floor_of_an_ids_own_time_keeps_its_millisecond_and_zeroes_the_rest() {
+        let id = Uuid::now_v7();
+        let (seconds, nanos) = id
+            .get_timestamp()
+            .map(|ts| ts.to_unix())
+            .unwrap_or_default();
+        let at = OffsetDateTime::from_unix_timestamp_nanos(
+            i128::from(seconds) * 1_000_000_000 + i128::from(nanos),
+        )
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+
+        let floor = uuid_v7_floor(at);
+
+        assert_eq!(floor.as_bytes()[..6], id.as_bytes()[..6]);
+        assert_eq!(floor.as_bytes()[6..], [0u8; 10]);
+        assert!(floor <= id);
+    }
+
+    #[test]
+    fn the_floor_matches_the_sql_function_on_a_known_time() {
+        // SELECT eventflow_uuid_floor('2024-10-31 12:00:00.123456+00')
+        let at = OffsetDateTime::from_unix_timestamp_nanos(1_730_376_000_123_456_000)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        assert_eq!(
+            uuid_v7_floor(at).to_string(),
+            "0192e272-627b-0000-0000-000000000000"
+        );
+        assert_eq!(uuid_v7_floor(OffsetDateTime::UNIX_EPOCH), Uuid::nil());
+    }
+
+    #[test]
+    fn like_metacharacters_in_a_prefix_are_escaped() {
+        assert_eq!(like_prefix("order."), "order._%");
+        assert_eq!(like_prefix("a_b%c\\."), "a\\_b\\%c\\\\._%");
+    }
+}

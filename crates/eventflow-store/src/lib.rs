@@ -17,16 +17,23 @@ mod migrate;
 mod outbox;
 mod pool;
 mod projects;
+mod stats;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, KeyLookup};
-pub use deliveries::{AttemptRecord, DeliveryState, DeliveryStatus, DueDelivery};
-pub use endpoints::{CreatedEndpoint, EndpointRecord, NewEndpoint};
+pub use deliveries::{AttemptRecord, DeliverySearch, DeliveryState, DeliveryStatus, DueDelivery};
+pub use endpoints::{
+    CreatedEndpoint, EndpointChanges, EndpointDefinition, EndpointDetails, EndpointRecord,
+    NewEndpoint,
+};
 pub use error::StoreError;
-pub use events::{InsertOutcome, NewEvent, StoredEvent, insert_events};
+pub use events::{EventSearch, EventSummary, InsertOutcome, NewEvent, StoredEvent, insert_events};
 pub use migrate::migrations_fingerprint;
 pub use outbox::RelayError;
 pub use pool::{LeaderLock, PoolSettings, Store};
 pub use projects::{Project, ProjectSettings};
+pub use stats::{
+    LATENCY_BOUNDS_MS, LatencyHistogram, StatsBucket, StatsDelta, StatsPoint, StatsQuery,
+};
 
 /// A connection checked out of the pool.
 pub type Connection = deadpool_postgres::Object;

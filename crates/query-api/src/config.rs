@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eventflow_domain::SecretString;
+use eventflow_domain::{AddressPolicy, SecretString};
 use eventflow_runtime::config::{self, ConfigError};
 use serde::Deserialize;
 
@@ -35,6 +35,17 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     pub default_page_limit: u32,
     pub max_page_limit: u32,
+    /// Networks an endpoint URL may name by IP literal (or `localhost`)
+    /// although private, loopback or link-local; empty: public addresses only.
+    #[serde(deserialize_with = "allow_list")]
+    pub endpoint_allow_nets: AddressPolicy,
+}
+
+fn allow_list<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<AddressPolicy, D::Error> {
+    let raw = String::deserialize(deserializer)?;
+    AddressPolicy::parse_allow_list(&raw).map_err(serde::de::Error::custom)
 }
 
 fn comma_separated<'de, D: serde::Deserializer<'de>>(
@@ -86,6 +97,29 @@ mod tests {
         assert_eq!(config.grpc_addr.port(), 50052);
         assert_eq!(config.redis_key_prefix, "ef:");
         assert!(config.admin_token.is_none());
+        assert!(config.endpoint_allow_nets.allow.is_empty());
+    }
+
+    #[test]
+    fn the_endpoint_allow_list_is_parsed_and_a_bad_entry_is_named() {
+        let env_ok = env(&[
+            ("EVENTFLOW_DATABASE_URL", "postgres://x"),
+            ("EVENTFLOW_REDIS_URL", "redis://x"),
+            ("EVENTFLOW_ENDPOINT_ALLOW_NETS", "127.0.0.0/8, ::1"),
+        ]);
+        let config = config::load_from::<Config>(DEFAULTS, None, env_ok).unwrap();
+        assert_eq!(config.endpoint_allow_nets.allow.len(), 2);
+
+        let env_bad = env(&[
+            ("EVENTFLOW_DATABASE_URL", "postgres://x"),
+            ("EVENTFLOW_REDIS_URL", "redis://x"),
+            ("EVENTFLOW_ENDPOINT_ALLOW_NETS", "localhost"),
+        ]);
+        let error = config::load_from::<Config>(DEFAULTS, None, env_bad).unwrap_err();
+        assert!(
+            error.to_string().contains("EVENTFLOW_ENDPOINT_ALLOW_NETS"),
+            "{error}"
+        );
     }
 
     #[test]

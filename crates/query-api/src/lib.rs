@@ -17,6 +17,7 @@ mod grpc;
 mod health;
 mod http;
 mod pagination;
+mod search;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,7 +25,7 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_auth::Authenticator;
-use eventflow_domain::SecretString;
+use eventflow_domain::{AddressPolicy, SecretString};
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
 use eventflow_queue::RateLimit;
@@ -55,6 +56,8 @@ pub(crate) struct AppState {
     admin_token: Option<SecretString>,
     dispatcher: DispatchControlClient<Channel>,
     page_limits: PageLimits,
+    /// Which private networks endpoint URLs may name (`endpoint_allow_nets`).
+    endpoint_allow_nets: AddressPolicy,
 }
 
 /// Which dependencies answered a ping.
@@ -130,6 +133,7 @@ impl Application {
         let state = Arc::new(AppState {
             authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, unlimited),
             admin_token: config.admin_token.clone(),
+            endpoint_allow_nets: config.endpoint_allow_nets.clone(),
             dispatcher: DispatchControlClient::new(dispatcher),
             page_limits: PageLimits {
                 default: config.default_page_limit,

@@ -94,7 +94,7 @@ async fn grpc_health_turns_serving_once_the_dependencies_answer() {
 }
 
 #[tokio::test]
-async fn get_event_is_unimplemented_for_now() {
+async fn get_event_without_an_api_key_is_unauthenticated() {
     let app = spawn_app().await;
     let mut query = QueryServiceClient::new(channel(app.grpc_url()).await);
 
@@ -103,12 +103,7 @@ async fn get_event_is_unimplemented_for_now() {
     };
     let status = query.get_event(request).await.unwrap_err();
 
-    assert_eq!(status.code(), tonic::Code::Unimplemented);
-    assert!(
-        status.message().contains("GetEvent"),
-        "{}",
-        status.message()
-    );
+    assert_eq!(status.code(), tonic::Code::Unauthenticated);
     app.shutdown().await.unwrap();
 }
 

@@ -2,8 +2,15 @@
 //! test starts the real `Application` on port 0 against a fresh database and
 //! its own Redis key prefix.
 
+mod api_keys;
+mod deliveries;
+mod endpoints;
+mod events;
+mod grpc;
+mod isolation;
 mod lifecycle;
 mod projects;
+mod stats;
 
 use std::net::SocketAddr;
 use std::time::Duration;
