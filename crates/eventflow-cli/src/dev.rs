@@ -94,10 +94,14 @@ pub async fn run(
 
     let gateway_config = ingest_gateway::Config::with_urls(database_url, redis_url)
         .context("ingest-gateway settings")?;
-    let dispatcher_config =
+    let mut dispatcher_config =
         dispatcher::Config::with_urls(database_url, redis_url).context("dispatcher settings")?;
-    let query_config =
+    let mut query_config =
         query_api::Config::with_urls(database_url, redis_url).context("query-api settings")?;
+    // Local development delivers to receivers on this machine.
+    let loopback = eventflow_domain::AddressPolicy::parse_allow_list(DEV_ALLOW_NETS)?;
+    dispatcher_config.delivery_allow_nets = loopback.clone();
+    query_config.endpoint_allow_nets = loopback;
     let gateway = ingest_gateway::Application::build(gateway_config)
         .await
         .context("cannot start ingest-gateway")?;
@@ -303,6 +307,9 @@ async fn find_project_by_name(store: &Store, name: &str) -> anyhow::Result<Optio
         .context("cannot look up the dev project")?;
     Ok(project.map(|project| project.id))
 }
+
+/// What `eventflow dev` lets deliveries reach although private: this machine.
+const DEV_ALLOW_NETS: &str = "127.0.0.0/8,::1/128";
 
 fn banner_text(banner: &Banner<'_>) -> String {
     let gateway = reachable(banner.ingest_gateway.http);
