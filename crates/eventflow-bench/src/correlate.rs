@@ -133,6 +133,7 @@ impl Correlation {
 
     /// Returns how many measured events missed at least one endpoint.
     pub fn incomplete_events(&self) -> u64 {
+        // `missing` is sorted by event id, so the pairs of one event are adjacent.
         let mut events: Vec<EventId> = self.missing.iter().map(|m| m.event_id).collect();
         events.dedup();
         events.len() as u64
@@ -220,7 +221,10 @@ mod tests {
 
     #[test]
     fn a_delivery_before_its_ack_is_clamped_to_zero_and_counted() {
-        assert_eq!(ack_to_arrival(Instant::now(), Instant::now() - MS), (Duration::ZERO, true));
+        assert_eq!(
+            ack_to_arrival(Instant::now(), Instant::now() - MS),
+            (Duration::ZERO, true)
+        );
         let mut fixture = Fixture::new();
         fixture.event(Some(105), true, &[Some(100)]);
         let correlation = correlate(&fixture.records, fixture.window(0, 1000));

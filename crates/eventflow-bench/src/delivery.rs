@@ -108,6 +108,7 @@ pub async fn run(
     let receiver = Receiver::start(Arc::clone(&tracker))?;
     let urls: Vec<String> = (0..endpoints).map(|i| receiver.endpoint_url(i)).collect();
     let provisioned = provision(&args.database, workload, &urls).await?;
+    eprintln!("{}", provisioned.describe());
     let sent = send_and_drain(&args, &provisioned.api_key, &tracker).await;
     let paused = provisioned.pause_endpoints().await;
     let rejected = receiver.rejected();
@@ -146,23 +147,27 @@ async fn send_and_drain(
         Arc::clone(&live),
         Arc::clone(tracker),
     );
-    let result = runner::drive(workload, plan, timeline, stop.clone(), live).await;
-    let drain = match &result {
-        Ok(_) => drain_deliveries(tracker, args.drain, &stop).await,
-        Err(_) => Drain::skipped(),
-    };
+    let sent = async {
+        let result = runner::drive(workload, plan, timeline, stop.clone(), live).await?;
+        let drain = drain_deliveries(tracker, args.drain).await;
+        Ok(Sent {
+            result,
+            timeline,
+            drain,
+        })
+    }
+    .await;
     progress.stop().await;
-    Ok(Sent {
-        result: result?,
-        timeline,
-        drain,
-    })
+    sent
 }
 
-/// Waits up to `timeout` for every acknowledged event to reach every endpoint.
-async fn drain_deliveries(tracker: &DeliveryTracker, timeout: Duration, stop: &StopSignal) -> Drain {
+/// Waits up to `timeout` for every acknowledged event to reach every endpoint. A Ctrl-C
+/// that stopped sending does not cut this wait short (a second one quits), so the report
+/// of an interrupted run still tells delivered from lost.
+async fn drain_deliveries(tracker: &DeliveryTracker, timeout: Duration) -> Drain {
     let started = Instant::now();
-    let end = wait_for_deliveries(tracker, started + timeout, stop).await;
+    let never = StopSignal::default();
+    let end = wait_for_deliveries(tracker, started + timeout, &never).await;
     Drain {
         end,
         took: started.elapsed(),
@@ -213,7 +218,9 @@ struct ProgressRates {
 fn progress_line(tick: Tick, timeline: Timeline, rates: ProgressRates) -> String {
     format!(
         "{:>6.1}s  {:<9}  {:>8.0} sent/s  {:>8.0} delivered/s  outstanding {}  errors {}",
-        tick.now.saturating_duration_since(timeline.start).as_secs_f64(),
+        tick.now
+            .saturating_duration_since(timeline.start)
+            .as_secs_f64(),
         timeline.phase_at(tick.previous_at),
         rates.sent_per_sec,
         rates.delivered_per_sec,
@@ -260,7 +267,11 @@ struct AckingWorkload {
 
 impl AckingWorkload {
     /// Prepares the client, endpoint, credentials and body template.
-    fn new(args: &DeliveryArgs, api_key: &str, tracker: Arc<DeliveryTracker>) -> anyhow::Result<Self> {
+    fn new(
+        args: &DeliveryArgs,
+        api_key: &str,
+        tracker: Arc<DeliveryTracker>,
+    ) -> anyhow::Result<Self> {
         Ok(Self {
             client: build_client(args.run.concurrency as usize, args.run.timeout)?,
             endpoint: endpoint_url(&args.url, "v1/events")?,
@@ -336,7 +347,8 @@ mod tests {
     #[test]
     fn the_event_id_is_read_from_the_202_answer() {
         let id = EventId::new();
-        let body = format!(r#"{{"id":"{id}","received_at":"2026-01-01T00:00:00Z","duplicate":false}}"#);
+        let body =
+            format!(r#"{{"id":"{id}","received_at":"2026-01-01T00:00:00Z","duplicate":false}}"#);
         assert_eq!(accepted_event_id(body.as_bytes()), Some(id));
         assert_eq!(accepted_event_id(br#"{"id":"not-an-id"}"#), None);
         assert_eq!(accepted_event_id(b"oops"), None);

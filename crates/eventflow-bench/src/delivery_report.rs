@@ -2,7 +2,6 @@
 //! report shows it, followed by what reached the receiver. In JSON the delivery figures
 //! sit under the `delivery` key, next to the sending report's keys.
 
-use std::fmt::Display;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -12,24 +11,16 @@ use crate::report::{PrintableReport, Report, describe_latency, push_row, round_t
 use crate::stats::{LatencySummary, per_second};
 use crate::tracking::WaitEnd;
 
-/// Missing pairs listed by name in the report; the count covers all of them.
+/// Missing pairs listed by name in the JSON report; the count covers all of them.
 const MISSING_SAMPLE: usize = 20;
+/// Missing pairs listed by name in the text report.
+const MISSING_SAMPLE_TEXT: usize = 3;
 
 /// How the wait for the last deliveries went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drain {
     pub end: WaitEnd,
     pub took: Duration,
-}
-
-impl Drain {
-    /// Describes a drain that never started because sending failed.
-    pub fn skipped() -> Self {
-        Self {
-            end: WaitEnd::Interrupted,
-            took: Duration::ZERO,
-        }
-    }
 }
 
 /// A delivery that never arrived, as reported.
@@ -130,7 +121,7 @@ impl DeliverySummary {
             ),
         );
         push_row(text, "delivery ms", self.describe_delivery_latency());
-        if endpoints > 1 {
+        if endpoints > 1 && self.completion_ms.is_some() {
             push_row(
                 text,
                 "complete ms",
@@ -150,6 +141,9 @@ impl DeliverySummary {
 
     /// Formats the acknowledgement-to-arrival percentiles and the clamped count.
     fn describe_delivery_latency(&self) -> String {
+        if self.latency_ms.is_none() {
+            return "no delivery arrived".to_owned();
+        }
         format!(
             "{}  (ack -> received; {} arrived before their ack, counted as 0)",
             describe_latency(self.latency_ms),
@@ -164,7 +158,10 @@ impl DeliverySummary {
             WaitEnd::TimedOut => "timed out",
             WaitEnd::Interrupted => "interrupted",
         };
-        format!("{end} after waiting {:.2} s once sending stopped", self.drain_s)
+        format!(
+            "{end} after waiting {:.2} s once sending stopped",
+            self.drain_s
+        )
     }
 
     /// Formats the events (and, with several endpoints, the pairs) that never arrived.
@@ -191,6 +188,7 @@ impl DeliverySummary {
         let pairs: Vec<String> = self
             .missing_sample
             .iter()
+            .take(MISSING_SAMPLE_TEXT)
             .map(|pair| format!("{} -> /ep/{}", pair.event_id, pair.endpoint))
             .collect();
         let more = self.missing_pairs.saturating_sub(pairs.len() as u64);
@@ -222,18 +220,21 @@ impl PrintableReport for DeliveryReport {
         self.delivery
             .push_rows(&mut text, self.sending.settings.endpoints);
         if !self.delivery.is_complete() {
-            text.push_str(&incomplete_warning(&self.sending.settings));
+            text.push_str(&incomplete_warning(
+                self.delivery.missing_pairs,
+                self.sending.settings.drain_s,
+            ));
         }
         text
     }
 }
 
 /// Explains what missing deliveries may mean.
-fn incomplete_warning(settings: &impl Display) -> String {
+fn incomplete_warning(missing: u64, drain_s: f64) -> String {
     format!(
-        "\nwarning: some accepted events were not delivered within the drain timeout ({settings}); \
-         check that the dispatcher runs against the same database and Redis key prefix with \
-         EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8, or raise --drain\n"
+        "\nwarning: {missing} expected deliveries did not arrive within {drain_s} s after sending \
+         stopped; check that a dispatcher runs against the same database and Redis key prefix \
+         with EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8, or raise --drain\n"
     )
 }
 
@@ -268,7 +269,12 @@ mod tests {
                 max: 9.0,
             }),
             clamped: 3,
-            completion_ms: None,
+            completion_ms: Some(LatencySummary {
+                p50: 5.0,
+                p90: 6.0,
+                p99: 7.0,
+                max: 8.0,
+            }),
             drain_s: 0.25,
             drain_end: if missing == 0 {
                 WaitEnd::AllDelivered
@@ -327,7 +333,22 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("5 (event, endpoint) pairs missing"), "{text}");
-        assert!(text.contains("warning: some accepted events"), "{text}");
+        assert!(
+            text.contains("warning: 5 expected deliveries did not arrive within 10 s"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn text_says_when_no_delivery_arrived() {
+        let mut report = report(1, 1000);
+        report.delivery.latency_ms = None;
+        let text = report.to_text();
+        assert!(text.contains("delivery ms no delivery arrived\n"), "{text}");
+        assert!(
+            text.contains("drain       timed out after waiting 0.25 s"),
+            "{text}"
+        );
     }
 
     #[test]

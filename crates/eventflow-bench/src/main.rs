@@ -1,5 +1,9 @@
 //! `eventflow-bench`: load generator for EventFlow. Each subcommand drives one workload
-//! (for now `ingest`) in closed or open loop and prints a text or JSON report.
+//! and prints a text or JSON report: `ingest` (the gateway alone), `e2e` and `fanout`
+//! (gateway, dispatcher and webhooks to the benchmark's own receiver, one or several
+//! endpoints per event) in closed or open loop, `drain` (a dispatcher working off a
+//! backlog), and `query` (the query API's reads over a large seeded project while
+//! events are ingested).
 //!
 //! A run sends for `--warmup` without recording, then measures for `--duration`. The
 //! report counts what was sent in the measured window: accepted events and events/s,
@@ -10,25 +14,33 @@
 //! accepted.
 //!
 //! A new workload implements [`runner::Workload`], adds its subcommand with
-//! [`args::RunArgs`] flattened into its options, and builds a [`report::Report`].
+//! [`args::RunArgs`] flattened into its options, and builds a [`report::Report`]
+//! (or another [`report::PrintableReport`]).
 
 mod args;
+mod backlog;
+mod correlate;
+mod delivery;
+mod delivery_report;
 mod duration;
 mod http;
 mod ingest;
 mod progress;
+mod provision;
+mod query;
+mod receiver;
 mod report;
 mod runner;
 mod schedule;
 mod stats;
+mod tracking;
 
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use serde::Serialize;
 
-use crate::report::Report;
+use crate::report::PrintableReport;
 
 /// Load generator for EventFlow.
 #[derive(Debug, Parser)]
@@ -43,6 +55,21 @@ struct Cli {
 enum Command {
     /// Posts events to the ingest gateway and measures accepted events/s and latency.
     Ingest(ingest::IngestArgs),
+    /// Sends events through the gateway to a dispatcher and the benchmark's own webhook
+    /// receiver; measures deliveries/s and the latency from each 202 to its webhook.
+    #[command(after_help = delivery::SETUP_HELP)]
+    E2e(delivery::DeliveryArgs),
+    /// Like e2e, with every event delivered to several endpoints; also measures when the
+    /// last of an event's deliveries arrived.
+    #[command(after_help = delivery::SETUP_HELP)]
+    Fanout(delivery::FanoutArgs),
+    /// Stores a backlog of events while the dispatcher is stopped, then measures how fast
+    /// a dispatcher delivers it once started.
+    #[command(after_help = backlog::SETUP_HELP)]
+    Drain(backlog::DrainArgs),
+    /// Seeds a large project once, then measures the query API's list, search, detail and
+    /// statistics reads by concurrent readers, optionally while events are ingested.
+    Query(query::QueryArgs),
 }
 
 fn main() -> ExitCode {
@@ -70,6 +97,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             print_report(&report, json)?;
             Ok(exit_code(report.accepted))
         }
+        Command::E2e(args) => {
+            let json = args.run.json;
+            let report = runtime.block_on(delivery::run(args, "e2e", 1))?;
+            print_report(&report, json)?;
+            Ok(delivery_exit_code(
+                report.sending.accepted,
+                report.delivery.is_complete(),
+            ))
+        }
+        Command::Fanout(args) => {
+            let json = args.delivery.run.json;
+            let endpoints = usize::from(args.endpoints);
+            let report = runtime.block_on(delivery::run(args.delivery, "fanout", endpoints))?;
+            print_report(&report, json)?;
+            Ok(delivery_exit_code(
+                report.sending.accepted,
+                report.delivery.is_complete(),
+            ))
+        }
+        Command::Drain(args) => {
+            let json = args.json;
+            let report = runtime.block_on(backlog::run(args))?;
+            print_report(&report, json)?;
+            Ok(delivery_exit_code(report.accepted, report.is_complete()))
+        }
+        Command::Query(args) => {
+            let json = args.json;
+            let report = runtime.block_on(query::run(args))?;
+            print_report(&report, json)?;
+            Ok(if report.any_read_succeeded() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
     }
 }
 
@@ -91,4 +153,13 @@ fn exit_code(accepted: u64) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Fails the process when no event was accepted or an accepted event was not delivered.
+fn delivery_exit_code(accepted: u64, all_delivered: bool) -> ExitCode {
+    if accepted > 0 && !all_delivered {
+        eprintln!("error: some accepted events were not delivered");
+        return ExitCode::FAILURE;
+    }
+    exit_code(accepted)
 }

@@ -87,6 +87,20 @@ async fn create_endpoint(
 }
 
 impl Provisioned {
+    /// Describes what was created, for the operator: the project and its endpoints.
+    pub fn describe(&self) -> String {
+        let plural = if self.endpoint_ids.len() == 1 {
+            ""
+        } else {
+            "s"
+        };
+        format!(
+            "created project {} with {} endpoint{plural} and an ingest key",
+            self.project_id,
+            self.endpoint_ids.len()
+        )
+    }
+
     /// Pauses every endpoint of the run, so the dispatcher stops delivering to the
     /// receiver that is about to stop.
     pub async fn pause_endpoints(&self) -> anyhow::Result<()> {

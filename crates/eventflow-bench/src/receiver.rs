@@ -148,10 +148,22 @@ mod tests {
         tracker.record_ack(id, Instant::now(), true);
         let webhook_id = id.to_string();
 
-        assert_eq!(post(&receiver.endpoint_url(1), Some(&webhook_id)).await, 200);
-        assert_eq!(post(&receiver.endpoint_url(1), Some(&webhook_id)).await, 200);
-        assert_eq!(post(&receiver.endpoint_url(0), Some(&webhook_id)).await, 200);
-        assert_eq!(post(&receiver.endpoint_url(2), Some(&webhook_id)).await, 404);
+        assert_eq!(
+            post(&receiver.endpoint_url(1), Some(&webhook_id)).await,
+            200
+        );
+        assert_eq!(
+            post(&receiver.endpoint_url(1), Some(&webhook_id)).await,
+            200
+        );
+        assert_eq!(
+            post(&receiver.endpoint_url(0), Some(&webhook_id)).await,
+            200
+        );
+        assert_eq!(
+            post(&receiver.endpoint_url(2), Some(&webhook_id)).await,
+            404
+        );
         assert_eq!(post(&receiver.endpoint_url(0), Some("evt_nope")).await, 400);
         assert_eq!(post(&receiver.endpoint_url(0), None).await, 400);
 

@@ -159,7 +159,7 @@ pub fn describe_latency(latency: Option<LatencySummary>) -> String {
 }
 
 /// Formats the error counts, e.g. `12 events (429: 10, timeout: 2)`, or `none`.
-fn describe_errors(errors: &ErrorCounts) -> String {
+pub fn describe_errors(errors: &ErrorCounts) -> String {
     if errors.total == 0 {
         return "none".to_owned();
     }

@@ -110,6 +110,18 @@ impl ErrorCounts {
         }
     }
 
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: &ErrorCounts) {
+        self.total += other.total;
+        for (code, count) in &other.status {
+            *self.status.entry(*code).or_default() += count;
+        }
+        self.timeout += other.timeout;
+        self.connect += other.connect;
+        self.transport += other.transport;
+        self.invalid_response += other.invalid_response;
+    }
+
     /// Lists the non-zero counts as `(label, count)` pairs, HTTP statuses first.
     pub fn breakdown(&self) -> Vec<(String, u64)> {
         let statuses = self
@@ -210,5 +222,20 @@ mod tests {
                 ("timeout".to_owned(), 4)
             ]
         );
+    }
+
+    #[test]
+    fn error_counts_merge_cause_by_cause() {
+        let mut total = ErrorCounts::default();
+        total.add(ErrorKind::Status(429), 1);
+        let mut other = ErrorCounts::default();
+        other.add(ErrorKind::Status(429), 2);
+        other.add(ErrorKind::Status(503), 3);
+        other.add(ErrorKind::Connect, 4);
+        total.merge(&other);
+        assert_eq!(total.total, 10);
+        assert_eq!(total.status.get(&429), Some(&3));
+        assert_eq!(total.status.get(&503), Some(&3));
+        assert_eq!(total.connect, 4);
     }
 }

@@ -48,7 +48,10 @@ impl EventRecord {
 
     /// Returns how many endpoints have received the event.
     pub fn delivered_endpoints(&self) -> u64 {
-        self.arrivals.iter().filter(|arrival| arrival.is_some()).count() as u64
+        self.arrivals
+            .iter()
+            .filter(|arrival| arrival.is_some())
+            .count() as u64
     }
 }
 
