@@ -65,10 +65,18 @@ impl Dispatch {
                     )
                     .await
             } else {
-                tokio::select! {
-                    _ = stop.cancelled() => break,
-                    read = self.queue.read_new(&self.settings.consumer_name, self.settings.read_batch, READ_BLOCK) => read,
-                }
+                // Not raced against `stop`: dropping a read Redis has already
+                // answered would leave the entries it handed out pending on a
+                // consumer that is going away, delayed until another claims
+                // them. The read waits READ_BLOCK at most; what it returns after
+                // `stop` is handled and drained like the rest.
+                self.queue
+                    .read_new(
+                        &self.settings.consumer_name,
+                        self.settings.read_batch,
+                        READ_BLOCK,
+                    )
+                    .await
             };
             match read {
                 Ok(entries) if entries.is_empty() => {}

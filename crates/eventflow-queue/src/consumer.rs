@@ -45,6 +45,11 @@ fn is_no_group(error: &fred::error::Error) -> bool {
     error.details().starts_with("NOGROUP")
 }
 
+/// XINFO on a missing key answers "ERR no such key".
+fn is_no_stream(error: &fred::error::Error) -> bool {
+    error.details().contains("no such key")
+}
+
 impl Queue {
     /// Creates the consumer group (and the stream) if missing; starting from
     /// the stream's beginning so nothing already appended is skipped.
@@ -83,13 +88,7 @@ impl Queue {
             Err(error) if is_no_group(&error) => return Err(QueueError::NoGroup),
             other => other?,
         };
-        if reply.is_null() {
-            return Ok(Vec::new());
-        }
-        // {stream: [[id, [field, value, ...]], ...]} as a map (RESP3) or nested arrays (RESP2).
-        let streams: HashMap<String, Value> = reply.convert()?;
-        let entries = streams.into_values().next().unwrap_or(Value::Null);
-        parse_entries(entries, false)
+        parse_entries(only_stream_entries(reply)?, false)
     }
 
     /// Claims entries pending for longer than `min_idle` (their consumer is
@@ -147,8 +146,31 @@ impl Queue {
     }
 
     /// Reports the group's backlog; NoGroup when the group does not exist.
+    ///
+    /// The group's read position is taken before the pending entries, so an
+    /// entry read in between is counted as unread rather than missed by both:
+    /// recovery treats everything before the oldest pending or unread entry
+    /// as handled, and would re-publish an entry still in flight.
     pub async fn dispatch_backlog(&self) -> Result<GroupBacklog, QueueError> {
         let stream = self.keys().event_stream();
+        let groups: Result<Vec<HashMap<String, Value>>, _> =
+            self.client().xinfo_groups(&stream).await;
+        let groups = match groups {
+            Err(error) if is_no_group(&error) || is_no_stream(&error) => {
+                return Err(QueueError::NoGroup);
+            }
+            other => other?,
+        };
+        let group = groups
+            .into_iter()
+            .find(|group| {
+                group
+                    .get("name")
+                    .and_then(|name| name.as_string())
+                    .as_deref()
+                    == Some(DISPATCH_GROUP)
+            })
+            .ok_or(QueueError::NoGroup)?;
         let pending: Result<Value, _> = self.client().xpending(&stream, DISPATCH_GROUP, ()).await;
         let pending = match pending {
             Err(error) if is_no_group(&error) => return Err(QueueError::NoGroup),
@@ -160,17 +182,6 @@ impl Queue {
             .and_then(|value| value.as_u64())
             .unwrap_or(0);
         let oldest_pending = summary.get(1).and_then(|value| value.as_string());
-        let groups: Vec<HashMap<String, Value>> = self.client().xinfo_groups(&stream).await?;
-        let group = groups
-            .into_iter()
-            .find(|group| {
-                group
-                    .get("name")
-                    .and_then(|name| name.as_string())
-                    .as_deref()
-                    == Some(DISPATCH_GROUP)
-            })
-            .ok_or(QueueError::NoGroup)?;
         Ok(GroupBacklog {
             pending: count,
             oldest_pending,
@@ -207,6 +218,26 @@ impl Queue {
     }
 }
 
+/// The entries of the one stream an XREADGROUP read: the reply is
+/// `{stream: entries}` in RESP3 but `[[stream, entries]]` in RESP2 (the
+/// default), which does not convert to a map.
+fn only_stream_entries(reply: Value) -> Result<Value, QueueError> {
+    match reply {
+        Value::Null => Ok(Value::Null),
+        Value::Map(streams) => Ok(streams.inner().into_values().next().unwrap_or(Value::Null)),
+        Value::Array(streams) => match streams.into_iter().next() {
+            Some(stream) => {
+                let (_name, entries): (Value, Value) = stream.convert()?;
+                Ok(entries)
+            }
+            None => Ok(Value::Null),
+        },
+        other => Err(QueueError::UnexpectedReply(format!(
+            "XREADGROUP replied {other:?}"
+        ))),
+    }
+}
+
 fn parse_entries(entries: Value, claimed: bool) -> Result<Vec<ReceivedEntry>, QueueError> {
     if entries.is_null() {
         return Ok(Vec::new());
@@ -230,4 +261,57 @@ fn parse_entries(entries: Value, claimed: bool) -> Result<Vec<ReceivedEntry>, Qu
         });
     }
     Ok(parsed)
+}
+
+#[cfg(test)]
+mod tests {
+    use eventflow_domain::{EventId, ProjectId};
+
+    use super::*;
+
+    fn entries(event_id: EventId, project_id: ProjectId) -> Value {
+        let fields = Value::Array(vec![
+            "e".into(),
+            event_id.to_string().into(),
+            "p".into(),
+            project_id.to_string().into(),
+        ]);
+        Value::Array(vec![Value::Array(vec!["1700000000000-0".into(), fields])])
+    }
+
+    #[test]
+    fn a_resp2_read_reply_gives_its_entries() {
+        let (event_id, project_id) = (EventId::new(), ProjectId::new());
+        let reply = Value::Array(vec![Value::Array(vec![
+            "t:stream:events".into(),
+            entries(event_id, project_id),
+        ])]);
+
+        let parsed = parse_entries(only_stream_entries(reply).unwrap(), false).unwrap();
+
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].stream_id, "1700000000000-0");
+        assert_eq!(parsed[0].entry.event_id, event_id);
+        assert_eq!(parsed[0].entry.project_id, project_id);
+        assert!(!parsed[0].maybe_seen);
+    }
+
+    #[test]
+    fn a_resp3_read_reply_gives_its_entries() {
+        let (event_id, project_id) = (EventId::new(), ProjectId::new());
+        let streams = HashMap::from([("t:stream:events", entries(event_id, project_id))]);
+        let reply = Value::try_from(streams).unwrap();
+
+        let parsed = parse_entries(only_stream_entries(reply).unwrap(), false).unwrap();
+
+        assert_eq!(parsed.len(), 1);
+        assert_eq!(parsed[0].entry.event_id, event_id);
+    }
+
+    #[test]
+    fn an_empty_read_reply_gives_no_entries() {
+        let parsed = parse_entries(only_stream_entries(Value::Null).unwrap(), false).unwrap();
+
+        assert!(parsed.is_empty());
+    }
 }

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventflow_domain::EndpointId;
+use eventflow_domain::{EndpointId, EventId};
 use eventflow_test_support::{Received, TestGateway, WebhookSink};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
@@ -24,21 +24,25 @@ pub struct Acknowledged {
 #[derive(Clone)]
 struct Target {
     client: reqwest::Client,
-    url: String,
+    gateway_url: String,
     key: String,
     acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
-    /// Answers other than 202 (those events are not owed a delivery).
+    /// Why events were not acknowledged (they are not owed a delivery).
     refused: Arc<Mutex<Vec<String>>>,
 }
 
+fn order_created(n: usize) -> Value {
+    json!({"type": "order.created", "payload": {"n": n}})
+}
+
 impl Target {
+    /// Posts event `n` to `/v1/events`.
     async fn post(&self, n: usize) {
-        let body = json!({"type": "order.created", "payload": {"n": n}});
         let answer = self
             .client
-            .post(&self.url)
+            .post(format!("{}/v1/events", self.gateway_url))
             .bearer_auth(&self.key)
-            .json(&body)
+            .json(&order_created(n))
             .send()
             .await;
         let outcome = match answer {
@@ -63,11 +67,63 @@ impl Target {
             Err(refused) => lock(&self.refused).push(refused),
         }
     }
+
+    /// Posts events `numbers` in one request to `/v1/events/batch`.
+    async fn post_batch(&self, numbers: std::ops::Range<usize>) {
+        let count = numbers.len();
+        let events: Vec<Value> = numbers.map(order_created).collect();
+        let answer = self
+            .client
+            .post(format!("{}/v1/events/batch", self.gateway_url))
+            .bearer_auth(&self.key)
+            .json(&json!({ "events": events }))
+            .send()
+            .await;
+        let body = match answer {
+            Ok(response) if response.status() == 200 => response.json::<Value>().await,
+            Ok(response) => {
+                let refused = format!("batch status {}", response.status());
+                lock(&self.refused).extend(std::iter::repeat_n(refused, count));
+                return;
+            }
+            Err(error) => {
+                let refused = format!("batch request failed: {error}");
+                lock(&self.refused).extend(std::iter::repeat_n(refused, count));
+                return;
+            }
+        };
+        let at = Instant::now();
+        let results = body
+            .ok()
+            .and_then(|body| body["results"].as_array().cloned())
+            .unwrap_or_default();
+        for result in &results {
+            match (result["status"].as_u64(), result["id"].as_str()) {
+                (Some(202), Some(id)) => lock(&self.acknowledged).push(Acknowledged {
+                    id: id.to_owned(),
+                    at,
+                }),
+                _ => lock(&self.refused).push(format!("batch item {result}")),
+            }
+        }
+        if results.len() != count {
+            lock(&self.refused).push(format!("batch answered {} of {count}", results.len()));
+        }
+    }
+}
+
+/// What a producer achieved.
+#[derive(Debug)]
+pub struct Posted {
+    pub acknowledged: Vec<Acknowledged>,
+    /// Why the others were not acknowledged.
+    pub refused: Vec<String>,
 }
 
 /// Posts events in the background; every 202 is remembered with its time.
 pub struct Producer {
     target: Target,
+    total: usize,
     workers: JoinSet<()>,
 }
 
@@ -75,16 +131,23 @@ impl Producer {
     fn target(gateway: &TestGateway, key: &str) -> Target {
         Target {
             client: reqwest::Client::new(),
-            url: gateway.url("/v1/events"),
+            gateway_url: gateway.url(""),
             key: key.to_owned(),
             acknowledged: Arc::default(),
             refused: Arc::default(),
         }
     }
 
-    /// Posts `total` `order.created` events, `concurrency` requests at a time,
-    /// as fast as the gateway answers.
-    pub fn flood(gateway: &TestGateway, key: &str, total: usize, concurrency: usize) -> Self {
+    /// Posts `total` `order.created` events, `batch` per request (one per
+    /// request to `/v1/events` when `batch` is 1), `concurrency` requests at
+    /// a time, as fast as the gateway answers.
+    pub fn flood(
+        gateway: &TestGateway,
+        key: &str,
+        total: usize,
+        batch: usize,
+        concurrency: usize,
+    ) -> Self {
         let target = Self::target(gateway, key);
         let next = Arc::new(AtomicUsize::new(0));
         let mut workers = JoinSet::new();
@@ -92,36 +155,56 @@ impl Producer {
             let (target, next) = (target.clone(), next.clone());
             workers.spawn(async move {
                 loop {
-                    let n = next.fetch_add(1, Ordering::Relaxed);
-                    if n >= total {
+                    let first = next.fetch_add(batch, Ordering::Relaxed);
+                    if first >= total {
                         return;
                     }
-                    target.post(n).await;
+                    match batch {
+                        1 => target.post(first).await,
+                        _ => target.post_batch(first..total.min(first + batch)).await,
+                    }
                 }
             });
         }
-        Self { target, workers }
+        Self {
+            target,
+            total,
+            workers,
+        }
     }
 
     /// Posts `total` `order.created` events, one every `every`, each without
-    /// waiting for the answer to the previous one (a steady rate).
+    /// waiting for the answer to the previous one (a steady rate), with at
+    /// most `MAX_PACED_IN_FLIGHT` requests open (a slow gateway slows the pace
+    /// instead of opening ever more connections).
     pub fn paced(gateway: &TestGateway, key: &str, total: usize, every: Duration) -> Self {
+        const MAX_PACED_IN_FLIGHT: usize = 32;
         let target = Self::target(gateway, key);
         let mut workers = JoinSet::new();
         let driver = target.clone();
         workers.spawn(async move {
             let mut ticks = tokio::time::interval(every);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let open = Arc::new(tokio::sync::Semaphore::new(MAX_PACED_IN_FLIGHT));
             let mut posts = JoinSet::new();
             for n in 0..total {
                 ticks.tick().await;
+                let slot = open.clone().acquire_owned().await.expect("never closed");
                 let target = driver.clone();
-                posts.spawn(async move { target.post(n).await });
+                posts.spawn(async move {
+                    target.post(n).await;
+                    drop(slot);
+                });
             }
             while let Some(posted) = posts.join_next().await {
                 posted.expect("a post does not panic");
             }
         });
-        Self { target, workers }
+        Self {
+            target,
+            total,
+            workers,
+        }
     }
 
     /// How many events were acknowledged so far.
@@ -129,20 +212,26 @@ impl Producer {
         lock(&self.target.acknowledged).len()
     }
 
-    /// Waits until every event was posted; returns the acknowledged ones.
-    /// The gateway is healthy in these tests, so it must have taken them all.
-    pub async fn finish(mut self) -> Vec<Acknowledged> {
+    /// Waits until every event was posted; returns what was acknowledged. An
+    /// overloaded gateway may turn a few away (408, 503: not acknowledged, so
+    /// not owed), but it must take nearly all of them for the test to mean
+    /// something.
+    pub async fn finish(mut self) -> Posted {
         while let Some(worker) = self.workers.join_next().await {
             worker.expect("a producer does not panic");
         }
-        let refused = lock(&self.target.refused).clone();
+        let posted = Posted {
+            acknowledged: std::mem::take(&mut *lock(&self.target.acknowledged)),
+            refused: std::mem::take(&mut *lock(&self.target.refused)),
+        };
         assert!(
-            refused.is_empty(),
-            "the gateway refused {} events: {:?}",
-            refused.len(),
-            &refused[..refused.len().min(5)]
+            posted.acknowledged.len() * 10 >= self.total * 9,
+            "the gateway acknowledged only {} of {} events: {:?}",
+            posted.acknowledged.len(),
+            self.total,
+            &posted.refused[..posted.refused.len().min(5)]
         );
-        std::mem::take(&mut *lock(&self.target.acknowledged))
+        posted
     }
 }
 
@@ -204,7 +293,8 @@ pub async fn wait_until_received(
         if tally.missing.is_empty() || Instant::now() >= deadline {
             return tally;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Each look copies every request the sink holds: not too often.
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 
@@ -217,20 +307,33 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-/// Counts the endpoint's deliveries by status.
+/// Counts the endpoint's deliveries by status (through the gateway's pool:
+/// tests running side by side must not open a connection per query).
 pub async fn delivery_counts(gateway: &TestGateway, endpoint: EndpointId) -> DeliveryCounts {
-    let count = |filter: &str| {
-        format!(
-            "SELECT count(*) FROM deliveries WHERE endpoint_id = '{}'{filter}",
-            endpoint.uuid()
+    let client = gateway.store.connection().await.expect("a connection");
+    let row = client
+        .query_one(
+            "SELECT count(*), \
+                    count(*) FILTER (WHERE status = 'succeeded'), \
+                    count(*) FILTER (WHERE status = 'pending'), \
+                    count(*) FILTER (WHERE status = 'failed') \
+             FROM deliveries WHERE endpoint_id = $1",
+            &[&endpoint.uuid()],
         )
-    };
+        .await
+        .expect("count deliveries");
     DeliveryCounts {
-        total: gateway.db.count(&count("")).await,
-        succeeded: gateway.db.count(&count(" AND status = 'succeeded'")).await,
-        pending: gateway.db.count(&count(" AND status = 'pending'")).await,
-        failed: gateway.db.count(&count(" AND status = 'failed'")).await,
+        total: row.get(0),
+        succeeded: row.get(1),
+        pending: row.get(2),
+        failed: row.get(3),
     }
+}
+
+/// Runs a query returning one count, through the gateway's pool.
+pub async fn count(gateway: &TestGateway, sql: &str) -> i64 {
+    let client = gateway.store.connection().await.expect("a connection");
+    client.query_one(sql, &[]).await.expect(sql).get(0)
 }
 
 /// Waits until the endpoint has exactly `expected` deliveries, all
@@ -265,13 +368,14 @@ pub async fn assert_all_delivered(
     let unique: HashSet<&str> = acknowledged.iter().map(|event| event.id.as_str()).collect();
     assert_eq!(unique.len(), acknowledged.len(), "event ids are unique");
     let tally = wait_until_received(sink, acknowledged, within).await;
-    assert!(
-        tally.missing.is_empty(),
-        "{} of {} acknowledged events never arrived, e.g. {:?}",
-        tally.missing.len(),
-        acknowledged.len(),
-        &tally.missing[..tally.missing.len().min(5)]
-    );
+    if !tally.missing.is_empty() {
+        let states = missing_states(gateway, &tally.missing).await;
+        panic!(
+            "{} of {} acknowledged events never arrived; their deliveries: {states}",
+            tally.missing.len(),
+            acknowledged.len(),
+        );
+    }
     let counts = wait_until_succeeded(gateway, endpoint, acknowledged.len(), within).await;
     assert_eq!(
         (counts.total, counts.succeeded),
@@ -279,6 +383,46 @@ pub async fn assert_all_delivered(
         "every acknowledged event has one delivery and it succeeded: {counts:?}"
     );
     tally
+}
+
+/// Where the deliveries of events that never arrived stand, for a failure
+/// message: how many by status and last error, and a few in full.
+async fn missing_states(gateway: &TestGateway, missing: &[String]) -> String {
+    let ids: Vec<uuid::Uuid> = missing
+        .iter()
+        .map(|id| EventId::parse(id).expect("an event id").uuid())
+        .collect();
+    let client = gateway.store.connection().await.expect("a connection");
+    let rows = client
+        .query(
+            "SELECT status, coalesce(last_error, '-'), count(*), \
+                    min(extract(epoch FROM next_attempt_at - now()))::float8, \
+                    max(attempt_count) \
+             FROM deliveries WHERE event_id = ANY($1) GROUP BY 1, 2",
+            &[&ids],
+        )
+        .await
+        .expect("delivery states");
+    let recorded: i64 = rows.iter().map(|row| row.get::<_, i64>(2)).sum();
+    let groups: Vec<String> = rows
+        .iter()
+        .map(|row| {
+            format!(
+                "{} x {} ({}), due in {:?} s, attempts <= {}",
+                row.get::<_, i64>(2),
+                row.get::<_, String>(0),
+                row.get::<_, String>(1),
+                row.get::<_, Option<f64>>(3),
+                row.get::<_, i32>(4),
+            )
+        })
+        .collect();
+    format!(
+        "{} without a delivery row; {}; e.g. {:?}",
+        missing.len() as i64 - recorded,
+        groups.join("; "),
+        &missing[..missing.len().min(3)]
+    )
 }
 
 /// The `q` quantile (0..=1) of `samples`, by nearest rank.
