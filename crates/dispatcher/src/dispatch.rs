@@ -31,6 +31,9 @@ pub struct LoopSettings {
 pub struct Dispatch {
     pub store: Store,
     pub queue: Queue,
+    /// A connection of its own for the blocking stream reads, so they never
+    /// hold up acknowledgements and other commands.
+    pub reader: Queue,
     pub endpoints: EndpointCache,
     pub deliverer: Arc<Deliverer>,
     pub recorder: Recorder,
@@ -57,7 +60,7 @@ impl Dispatch {
             let claiming = last_claim.elapsed() >= claim_every;
             let read = if claiming {
                 last_claim = Instant::now();
-                self.queue
+                self.reader
                     .claim_stale(
                         &self.settings.consumer_name,
                         self.settings.claim_timeout,
@@ -70,7 +73,7 @@ impl Dispatch {
                 // consumer that is going away, delayed until another claims
                 // them. The read waits READ_BLOCK at most; what it returns after
                 // `stop` is handled and drained like the rest.
-                self.queue
+                self.reader
                     .read_new(
                         &self.settings.consumer_name,
                         self.settings.read_batch,

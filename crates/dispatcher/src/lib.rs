@@ -78,6 +78,7 @@ fn build_dispatch(
     config: &Config,
     store: Store,
     queue: Queue,
+    reader: Queue,
     writer: &TaskTracker,
 ) -> anyhow::Result<Dispatch> {
     let client = DeliveryClient::new(ClientSettings {
@@ -120,6 +121,7 @@ fn build_dispatch(
         },
         store,
         queue,
+        reader,
     })
 }
 
@@ -186,11 +188,21 @@ impl Application {
             .ping()
             .await
             .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+        let reader = Queue::connect(&QueueSettings {
+            redis_url: config.redis_url.clone(),
+            key_prefix: config.redis_key_prefix.clone(),
+            connections: 1,
+            // A blocking read waits up to 500 ms on top of the command time.
+            command_timeout: config.redis_timeout + std::time::Duration::from_secs(1),
+        })
+        .await
+        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
         let recorder_task = TaskTracker::new();
         let dispatch = Arc::new(build_dispatch(
             &config,
             store.clone(),
             queue.clone(),
+            reader,
             &recorder_task,
         )?);
         let state = Arc::new(AppState {

@@ -23,6 +23,8 @@ const MAX_BATCH: usize = 1000;
 /// Backoff bounds while PostgreSQL refuses writes.
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// Refusals (errors other than unavailability) before a batch is given up.
+const MAX_REFUSALS: usize = 3;
 
 /// A stream entry waiting for its deliveries to be recorded.
 pub struct PendingAck {
@@ -78,26 +80,38 @@ impl Recorder {
 async fn write_batches(store: Store, queue: Queue, mut receiver: mpsc::Receiver<Record>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        write_until_stored(&store, &batch).await;
-        acknowledge(&queue, &batch).await;
-        record_stats(&store, &batch).await;
-        record_endpoint_health(&store, &batch).await;
+        if write_until_stored(&store, &batch).await {
+            acknowledge(&queue, &batch).await;
+            record_stats(&store, &batch).await;
+            record_endpoint_health(&store, &batch).await;
+        }
         batch.clear();
     }
 }
 
-/// Retries until PostgreSQL takes the batch: acknowledging without it would lose state.
-async fn write_until_stored(store: &Store, batch: &[Record]) {
+/// Writes the batch, retrying while PostgreSQL is unreachable (acknowledging
+/// without it would lose state); returns false when PostgreSQL keeps
+/// refusing the batch itself.
+async fn write_until_stored(store: &Store, batch: &[Record]) -> bool {
     let states = one_state_per_delivery(batch);
     let attempts: Vec<AttemptRecord> = batch
         .iter()
         .filter_map(|record| record.result.attempt.clone())
         .collect();
     let mut backoff = MIN_BACKOFF;
+    let mut refusals = 0;
     loop {
         match store.record_deliveries(&states, &attempts).await {
-            Ok(()) => return,
+            Ok(()) => return true,
+            Err(error) if !error.is_unavailable() && refusals >= MAX_REFUSALS => {
+                // PostgreSQL answers but refuses this batch: give it up rather
+                // than stall every later one. Its stream entries stay pending
+                // and are claimed and delivered again (at least once).
+                tracing::error!(error = ?error, records = batch.len(), "giving up recording a batch PostgreSQL refuses");
+                return false;
+            }
             Err(error) => {
+                refusals += usize::from(!error.is_unavailable());
                 tracing::warn!(error = ?error, records = batch.len(), "could not record deliveries, retrying");
                 tokio::time::sleep(backoff).await;
                 backoff = (backoff * 2).min(MAX_BACKOFF);
