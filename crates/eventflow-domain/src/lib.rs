@@ -27,7 +27,9 @@ pub use api_key::{
     parse_presented_key,
 };
 pub use error::DomainError;
-pub use event::{EventType, IdempotencyKey, RESERVED_EVENT_TYPE_PREFIX, format_rfc3339, parse_rfc3339};
+pub use event::{
+    EventType, IdempotencyKey, RESERVED_EVENT_TYPE_PREFIX, format_rfc3339, parse_rfc3339,
+};
 pub use filter::{EventTypeFilter, EventTypeFilters, PayloadFilter};
 pub use id::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
 pub use retry::{RetrySchedule, format_duration, parse_duration, with_jitter};

@@ -1,6 +1,7 @@
-//! Pre-aggregated statistics: per project, endpoint and UTC minute, the events
-//! stored, the deliveries that succeeded or were dead-lettered, the attempts
-//! made and a histogram of their durations (table `stats_minutely`).
+//! Pre-aggregated statistics: per project, endpoint and UTC minute (and
+//! hour), the events stored, the deliveries that succeeded or were
+//! dead-lettered, the attempts made and a histogram of their durations
+//! (tables `stats_minutely` and `stats_hourly`).
 //!
 //! Writers fold a whole batch into a [`StatsDelta`] in memory and add it with
 //! one statement ([`Store::record_stats`]), after their own write committed:
@@ -9,10 +10,12 @@
 //! nature: a batch written again after a crash is counted again.
 //!
 //! Readers ([`Store::stats`]) get a dense series of minute, hour or day
-//! buckets, rolled up from the minute rows through the primary key: the cost
-//! depends on the time range, never on the number of events.
+//! buckets, summed from the minute rows (minute buckets) or the hour rows
+//! (hour and day buckets) through the primary key: the cost depends on the
+//! time range and bucket size, never on the number of events.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use eventflow_domain::{EndpointId, ProjectId};
@@ -165,7 +168,7 @@ impl LatencyHistogram {
     }
 }
 
-/// What one minute row gains.
+/// What one row gains.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Counters {
     events: i64,
@@ -175,6 +178,19 @@ struct Counters {
     latency: LatencyHistogram,
 }
 
+impl Counters {
+    fn merge(&mut self, other: &Self) {
+        self.events += other.events;
+        self.succeeded += other.succeeded;
+        self.failed += other.failed;
+        self.attempts += other.attempts;
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// Rows keyed by (project, endpoint, start in Unix seconds), in key order.
+type Rows = BTreeMap<(Uuid, Uuid, i64), Counters>;
+
 /// Counts gathered from one batch, per (project, endpoint, minute), waiting
 /// to be added to the stored rows. Delivery counts go to the endpoint's row
 /// and to the project-wide row (nil endpoint id); events to the project-wide
@@ -182,13 +198,33 @@ struct Counters {
 #[derive(Debug, Clone, Default)]
 pub struct StatsDelta {
     // Ordered, so that concurrent writers lock rows in the same order.
-    rows: BTreeMap<(Uuid, Uuid, i64), Counters>,
+    rows: Rows,
 }
 
 impl StatsDelta {
     /// Returns true when nothing was counted.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+
+    /// Adds every count of `other`.
+    pub fn merge(&mut self, other: StatsDelta) {
+        for (key, counters) in other.rows {
+            self.rows.entry(key).or_default().merge(&counters);
+        }
+    }
+
+    /// The minute rows folded into hour rows.
+    fn hourly(&self) -> Rows {
+        let mut hours = Rows::new();
+        for ((project_id, endpoint_id, minute), counters) in &self.rows {
+            let hour = minute.div_euclid(3_600) * 3_600;
+            hours
+                .entry((*project_id, *endpoint_id, hour))
+                .or_default()
+                .merge(counters);
+        }
+        hours
     }
 
     /// Counts `count` events of the project received at `received_at`.
@@ -275,104 +311,184 @@ pub struct StatsQuery {
     pub until: OffsetDateTime,
 }
 
-// `synchronous_commit` is turned off for this statement's own transaction
-// only: counters are not worth an fsync wait, and a crash loses at most the
-// last fraction of a second of them. It also keeps the row locks of a busy
-// minute short, as every writer of a project updates the same rows.
-const RECORD_STATS: &str = "\
-WITH relaxed AS (SELECT set_config('synchronous_commit', 'off', true))
-INSERT INTO stats_minutely AS s (project_id, endpoint_id, minute, events, succeeded, failed,
+/// Where the counters of one grain (minute or hour) are kept.
+struct Rollup {
+    table: &'static str,
+    column: &'static str,
+}
+
+const MINUTELY: Rollup = Rollup {
+    table: "stats_minutely",
+    column: "minute",
+};
+const HOURLY: Rollup = Rollup {
+    table: "stats_hourly",
+    column: "hour",
+};
+
+impl Rollup {
+    /// The upsert of this grain's rows from the arrays `$first..$first+7`;
+    /// `$17` is the histogram length. Rows are taken in key order, so that
+    /// concurrent writers lock them in the same order.
+    fn upsert(&self, first: usize) -> String {
+        let Rollup { table, column } = self;
+        let p = |offset: usize| format!("${}", first + offset);
+        format!(
+            "INSERT INTO {table} AS s (project_id, endpoint_id, {column}, events, succeeded, failed,
                                  attempts, latency_histogram)
-SELECT u.project_id, u.endpoint_id, u.minute, u.events, u.succeeded, u.failed, u.attempts,
-       CASE WHEN u.attempts > 0 THEN ($8::bigint[])[((u.n - 1) * $9 + 1):(u.n * $9)]
-            ELSE '{}'::bigint[] END
+SELECT u.project_id, u.endpoint_id, u.start, u.events, u.succeeded, u.failed, u.attempts,
+       CASE WHEN u.attempts > 0 THEN ({h}::bigint[])[((u.n - 1) * $17 + 1):(u.n * $17)]
+            ELSE '{{}}'::bigint[] END
 FROM relaxed,
-     unnest($1::uuid[], $2::uuid[], $3::timestamptz[], $4::bigint[], $5::bigint[], $6::bigint[],
-            $7::bigint[]) WITH ORDINALITY
-         AS u(project_id, endpoint_id, minute, events, succeeded, failed, attempts, n)
+     unnest({a}::uuid[], {b}::uuid[], {c}::timestamptz[], {d}::bigint[], {e}::bigint[],
+            {f}::bigint[], {g}::bigint[]) WITH ORDINALITY
+         AS u(project_id, endpoint_id, start, events, succeeded, failed, attempts, n)
 ORDER BY u.n
-ON CONFLICT (project_id, endpoint_id, minute) DO UPDATE SET
+ON CONFLICT (project_id, endpoint_id, {column}) DO UPDATE SET
     events = s.events + EXCLUDED.events,
     succeeded = s.succeeded + EXCLUDED.succeeded,
     failed = s.failed + EXCLUDED.failed,
     attempts = s.attempts + EXCLUDED.attempts,
     latency_histogram = CASE WHEN EXCLUDED.attempts > 0
         THEN eventflow_histogram_add(s.latency_histogram, EXCLUDED.latency_histogram)
-        ELSE s.latency_histogram END";
+        ELSE s.latency_histogram END",
+            a = p(0),
+            b = p(1),
+            c = p(2),
+            d = p(3),
+            e = p(4),
+            f = p(5),
+            g = p(6),
+            h = p(7),
+        )
+    }
 
-// Reads the minute rows of one series through the primary key and rolls them
-// up into buckets aligned on the Unix epoch (UTC days and hours). Events come
-// from the project-wide rows (nil endpoint), deliveries from the rows of the
-// endpoint asked for ($2, which is the nil id for the whole project).
-const READ_STATS: &str = "\
-WITH picked AS (
-    SELECT date_bin($4::bigint * interval '1 second', minute, timestamptz '1970-01-01 00:00:00+00')
-               AS bucket,
-           CASE WHEN endpoint_id = $6 THEN events ELSE 0 END AS events,
-           CASE WHEN endpoint_id = $2 THEN succeeded ELSE 0 END AS succeeded,
-           CASE WHEN endpoint_id = $2 THEN failed ELSE 0 END AS failed,
-           CASE WHEN endpoint_id = $2 THEN attempts ELSE 0 END AS attempts,
-           latency_histogram
-    FROM stats_minutely
-    WHERE project_id = $1 AND endpoint_id IN ($2, $6) AND minute >= $3 AND minute < $5
-), counters AS (
-    SELECT bucket, sum(events)::bigint AS events, sum(succeeded)::bigint AS succeeded,
-           sum(failed)::bigint AS failed, sum(attempts)::bigint AS attempts
-    FROM picked
-    GROUP BY bucket
-), latency AS (
-    SELECT bucket, array_agg(total ORDER BY i) AS histogram
-    FROM (SELECT bucket, i, sum(x)::bigint AS total
-          FROM picked, unnest(latency_histogram) WITH ORDINALITY AS h(x, i)
-          WHERE attempts > 0
-          GROUP BY bucket, i) per_bound
-    GROUP BY bucket
+    /// Reads one series of this grain through the primary key and rolls its
+    /// rows up into buckets aligned on the Unix epoch, in one aggregate: a
+    /// sum per counter and per histogram bucket. Events come from the
+    /// project-wide rows (nil endpoint `$6`), deliveries from the rows of the
+    /// endpoint asked for (`$2`, the nil id for the whole project).
+    fn read(&self) -> String {
+        let Rollup { table, column } = self;
+        let histogram: Vec<String> = (1..=HISTOGRAM_LEN)
+            .map(|i| {
+                format!("coalesce(sum(latency_histogram[{i}]) FILTER (WHERE endpoint_id = $2), 0)")
+            })
+            .collect();
+        format!(
+            "\
+SELECT date_bin($4::bigint * interval '1 second', {column}, timestamptz '1970-01-01 00:00:00+00')
+           AS bucket,
+       coalesce(sum(events) FILTER (WHERE endpoint_id = $6), 0)::bigint AS events,
+       coalesce(sum(succeeded) FILTER (WHERE endpoint_id = $2), 0)::bigint AS succeeded,
+       coalesce(sum(failed) FILTER (WHERE endpoint_id = $2), 0)::bigint AS failed,
+       coalesce(sum(attempts) FILTER (WHERE endpoint_id = $2), 0)::bigint AS attempts,
+       ARRAY[{}]::bigint[] AS histogram
+FROM {table}
+WHERE project_id = $1 AND endpoint_id IN ($2, $6) AND {column} >= $3 AND {column} < $5
+GROUP BY bucket
+ORDER BY bucket",
+            histogram.join(",\n             ")
+        )
+    }
+}
+
+/// Adds the minute rows (`$1..$8`) and the hour rows (`$9..$16`) of a delta.
+///
+/// `synchronous_commit` is turned off for this statement's own transaction
+/// only: counters are not worth an fsync wait, and a crash loses at most the
+/// last fraction of a second of them. It also keeps the row locks of a busy
+/// minute short, as every writer of a project updates the same rows.
+static RECORD_STATS: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "WITH relaxed AS MATERIALIZED (SELECT set_config('synchronous_commit', 'off', true)),
+minutes AS (
+{}
 )
-SELECT c.bucket, c.events, c.succeeded, c.failed, c.attempts, l.histogram
-FROM counters c LEFT JOIN latency l USING (bucket)
-ORDER BY c.bucket";
+{}",
+        MINUTELY.upsert(1),
+        HOURLY.upsert(9)
+    )
+});
+
+static READ_MINUTELY: LazyLock<String> = LazyLock::new(|| MINUTELY.read());
+static READ_HOURLY: LazyLock<String> = LazyLock::new(|| HOURLY.read());
+
+/// The rows of one grain as the columns the upsert takes.
+struct RowColumns {
+    project_ids: Vec<Uuid>,
+    endpoint_ids: Vec<Uuid>,
+    starts: Vec<OffsetDateTime>,
+    events: Vec<i64>,
+    succeeded: Vec<i64>,
+    failed: Vec<i64>,
+    attempts: Vec<i64>,
+    /// Every row's histogram, one after the other.
+    histograms: Vec<i64>,
+}
+
+impl From<&Rows> for RowColumns {
+    fn from(rows: &Rows) -> Self {
+        let len = rows.len();
+        let mut columns = Self {
+            project_ids: Vec::with_capacity(len),
+            endpoint_ids: Vec::with_capacity(len),
+            starts: Vec::with_capacity(len),
+            events: Vec::with_capacity(len),
+            succeeded: Vec::with_capacity(len),
+            failed: Vec::with_capacity(len),
+            attempts: Vec::with_capacity(len),
+            histograms: Vec::with_capacity(len * HISTOGRAM_LEN),
+        };
+        for ((project_id, endpoint_id, start), counters) in rows {
+            columns.project_ids.push(*project_id);
+            columns.endpoint_ids.push(*endpoint_id);
+            columns.starts.push(from_unix(*start));
+            columns.events.push(counters.events);
+            columns.succeeded.push(counters.succeeded);
+            columns.failed.push(counters.failed);
+            columns.attempts.push(counters.attempts);
+            columns
+                .histograms
+                .extend_from_slice(counters.latency.counts());
+        }
+        columns
+    }
+}
 
 impl Store {
-    /// Adds the counts of `delta` to the stored minute rows, in one statement.
+    /// Adds the counts of `delta` to the stored minute and hour rows, in one
+    /// statement.
     #[tracing::instrument(level = "debug", skip_all, fields(rows = delta.rows.len()))]
     pub async fn record_stats(&self, delta: &StatsDelta) -> Result<(), StoreError> {
         if delta.is_empty() {
             return Ok(());
         }
-        let len = delta.rows.len();
-        let mut project_ids = Vec::with_capacity(len);
-        let mut endpoint_ids = Vec::with_capacity(len);
-        let mut minutes = Vec::with_capacity(len);
-        let mut events = Vec::with_capacity(len);
-        let mut succeeded = Vec::with_capacity(len);
-        let mut failed = Vec::with_capacity(len);
-        let mut attempts = Vec::with_capacity(len);
-        let mut histograms = Vec::with_capacity(len * HISTOGRAM_LEN);
-        for ((project_id, endpoint_id, minute), counters) in &delta.rows {
-            project_ids.push(*project_id);
-            endpoint_ids.push(*endpoint_id);
-            minutes.push(from_unix(*minute));
-            events.push(counters.events);
-            succeeded.push(counters.succeeded);
-            failed.push(counters.failed);
-            attempts.push(counters.attempts);
-            histograms.extend_from_slice(counters.latency.counts());
-        }
+        let minutes = RowColumns::from(&delta.rows);
+        let hours = RowColumns::from(&delta.hourly());
         let histogram_len = HISTOGRAM_LEN as i64;
         let client = self.connection().await?;
-        let statement = client.prepare_cached(RECORD_STATS).await?;
+        let statement = client.prepare_cached(&RECORD_STATS).await?;
         client
             .execute(
                 &statement,
                 &[
-                    &project_ids,
-                    &endpoint_ids,
-                    &minutes,
-                    &events,
-                    &succeeded,
-                    &failed,
-                    &attempts,
-                    &histograms,
+                    &minutes.project_ids,
+                    &minutes.endpoint_ids,
+                    &minutes.starts,
+                    &minutes.events,
+                    &minutes.succeeded,
+                    &minutes.failed,
+                    &minutes.attempts,
+                    &minutes.histograms,
+                    &hours.project_ids,
+                    &hours.endpoint_ids,
+                    &hours.starts,
+                    &hours.events,
+                    &hours.succeeded,
+                    &hours.failed,
+                    &hours.attempts,
+                    &hours.histograms,
                     &histogram_len,
                 ],
             )
@@ -382,15 +498,20 @@ impl Store {
 
     /// Returns the series `query` asks for: one point per bucket from the
     /// start of the bucket holding `since` to the end of the bucket holding
-    /// the instant before `until`, buckets without data zero-filled.
+    /// the instant before `until`, buckets without data zero-filled. Minute
+    /// buckets read the minute rows, hour and day buckets the hour rows.
     #[tracing::instrument(level = "debug", skip_all, fields(project_id = %query.project_id, bucket = query.bucket.as_str()))]
     pub async fn stats(&self, query: &StatsQuery) -> Result<Vec<StatsPoint>, StoreError> {
         let since = query.bucket.floor(query.since);
         let until = query.bucket.ceil(query.until);
         let width = query.bucket.seconds();
         let endpoint_id = query.endpoint_id.map_or(Uuid::nil(), |id| id.uuid());
+        let sql: &str = match query.bucket {
+            StatsBucket::Minute => &READ_MINUTELY,
+            StatsBucket::Hour | StatsBucket::Day => &READ_HOURLY,
+        };
         let client = self.connection().await?;
-        let statement = client.prepare_cached(READ_STATS).await?;
+        let statement = client.prepare_cached(sql).await?;
         let rows = client
             .query(
                 &statement,
@@ -427,9 +548,7 @@ impl Store {
             point.succeeded = row.get("succeeded");
             point.failed = row.get("failed");
             point.attempts = row.get("attempts");
-            if let Some(histogram) = row.get::<_, Option<Vec<i64>>>("histogram") {
-                point.latency = LatencyHistogram::from_counts(&histogram);
-            }
+            point.latency = LatencyHistogram::from_counts(&row.get::<_, Vec<i64>>("histogram"));
         }
         Ok(series)
     }
@@ -526,6 +645,35 @@ mod tests {
         let mut merged = short.clone();
         merged.merge(&long);
         assert_eq!(merged.total(), 3 + HISTOGRAM_LEN as i64 + 2);
+    }
+
+    #[test]
+    fn merged_deltas_add_up_row_by_row() {
+        let project = ProjectId::new();
+        let at = datetime!(2026-11-27 14:05 UTC);
+        let mut first = StatsDelta::default();
+        first.add_events(project, at, 2);
+        let mut second = StatsDelta::default();
+        second.add_events(project, at, 3);
+        second.add_events(project, at + time::Duration::minutes(1), 1);
+        first.merge(second);
+        let minute = at.unix_timestamp();
+        assert_eq!(first.rows[&(project.uuid(), Uuid::nil(), minute)].events, 5);
+        assert_eq!(first.rows.len(), 2);
+    }
+
+    #[test]
+    fn minute_rows_fold_into_their_hour() {
+        let project = ProjectId::new();
+        let mut delta = StatsDelta::default();
+        delta.add_events(project, datetime!(2026-11-27 14:05 UTC), 2);
+        delta.add_events(project, datetime!(2026-11-27 14:59:59 UTC), 3);
+        delta.add_events(project, datetime!(2026-11-27 15:00 UTC), 4);
+        let hours = delta.hourly();
+        let hour = |at: OffsetDateTime| &hours[&(project.uuid(), Uuid::nil(), at.unix_timestamp())];
+        assert_eq!(hour(datetime!(2026-11-27 14:00 UTC)).events, 5);
+        assert_eq!(hour(datetime!(2026-11-27 15:00 UTC)).events, 4);
+        assert_eq!(hours.len(), 2);
     }
 
     #[test]

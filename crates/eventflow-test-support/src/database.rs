@@ -73,7 +73,10 @@ impl TestDatabase {
     /// A store connected to this database.
     pub fn store(&self) -> Store {
         // Small: every test holds a few pools and PostgreSQL allows 100 connections.
-        let settings = PoolSettings { max_connections: 4, ..PoolSettings::default() };
+        let settings = PoolSettings {
+            max_connections: 4,
+            ..PoolSettings::default()
+        };
         Store::connect(&self.url, &settings).expect("test store")
     }
 

@@ -6,8 +6,9 @@
 //! After the commit a writer appends the batch to the Redis stream in one
 //! pipeline. If that fails the events are already safe: they are recorded in
 //! the outbox, which the relay (and the dispatcher's recovery) re-publishes.
-//! Once the requests have their answers, it adds the batch's event counts to
-//! the per-minute statistics (one statement; a failure is only logged).
+//! Once the requests have their answers, it hands the batch's event counts to
+//! the statistics writer, which adds them with one statement at a time (a
+//! failure is only logged).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -80,10 +81,14 @@ impl GroupCommitter {
     ) -> Self {
         let (jobs, receiver) = mpsc::channel(settings.max_events.max(1) * 4);
         let receiver = Arc::new(Mutex::new(receiver));
+        let (stats, stats_receiver) = mpsc::channel(STATS_QUEUE);
+        // Ends once every writer has dropped its sender and the rest is written.
+        tracker.spawn(write_stats(store.clone(), stats_receiver));
         for _ in 0..settings.writers.max(1) {
             let writer = Writer {
                 store: store.clone(),
                 queue: queue.clone(),
+                stats: stats.clone(),
                 jobs: receiver.clone(),
                 settings: settings.clone(),
             };
@@ -106,6 +111,8 @@ impl GroupCommitter {
 struct Writer {
     store: Store,
     queue: Queue,
+    /// To the statistics writer.
+    stats: mpsc::Sender<StatsDelta>,
     jobs: Arc<Mutex<mpsc::Receiver<CommitJob>>>,
     settings: GroupCommitSettings,
 }
@@ -155,7 +162,7 @@ impl Writer {
                 self.announce(&events, &outcomes).await;
                 let stats = count_stored_events(&events, &outcomes);
                 reply_in_order(replies, outcomes);
-                self.record_stats(&stats).await;
+                self.record_stats(stats);
             }
             Err(error) => {
                 tracing::error!(error = ?error, events = events.len(), "group commit failed");
@@ -208,15 +215,36 @@ impl Writer {
         }
     }
 
-    /// Adds the batch to the per-minute statistics once its requests have
-    /// their answers. Statistics never hold up ingest: a failure is logged and
-    /// the counts are lost, the events are not.
-    async fn record_stats(&self, stats: &StatsDelta) {
-        let timeout = self.settings.timeout;
-        match tokio::time::timeout(timeout, self.store.record_stats(stats)).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::warn!(error = ?error, "could not record event statistics"),
-            Err(_) => tracing::warn!(?timeout, "recording event statistics timed out"),
+    /// Hands the batch's counts to the statistics writer without waiting:
+    /// statistics never hold up ingest. When its queue is full (PostgreSQL is
+    /// slow), the counts are dropped, never the events.
+    fn record_stats(&self, stats: StatsDelta) {
+        if stats.is_empty() {
+            return;
+        }
+        if self.stats.try_send(stats).is_err() {
+            metrics::counter!("eventflow_stats_dropped_total").increment(1);
+            tracing::warn!("statistics queue full, dropping a batch's event counts");
+        }
+    }
+}
+
+/// Batches waiting for the statistics writer at most.
+const STATS_QUEUE: usize = 1024;
+
+/// Writes the writers' counts with one statement at a time: everything that
+/// queued up while one was written is merged into the next. The group-commit
+/// writers never wait for it, nor contend with each other on the project's
+/// hot statistics rows. A failed write is logged and its counts are lost.
+async fn write_stats(store: Store, mut receiver: mpsc::Receiver<StatsDelta>) {
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, STATS_QUEUE).await > 0 {
+        let mut stats = StatsDelta::default();
+        for delta in batch.drain(..) {
+            stats.merge(delta);
+        }
+        if let Err(error) = store.record_stats(&stats).await {
+            tracing::warn!(error = ?error, "could not record event statistics");
         }
     }
 }

@@ -81,7 +81,10 @@ pub fn validate_event(
         }
         Some(raw) => match EventType::parse(&raw) {
             Ok(event_type) if event_type.is_reserved() => {
-                fail("type", format!("{RESERVED_EVENT_TYPE_PREFIX}* types are reserved for EventFlow"));
+                fail(
+                    "type",
+                    format!("{RESERVED_EVENT_TYPE_PREFIX}* types are reserved for EventFlow"),
+                );
                 None
             }
             Ok(event_type) => Some(event_type),

@@ -171,9 +171,14 @@ async fn an_unknown_field_is_422_so_typos_are_not_silently_dropped() {
 async fn eventflow_event_types_are_reserved() {
     let gateway = spawn_gateway().await;
     let (_, key) = gateway.create_project_with_key("ingest").await;
-    let response = gateway.post_event(&key, &json!({"type": "eventflow.test", "payload": {}})).await;
+    let response = gateway
+        .post_event(&key, &json!({"type": "eventflow.test", "payload": {}}))
+        .await;
     assert_eq!(response.status(), 422);
     let body = problem(response).await;
-    assert!(body["detail"].as_str().unwrap().contains("reserved"), "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("reserved"),
+        "{body}"
+    );
     assert_nothing_stored(&gateway).await;
 }
