@@ -14,11 +14,14 @@ ensure_browser
 
 # The dispatcher's signature tests check deliveries with the Standard Webhooks
 # reference library (Python), an implementation independent of ours.
+# The query API's tests validate /openapi.json with openapi-spec-validator.
 STANDARDWEBHOOKS_VERSION=1.1.0
-if ! target/pyenv/bin/python -c "import sys, standardwebhooks as s; sys.exit(s.__version__ != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
-  log "installing the Standard Webhooks reference library $STANDARDWEBHOOKS_VERSION into target/pyenv"
+OPENAPI_VALIDATOR_VERSION=0.7.2
+if ! target/pyenv/bin/python -c "import sys, openapi_spec_validator, standardwebhooks as s; sys.exit(s.__version__ != '$STANDARDWEBHOOKS_VERSION')" 2>/dev/null; then
+  log "installing standardwebhooks $STANDARDWEBHOOKS_VERSION and openapi-spec-validator $OPENAPI_VALIDATOR_VERSION into target/pyenv"
   python3 -m venv target/pyenv
-  target/pyenv/bin/pip install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION"
+  target/pyenv/bin/pip install --quiet "standardwebhooks==$STANDARDWEBHOOKS_VERSION" \
+    "openapi-spec-validator==$OPENAPI_VALIDATOR_VERSION"
 fi
 export EVENTFLOW_TEST_PYTHON="$PWD/target/pyenv/bin/python"
 

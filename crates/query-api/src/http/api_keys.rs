@@ -204,7 +204,7 @@ pub async fn create_api_key(
     tag = "api-keys",
     params(ApiKeyListParams),
     responses(
-        (status = 200, body = Page<ApiKeyOut>),
+        (status = 200, description = "OK", body = Page<ApiKeyOut>),
         (status = 400, description = "bad project_id, limit or cursor", content_type = "application/problem+json"),
         (status = 403, description = "neither the operator nor an `admin` key"),
         (status = 404, description = "another project"),
@@ -241,7 +241,7 @@ pub async fn list_api_keys(
     tag = "api-keys",
     params(("id" = String, Path, description = "key_…")),
     responses(
-        (status = 200, body = ApiKeyOut),
+        (status = 200, description = "OK", body = ApiKeyOut),
         (status = 400, description = "malformed id", content_type = "application/problem+json"),
         (status = 403, description = "neither the operator nor an `admin` key"),
         (status = 404, description = "no such key (or another project's)"),

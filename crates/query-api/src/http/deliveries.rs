@@ -197,7 +197,7 @@ pub async fn list_deliveries(
     tag = "deliveries",
     params(("id" = String, Path, description = "dlv_…")),
     responses(
-        (status = 200, body = DeliveryOut),
+        (status = 200, description = "OK", body = DeliveryOut),
         (status = 400, description = "not a delivery id", content_type = "application/problem+json"),
         (status = 404, description = "no such delivery in the caller's project"),
     )

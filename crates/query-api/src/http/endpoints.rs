@@ -434,7 +434,7 @@ pub async fn create_endpoint(
     tag = "endpoints",
     params(PageParams),
     responses(
-        (status = 200, body = Page<EndpointOut>),
+        (status = 200, description = "OK", body = Page<EndpointOut>),
         (status = 400, description = "bad limit or cursor", content_type = "application/problem+json"),
         (status = 403, description = "the key lacks the `read` scope"),
     )
@@ -468,7 +468,7 @@ pub async fn list_endpoints(
     tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
-        (status = 200, body = EndpointOut),
+        (status = 200, description = "OK", body = EndpointOut),
         (status = 400, description = "malformed id", content_type = "application/problem+json"),
         (status = 403, description = "the key lacks the `read` scope"),
         (status = 404, description = "no such endpoint in the project"),
@@ -493,7 +493,7 @@ pub async fn get_endpoint(
     params(("id" = String, Path, description = "ep_…")),
     request_body = EndpointPatch,
     responses(
-        (status = 200, body = EndpointOut),
+        (status = 200, description = "OK", body = EndpointOut),
         (status = 400, description = "malformed id or invalid changes", content_type = "application/problem+json"),
         (status = 403, description = "the key lacks the `admin` scope"),
         (status = 404, description = "no such endpoint in the project"),
@@ -557,7 +557,7 @@ pub async fn delete_endpoint(
     tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
-        (status = 200, body = EndpointSecretOut),
+        (status = 200, description = "OK", body = EndpointSecretOut),
         (status = 400, description = "malformed id", content_type = "application/problem+json"),
         (status = 403, description = "the key lacks the `admin` scope"),
         (status = 404, description = "no such endpoint in the project"),
@@ -583,7 +583,7 @@ pub async fn get_secret(
     params(("id" = String, Path, description = "ep_…")),
     request_body(content = Option<RotateIn>, description = "optional"),
     responses(
-        (status = 200, body = EndpointSecretOut),
+        (status = 200, description = "OK", body = EndpointSecretOut),
         (status = 400, description = "malformed id or grace period", content_type = "application/problem+json"),
         (status = 403, description = "the key lacks the `admin` scope"),
         (status = 404, description = "no such endpoint in the project"),

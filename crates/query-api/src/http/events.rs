@@ -189,7 +189,7 @@ fn event_detail(event: StoredEvent, deliveries: Vec<DeliveryOut>) -> Result<Even
     tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     responses(
-        (status = 200, body = EventDetail),
+        (status = 200, description = "OK", body = EventDetail),
         (status = 400, description = "not an event id", content_type = "application/problem+json"),
         (status = 404, description = "no such event in the caller's project"),
     )
@@ -211,7 +211,7 @@ pub async fn get_event(
     tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     responses(
-        (status = 200, body = DeliveryList),
+        (status = 200, description = "OK", body = DeliveryList),
         (status = 400, description = "not an event id", content_type = "application/problem+json"),
         (status = 404, description = "no such event in the caller's project"),
     )

@@ -162,7 +162,7 @@ pub async fn create_project(
 }
 
 /// Lists projects: all of them for the operator, its own for an `admin` key.
-#[utoipa::path(tag = "projects", responses((status = 200, body = ProjectList)))]
+#[utoipa::path(tag = "projects", responses((status = 200, description = "OK", body = ProjectList)))]
 #[get("/v1/projects")]
 pub async fn list_projects(
     caller: Caller,
@@ -181,7 +181,7 @@ pub async fn list_projects(
 }
 
 /// Returns one project.
-#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), responses((status = 200, body = ProjectOut), (status = 404)))]
+#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), responses((status = 200, description = "OK", body = ProjectOut), (status = 404, description = "not found")))]
 #[get("/v1/projects/{id}")]
 pub async fn get_project(
     caller: Caller,
@@ -194,7 +194,7 @@ pub async fn get_project(
 }
 
 /// Changes a project's name, rate limit or retention.
-#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), request_body = ProjectPatch, responses((status = 200, body = ProjectOut), (status = 400), (status = 404)))]
+#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), request_body = ProjectPatch, responses((status = 200, description = "OK", body = ProjectOut), (status = 400, description = "invalid request"), (status = 404, description = "not found")))]
 #[patch("/v1/projects/{id}")]
 pub async fn update_project(
     caller: Caller,

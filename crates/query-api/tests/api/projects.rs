@@ -173,3 +173,93 @@ async fn the_docs_page_renders_the_api_in_a_real_browser() {
         "a real screenshot was taken"
     );
 }
+
+/// Runs openapi-spec-validator (Python, installed by scripts/test.sh) on `document`.
+async fn validate_openapi(document: &Value) -> std::process::Output {
+    let python = std::env::var("EVENTFLOW_TEST_PYTHON").expect(
+        "EVENTFLOW_TEST_PYTHON is not set: run scripts/test.sh, which installs openapi-spec-validator",
+    );
+    let file = std::env::temp_dir().join(format!("openapi-{}.json", uuid::Uuid::now_v7().simple()));
+    std::fs::write(&file, serde_json::to_vec(document).unwrap()).unwrap();
+    let output = tokio::process::Command::new(python)
+        .args(["-c", "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))"])
+        .arg(&file)
+        .output()
+        .await
+        .unwrap();
+    let _ = std::fs::remove_file(&file);
+    output
+}
+
+#[tokio::test]
+async fn the_openapi_document_passes_an_openapi_validator() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let document: Value = api
+        .client
+        .get(api.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+
+    let valid = validate_openapi(&document).await;
+    let mut broken = document.clone();
+    broken["paths"]["/v1/projects"]["post"]["responses"] = json!("not a responses object");
+    let invalid = validate_openapi(&broken).await;
+
+    assert!(
+        valid.status.success(),
+        "{}",
+        String::from_utf8_lossy(&valid.stderr)
+    );
+    assert!(
+        !invalid.status.success(),
+        "the validator rejects a broken document"
+    );
+    for path in [
+        "/v1/endpoints",
+        "/v1/events",
+        "/v1/events/{id}",
+        "/v1/deliveries/{id}/attempts",
+        "/v1/stats",
+        "/v1/api-keys",
+    ] {
+        assert!(document["paths"][path].is_object(), "{path} is documented");
+    }
+}
+
+#[tokio::test]
+async fn browsers_may_call_the_api_from_the_dashboard_origin_only() {
+    let gateway = spawn_gateway().await;
+    let api = gateway
+        .spawn_query_api_with(|config| {
+            config.cors_allowed_origins = vec!["http://dashboard.test".into()]
+        })
+        .await;
+    let preflight = |origin: &'static str| {
+        api.client
+            .request(reqwest::Method::OPTIONS, api.url("/v1/events"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .send()
+    };
+
+    let allowed = preflight("http://dashboard.test").await.unwrap();
+    let refused = preflight("http://elsewhere.test").await.unwrap();
+
+    assert!(allowed.status().is_success());
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "http://dashboard.test"
+    );
+    assert!(
+        refused
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
