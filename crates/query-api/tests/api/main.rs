@@ -2,6 +2,9 @@
 //! test starts the real `Application` on port 0 against a fresh database and
 //! its own Redis key prefix.
 
+// Helpers here panic on purpose: a failed step is a failed test.
+#![allow(clippy::unwrap_used)]
+
 mod api_keys;
 mod deliveries;
 mod endpoints;
