@@ -32,11 +32,11 @@ log "cargo clippy (all targets, warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
 drop_test_databases() {
+  log "dropping the databases the tests created"
   psql -h 127.0.0.1 -U postgres -d postgres -Atc \
-    "SELECT datname FROM pg_database WHERE datname LIKE 'eventflow\_test\_%'" 2>/dev/null |
-    while read -r name; do
-      psql -h 127.0.0.1 -U postgres -d postgres -qc "DROP DATABASE IF EXISTS \"$name\" WITH (FORCE)" || true
-    done
+    "SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE);', datname)
+     FROM pg_database WHERE datname LIKE 'eventflow\_test\_%'" 2>/dev/null |
+    psql -h 127.0.0.1 -U postgres -d postgres -q >/dev/null 2>&1 || true
 }
 trap drop_test_databases EXIT
 
