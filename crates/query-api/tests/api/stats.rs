@@ -258,6 +258,16 @@ async fn bad_parameters_are_400_problems_and_credentials_are_checked() {
     assert_eq!(get_stats(&api, &ingest_only, "").await.status(), 403);
     let default = stats(&api, &key, "").await;
     assert_eq!(default["bucket"], "hour");
+    let document: Value = api
+        .client
+        .get(api.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(document["paths"]["/v1/stats"]["get"].is_object());
     // 24 hours back from now touch 25 hourly buckets (24 when now is on the hour).
     let buckets = default["series"].as_array().unwrap().len();
     assert!((24..=25).contains(&buckets), "{buckets}");
