@@ -40,6 +40,8 @@ pub struct Config {
     pub read_batch: u64,
     pub max_in_flight: usize,
     pub endpoint_queue_limit: usize,
+    #[serde(with = "config::duration")]
+    pub endpoint_max_queued_wait: Duration,
     pub circuit_failure_threshold: u32,
     #[serde(with = "config::duration")]
     pub circuit_open_duration: Duration,

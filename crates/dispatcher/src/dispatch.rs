@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bytes::Bytes;
 use eventflow_domain::{DeliveryId, EventId, EventType};
 use eventflow_queue::{Queue, QueueError, ReceivedEntry};
 use eventflow_store::{DeliveryState, DeliveryStatus, DueDelivery, Store, StoreError, StoredEvent};
@@ -140,11 +141,10 @@ impl Dispatch {
                 continue;
             }
             let ack = PendingAck::new(entry.stream_id, endpoints.len());
-            let body: Arc<str> = webhook_body(event).into();
-            let event = Arc::new(event.clone());
+            let body = webhook_body(event);
             for endpoint in endpoints {
                 self.spawn_delivery(
-                    event.clone(),
+                    Arc::clone(event),
                     body.clone(),
                     endpoint,
                     Prior::FIRST,
@@ -163,12 +163,17 @@ impl Dispatch {
         &self,
         entries: &[ReceivedEntry],
         stop: &CancellationToken,
-    ) -> Option<HashMap<EventId, StoredEvent>> {
+    ) -> Option<HashMap<EventId, Arc<StoredEvent>>> {
         let ids: Vec<EventId> = entries.iter().map(|entry| entry.entry.event_id).collect();
         loop {
             match self.store.events_by_ids(&ids).await {
                 Ok(events) => {
-                    return Some(events.into_iter().map(|event| (event.id, event)).collect());
+                    return Some(
+                        events
+                            .into_iter()
+                            .map(|event| (event.id, Arc::new(event)))
+                            .collect(),
+                    );
                 }
                 Err(error) => {
                     tracing::warn!(error = ?error, "could not load events, retrying");
@@ -230,7 +235,7 @@ impl Dispatch {
     async fn spawn_delivery(
         &self,
         event: Arc<StoredEvent>,
-        body: Arc<str>,
+        body: Bytes,
         endpoint: Arc<Endpoint>,
         prior: Prior,
         ack: Option<Arc<PendingAck>>,
@@ -276,7 +281,7 @@ impl Dispatch {
                 .await
             {
                 Ok(Some(endpoint)) => {
-                    let body: Arc<str> = webhook_body(&event).into();
+                    let body = webhook_body(&event);
                     self.spawn_delivery(Arc::new(event), body, endpoint, Prior::of(&state), None)
                         .await;
                 }

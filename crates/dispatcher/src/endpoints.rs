@@ -14,11 +14,21 @@ use eventflow_queue::RateLimit;
 use eventflow_store::{EndpointRecord, Store, StoreError, StoredEvent};
 use time::OffsetDateTime;
 
+/// Why a stored endpoint definition cannot be used.
+#[derive(Debug, thiserror::Error)]
+enum DefinitionError {
+    #[error(transparent)]
+    Domain(#[from] eventflow_domain::DomainError),
+    #[error("invalid url: {0}")]
+    Url(String),
+}
+
 /// An endpoint ready to deliver to.
 #[derive(Debug)]
 pub struct Endpoint {
     pub id: EndpointId,
-    pub url: String,
+    /// Parsed once here rather than on every attempt.
+    pub url: reqwest::Url,
     pub event_types: EventTypeFilters,
     pub payload_filter: Option<PayloadFilter>,
     pub headers: Vec<(String, String)>,
@@ -34,7 +44,7 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
-    fn parse(record: EndpointRecord) -> Result<Self, eventflow_domain::DomainError> {
+    fn parse(record: EndpointRecord) -> Result<Self, DefinitionError> {
         let headers = record
             .headers
             .as_object()
@@ -52,8 +62,8 @@ impl Endpoint {
         };
         Ok(Self {
             id: record.id,
-
-            url: record.url,
+            url: reqwest::Url::parse(&record.url)
+                .map_err(|error| DefinitionError::Url(error.to_string()))?,
             event_types: EventTypeFilters::parse_list(&record.event_types)?,
             payload_filter: record
                 .payload_filter

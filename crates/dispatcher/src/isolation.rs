@@ -1,7 +1,10 @@
 //! Keeps endpoints from slowing each other down. Each endpoint has its own
-//! concurrency limit; when too many deliveries already wait for one endpoint,
-//! further ones are deferred to PostgreSQL instead of queueing in memory, so
-//! a slow or dead endpoint never holds the stream (no head-of-line blocking).
+//! concurrency limit; when the deliveries already waiting for one endpoint
+//! would take it longer than `max_queued_wait` to work off (judged by how
+//! long its attempts take) or exceed `queue_limit`, further ones are deferred
+//! to PostgreSQL instead of queueing in memory, so a slow or dead endpoint
+//! never holds the stream (no head-of-line blocking), while a fast one takes
+//! a deep queue without the round trip through PostgreSQL.
 //! A circuit breaker stops sending to an endpoint that keeps failing until a
 //! cool-down has passed, then lets one attempt through to probe it.
 
@@ -15,7 +18,11 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 /// Settings of the gates.
 #[derive(Debug, Clone, Copy)]
 pub struct IsolationSettings {
+    /// Deliveries waiting for one endpoint at most, however fast it is.
     pub queue_limit: usize,
+    /// Deliveries wait for an endpoint only while those ahead of them would
+    /// be done within this long at its recent pace.
+    pub max_queued_wait: Duration,
     pub failure_threshold: u32,
     pub open_duration: Duration,
     /// Longest a delivery waits for a slot of its endpoint before it is
@@ -51,10 +58,19 @@ impl Deferral {
 
 /// Retry delay for deliveries deferred because their endpoint is saturated.
 const SATURATED_RETRY: Duration = Duration::from_secs(1);
+/// What an endpoint's attempts are assumed to take before one has finished:
+/// slow enough that a hanging endpoint cannot gather a deep queue before its
+/// first timeout.
+const ASSUMED_ATTEMPT_TIME: Duration = Duration::from_millis(100);
+/// Weight of the newest attempt in the running average of attempt times.
+const ATTEMPT_TIME_WEIGHT: f64 = 0.2;
 
 struct Gate {
     permits: Arc<Semaphore>,
+    max_concurrency: usize,
     waiting: usize,
+    /// Running average of how long its attempts take.
+    attempt_time: Duration,
     consecutive_failures: u32,
     open_until: Option<Instant>,
     /// While half-open, only one probe is in flight.
@@ -90,7 +106,9 @@ impl EndpointGates {
             let mut gates = self.lock();
             let gate = gates.entry(endpoint).or_insert_with(|| Gate {
                 permits: Arc::new(Semaphore::new(max_concurrency)),
+                max_concurrency,
                 waiting: 0,
+                attempt_time: ASSUMED_ATTEMPT_TIME,
                 consecutive_failures: 0,
                 open_until: None,
                 probing: false,
@@ -104,7 +122,9 @@ impl EndpointGates {
                     return Err(Deferral::CircuitOpen { retry_in });
                 }
             }
-            if gate.waiting >= self.settings.queue_limit {
+            if gate.waiting >= self.settings.queue_limit
+                || gate.queued_wait() > self.settings.max_queued_wait
+            {
                 return Err(Deferral::Saturated {
                     retry_in: SATURATED_RETRY,
                 });
@@ -134,13 +154,18 @@ impl EndpointGates {
         }
     }
 
-    /// Records how an attempt went; opens or closes the circuit.
-    pub fn record(&self, endpoint: EndpointId, succeeded: bool) {
+    /// Records how an attempt went and how long it took; opens or closes
+    /// the circuit.
+    pub fn record(&self, endpoint: EndpointId, succeeded: bool, took: Duration) {
         let mut gates = self.lock();
         let Some(gate) = gates.get_mut(&endpoint) else {
             return;
         };
         gate.probing = false;
+        gate.attempt_time = gate
+            .attempt_time
+            .mul_f64(1.0 - ATTEMPT_TIME_WEIGHT)
+            .saturating_add(took.mul_f64(ATTEMPT_TIME_WEIGHT));
         if succeeded {
             gate.consecutive_failures = 0;
             gate.open_until = None;
@@ -169,6 +194,15 @@ impl EndpointGates {
     }
 }
 
+impl Gate {
+    /// How long one more waiting delivery would wait at the recent pace.
+    fn queued_wait(&self) -> Duration {
+        let ahead = u32::try_from(self.waiting + 1).unwrap_or(u32::MAX);
+        let lanes = u32::try_from(self.max_concurrency.max(1)).unwrap_or(u32::MAX);
+        self.attempt_time.saturating_mul(ahead) / lanes
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -176,6 +210,7 @@ mod tests {
     fn gates() -> EndpointGates {
         EndpointGates::new(IsolationSettings {
             queue_limit: 2,
+            max_queued_wait: Duration::from_secs(60),
             failure_threshold: 3,
             open_duration: Duration::from_millis(50),
             max_wait: Duration::from_secs(5),
@@ -213,6 +248,7 @@ mod tests {
     async fn a_delivery_waiting_longer_than_max_wait_is_deferred() {
         let gates = EndpointGates::new(IsolationSettings {
             queue_limit: 8,
+            max_queued_wait: Duration::from_secs(60),
             failure_threshold: 3,
             open_duration: Duration::from_millis(50),
             max_wait: Duration::from_millis(30),
@@ -236,13 +272,14 @@ mod tests {
     async fn a_probe_that_waited_too_long_does_not_keep_the_circuit_shut() {
         let gates = EndpointGates::new(IsolationSettings {
             queue_limit: 8,
+            max_queued_wait: Duration::from_secs(60),
             failure_threshold: 1,
             open_duration: Duration::from_millis(20),
             max_wait: Duration::from_millis(30),
         });
         let endpoint = EndpointId::new();
         let in_flight = gates.enter(endpoint, 1).await.unwrap();
-        gates.record(endpoint, false);
+        gates.record(endpoint, false, Duration::from_millis(1));
         tokio::time::sleep(Duration::from_millis(30)).await;
 
         let probe = gates.enter(endpoint, 1).await;
@@ -261,7 +298,7 @@ mod tests {
         let endpoint = EndpointId::new();
         for _ in 0..3 {
             drop(gates.enter(endpoint, 4).await.unwrap());
-            gates.record(endpoint, false);
+            gates.record(endpoint, false, Duration::from_millis(1));
         }
         assert!(matches!(
             gates.enter(endpoint, 4).await,
@@ -279,10 +316,53 @@ mod tests {
             "only one probe at a time"
         );
         drop(probe);
-        gates.record(endpoint, true);
+        gates.record(endpoint, true, Duration::from_millis(1));
         assert!(
             gates.enter(endpoint, 4).await.is_ok(),
             "a success closes the circuit"
         );
+    }
+
+    #[tokio::test]
+    async fn a_slow_endpoint_gets_a_shorter_queue_than_a_fast_one() {
+        let gates = Arc::new(EndpointGates::new(IsolationSettings {
+            queue_limit: 1000,
+            max_queued_wait: Duration::from_secs(1),
+            failure_threshold: 100,
+            open_duration: Duration::from_secs(1),
+            max_wait: Duration::from_secs(5),
+        }));
+        let queue_taken = |attempt_time: Duration| {
+            let gates = gates.clone();
+            async move {
+                let endpoint = EndpointId::new();
+                let held = gates.enter(endpoint, 2).await.unwrap();
+                for _ in 0..20 {
+                    gates.record(endpoint, true, attempt_time);
+                }
+                let _other = gates.enter(endpoint, 2).await.unwrap();
+                let mut waiters = Vec::new();
+                loop {
+                    let gates = gates.clone();
+                    let waiter =
+                        tokio::spawn(async move { gates.enter(endpoint, 2).await.map(|_| ()) });
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                    if waiter.is_finished() {
+                        let deferred = waiter.await.unwrap();
+                        assert!(matches!(deferred, Err(Deferral::Saturated { .. })));
+                        break;
+                    }
+                    waiters.push(waiter);
+                }
+                drop(held);
+                waiters.len()
+            }
+        };
+
+        let slow = queue_taken(Duration::from_secs(2)).await;
+        let fast = queue_taken(Duration::from_millis(1)).await;
+
+        assert!(slow < 10, "a slow endpoint queued {slow}");
+        assert!(fast > 50, "a fast endpoint queued only {fast}");
     }
 }

@@ -90,6 +90,7 @@ fn build_dispatch(
     .context("cannot build the delivery HTTP client")?;
     let gates = EndpointGates::new(IsolationSettings {
         queue_limit: config.endpoint_queue_limit,
+        max_queued_wait: config.endpoint_max_queued_wait,
         failure_threshold: config.circuit_failure_threshold,
         open_duration: config.circuit_open_duration,
         max_wait: config.claim_timeout.saturating_sub(config.delivery_timeout) / 2,

@@ -47,9 +47,8 @@ impl Store {
     ) -> Result<CreatedApiKey, StoreError> {
         let generated = generate_api_key();
         let id = ApiKeyId::new();
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 "INSERT INTO api_keys (id, project_id, name, lookup_prefix, key_hash, scopes) \
                  SELECT $1, id, $3, $4, $5, $6 FROM projects WHERE id = $2 \
                  RETURNING created_at",
@@ -81,9 +80,8 @@ impl Store {
     /// Marks the key revoked; NotFound if it does not exist.
     #[tracing::instrument(skip_all, fields(key_id = %id))]
     pub async fn revoke_api_key(&self, id: ApiKeyId) -> Result<(), StoreError> {
-        let client = self.connection().await?;
-        let updated = client
-            .execute(
+        let updated = self
+            .execute_prepared(
                 "UPDATE api_keys SET revoked_at = coalesce(revoked_at, now()) WHERE id = $1",
                 &[&id.uuid()],
             )
@@ -154,9 +152,8 @@ impl Store {
     /// Returns the key (revoked or not), or NotFound; never its hash.
     #[tracing::instrument(skip_all, fields(key_id = %id))]
     pub async fn api_key(&self, id: ApiKeyId) -> Result<ApiKeyRecord, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!("SELECT {KEY_COLUMNS} FROM api_keys WHERE id = $1"),
                 &[&id.uuid()],
             )
@@ -175,9 +172,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         let before = before.map(|id| id.uuid());
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 &format!(
                     "SELECT {KEY_COLUMNS} FROM api_keys \
                      WHERE project_id = $1 AND ($2::uuid IS NULL OR id < $2) \

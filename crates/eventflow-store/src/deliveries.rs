@@ -217,11 +217,11 @@ impl Store {
             return Ok(HashMap::new());
         }
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
-        let client = self.connection().await?;
-        let rows = client
-            .query(
-                "SELECT id, status FROM deliveries WHERE id = ANY($1)",
-                &[&ids],
+        let (lowest, highest) = crate::events::id_range(&ids);
+        let rows = self
+            .query_prepared(
+                "SELECT id, status FROM deliveries WHERE id = ANY($1) AND id BETWEEN $2 AND $3",
+                &[&ids, &lowest, &highest],
             )
             .await?;
         Ok(rows
@@ -243,9 +243,8 @@ impl Store {
         lease: Duration,
     ) -> Result<Vec<DueDelivery>, StoreError> {
         let lease_until = OffsetDateTime::now_utc() + lease;
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 "UPDATE deliveries d SET next_attempt_at = $2 \
                  FROM (SELECT id FROM deliveries \
                        WHERE status = 'pending' AND next_attempt_at <= now() \
@@ -282,14 +281,14 @@ impl Store {
         &self,
         event_id: EventId,
     ) -> Result<Vec<DeliveryState>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query(
-                "SELECT id, project_id, event_id, endpoint_id, status, attempt_count, retry_base, generation, \
-                        next_attempt_at, \
-                        last_attempt_at, last_status_code, last_error \
-                 FROM deliveries WHERE event_id = $1 ORDER BY endpoint_id",
-                &[&event_id.uuid()],
+        let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
+        let rows = self
+            .query_prepared(
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE event_id = $1 AND id BETWEEN $2 AND $3 ORDER BY endpoint_id"
+                ),
+                &[&event_id.uuid(), &floor, &ceiling],
             )
             .await?;
         Ok(rows.iter().map(state_from_row).collect())
@@ -300,9 +299,8 @@ impl Store {
         &self,
         delivery_id: DeliveryId,
     ) -> Result<Vec<AttemptRecord>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 "SELECT * FROM attempts WHERE delivery_id = $1 ORDER BY id",
                 &[&delivery_id.uuid()],
             )
@@ -397,9 +395,8 @@ impl Store {
 
     /// Counts pending deliveries whose due time has passed.
     pub async fn count_due_deliveries(&self) -> Result<i64, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_one("SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()", &[])
+        let row = self
+            .query_one_prepared("SELECT count(*) FROM deliveries WHERE status = 'pending' AND next_attempt_at <= now()", &[])
             .await?;
         Ok(row.get(0))
     }
@@ -601,9 +598,8 @@ impl Store {
         project_id: ProjectId,
         id: DeliveryId,
     ) -> Result<Option<DeliveryState>, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE id = $1 AND project_id = $2"
                 ),
@@ -621,14 +617,9 @@ impl Store {
         project_id: ProjectId,
         event_id: EventId,
     ) -> Result<Vec<DeliveryState>, StoreError> {
-        // Deliveries share the event's millisecond (the first 48 bits of their
-        // ids), so bounding the id prunes to one partition.
-        let (high, _) = event_id.uuid().as_u64_pair();
-        let floor = Uuid::from_u64_pair(high & !0xffff, 0);
-        let ceiling = Uuid::from_u64_pair(high | 0xffff, u64::MAX);
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
+        let rows = self
+            .query_prepared(
                 &format!(
                     "SELECT {DELIVERY_COLUMNS} FROM deliveries \
                      WHERE event_id = $1 AND project_id = $2 AND id BETWEEN $3 AND $4 \
@@ -684,4 +675,16 @@ mod read_tests {
             1_730_376_000_123_000_000
         );
     }
+}
+
+/// The lowest and highest UUID v7 of the event's millisecond. Deliveries share
+/// their event's millisecond (the first 48 bits of their ids), so bounding
+/// `deliveries.id` by these finds an event's deliveries with a short range
+/// scan of the primary key, in one partition, without an index on event_id.
+fn ids_of_the_same_millisecond(event_id: EventId) -> (Uuid, Uuid) {
+    let (high, _) = event_id.uuid().as_u64_pair();
+    (
+        Uuid::from_u64_pair(high & !0xffff, 0),
+        Uuid::from_u64_pair(high | 0xffff, u64::MAX),
+    )
 }

@@ -31,22 +31,20 @@ impl Store {
     ) -> Result<CreatedEndpoint, StoreError> {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
-        let client = self.connection().await?;
-        client
-            .query_opt(
-                "INSERT INTO endpoints (id, project_id, url, description, event_types, secret) \
+        self.query_opt_prepared(
+            "INSERT INTO endpoints (id, project_id, url, description, event_types, secret) \
                  SELECT $1, id, $3, $4, $5, $6 FROM projects WHERE id = $2 RETURNING id",
-                &[
-                    &id.uuid(),
-                    &endpoint.project_id.uuid(),
-                    &endpoint.url,
-                    &endpoint.description,
-                    &endpoint.event_types,
-                    &secret.as_str(),
-                ],
-            )
-            .await?
-            .ok_or(StoreError::NotFound { what: "project" })?;
+            &[
+                &id.uuid(),
+                &endpoint.project_id.uuid(),
+                &endpoint.url,
+                &endpoint.description,
+                &endpoint.event_types,
+                &secret.as_str(),
+            ],
+        )
+        .await?
+        .ok_or(StoreError::NotFound { what: "project" })?;
         Ok(CreatedEndpoint {
             id,
             project_id: endpoint.project_id,
@@ -108,9 +106,8 @@ impl Store {
         &self,
         project_id: ProjectId,
     ) -> Result<Vec<EndpointRecord>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 &format!(
                     "SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE project_id = $1 ORDER BY id"
                 ),
@@ -122,9 +119,8 @@ impl Store {
 
     /// Returns the endpoint, or NotFound.
     pub async fn endpoint(&self, id: EndpointId) -> Result<EndpointRecord, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!("SELECT {ENDPOINT_COLUMNS} FROM endpoints WHERE id = $1"),
                 &[&id.uuid()],
             )
@@ -139,9 +135,8 @@ impl Store {
         id: EndpointId,
         paused: bool,
     ) -> Result<(), StoreError> {
-        let client = self.connection().await?;
-        let updated = client
-            .execute(
+        let updated = self
+            .execute_prepared(
                 "UPDATE endpoints SET paused = $2, updated_at = now() WHERE id = $1",
                 &[&id.uuid(), &paused],
             )
@@ -155,24 +150,21 @@ impl Store {
     /// Records that deliveries to these endpoints succeeded: they are no longer failing.
     pub async fn record_endpoint_successes(&self, ids: &[EndpointId]) -> Result<(), StoreError> {
         let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.uuid()).collect();
-        let client = self.connection().await?;
-        client
-            .execute(
-                "UPDATE endpoints SET last_success_at = now(), failing_since = NULL \
+        self.execute_prepared(
+            "UPDATE endpoints SET last_success_at = now(), failing_since = NULL \
                  WHERE id = ANY($1) AND (failing_since IS NOT NULL OR last_success_at IS NULL \
                                          OR last_success_at < now() - interval '1 minute')",
-                &[&ids],
-            )
-            .await?;
+            &[&ids],
+        )
+        .await?;
         Ok(())
     }
 
     /// Records that deliveries to these endpoints failed (keeps the earliest failure time).
     pub async fn record_endpoint_failures(&self, ids: &[EndpointId]) -> Result<(), StoreError> {
         let ids: Vec<uuid::Uuid> = ids.iter().map(|id| id.uuid()).collect();
-        let client = self.connection().await?;
-        client
-            .execute(
+        self
+            .execute_prepared(
                 "UPDATE endpoints SET failing_since = now() WHERE id = ANY($1) AND failing_since IS NULL",
                 &[&ids],
             )
@@ -187,9 +179,8 @@ impl Store {
         period: std::time::Duration,
     ) -> Result<Vec<EndpointId>, StoreError> {
         let cutoff = time::OffsetDateTime::now_utc() - period;
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 "UPDATE endpoints SET enabled = false, updated_at = now(), \
                         disabled_reason = 'failing without a success since ' || failing_since::text \
                  WHERE enabled AND failing_since < $1 RETURNING id",
@@ -281,9 +272,8 @@ impl Store {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
         let disabled_reason = (!definition.enabled).then_some(DISABLED_BY_USER);
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!(
                     "INSERT INTO endpoints (id, project_id, url, description, event_types, payload_filter, \
                                             headers, secret, rate_limit_per_second, max_concurrency, \
@@ -319,9 +309,8 @@ impl Store {
         project_id: ProjectId,
         id: EndpointId,
     ) -> Result<EndpointDetails, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!(
                     "SELECT {DETAIL_COLUMNS} FROM endpoints WHERE id = $1 AND project_id = $2"
                 ),
@@ -342,9 +331,8 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<EndpointDetails>, StoreError> {
         let before = before.map(|id| id.uuid());
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 &format!(
                     "SELECT {DETAIL_COLUMNS} FROM endpoints \
                      WHERE project_id = $1 AND ($2::uuid IS NULL OR id < $2) \
@@ -373,9 +361,8 @@ impl Store {
             Some(rate) => (true, rate),
             None => (false, None),
         };
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!(
                     "UPDATE endpoints SET \
                         url = coalesce($3::text, url), \
@@ -426,9 +413,8 @@ impl Store {
         project_id: ProjectId,
         id: EndpointId,
     ) -> Result<(), StoreError> {
-        let client = self.connection().await?;
-        let deleted = client
-            .execute(
+        let deleted = self
+            .execute_prepared(
                 "DELETE FROM endpoints WHERE id = $1 AND project_id = $2",
                 &[&id.uuid(), &project_id.uuid()],
             )
@@ -451,9 +437,8 @@ impl Store {
     ) -> Result<EndpointDetails, StoreError> {
         let secret = EndpointSecret::generate();
         let expires_at = time::OffsetDateTime::now_utc() + grace;
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!(
                     "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = $4, \
                             secret = $3, updated_at = now() \

@@ -241,13 +241,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let ids: Vec<Uuid> = ids.iter().map(|id| id.uuid()).collect();
-        let client = self.connection().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1)"
-            ))
+        let (lowest, highest) = id_range(&ids);
+        let rows = self
+            .query_prepared(
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE id = ANY($1) AND id BETWEEN $2 AND $3"
+                ),
+                &[&ids, &lowest, &highest],
+            )
             .await?;
-        let rows = client.query(&statement, &[&ids]).await?;
         Ok(rows.iter().map(stored_event_from_row).collect())
     }
 
@@ -258,9 +260,8 @@ impl Store {
         before: Uuid,
         limit: i64,
     ) -> Result<Vec<StoredEvent>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 &format!(
                     "SELECT {EVENT_COLUMNS} FROM events WHERE id > $1 AND id < $2 ORDER BY id LIMIT $3"
                 ),
@@ -272,23 +273,20 @@ impl Store {
 
     /// Reads a value the dispatcher keeps across restarts.
     pub async fn dispatch_state(&self, name: &str) -> Result<Option<String>, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt("SELECT value FROM dispatch_state WHERE name = $1", &[&name])
+        let row = self
+            .query_opt_prepared("SELECT value FROM dispatch_state WHERE name = $1", &[&name])
             .await?;
         Ok(row.map(|row| row.get(0)))
     }
 
     /// Stores a value the dispatcher keeps across restarts.
     pub async fn set_dispatch_state(&self, name: &str, value: &str) -> Result<(), StoreError> {
-        let client = self.connection().await?;
-        client
-            .execute(
-                "INSERT INTO dispatch_state (name, value) VALUES ($1, $2) \
+        self.execute_prepared(
+            "INSERT INTO dispatch_state (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value, updated_at = now()",
-                &[&name, &value],
-            )
-            .await?;
+            &[&name, &value],
+        )
+        .await?;
         Ok(())
     }
 
@@ -299,9 +297,8 @@ impl Store {
         project_id: ProjectId,
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2"),
                 &[&id.uuid(), &project_id.uuid()],
             )
@@ -311,9 +308,8 @@ impl Store {
 
     /// Counts the events stored for the project.
     pub async fn count_events(&self, project_id: ProjectId) -> Result<i64, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_one(
+        let row = self
+            .query_one_prepared(
                 "SELECT count(*) FROM events WHERE project_id = $1",
                 &[&project_id.uuid()],
             )
@@ -401,6 +397,15 @@ impl FilteredQuery {
             .collect();
         Ok(client.query(&statement, &params).await?)
     }
+}
+
+/// The lowest and highest of `ids`. Bounding a lookup by `id = ANY(...)` with
+/// them lets PostgreSQL skip the partitions outside the range at run time;
+/// otherwise it probes every partition's index with every id.
+pub(crate) fn id_range(ids: &[Uuid]) -> (Uuid, Uuid) {
+    let lowest = ids.iter().min().copied().unwrap_or_else(Uuid::nil);
+    let highest = ids.iter().max().copied().unwrap_or_else(Uuid::nil);
+    (lowest, highest)
 }
 
 /// The smallest UUID v7 of the millisecond `at` falls in (the Rust twin of
@@ -527,9 +532,8 @@ impl Store {
         project_id: ProjectId,
         id: EventId,
     ) -> Result<bool, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_one(
+        let row = self
+            .query_one_prepared(
                 "SELECT EXISTS (SELECT 1 FROM events WHERE id = $1 AND project_id = $2)",
                 &[&id.uuid(), &project_id.uuid()],
             )

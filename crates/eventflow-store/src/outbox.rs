@@ -18,9 +18,8 @@ impl Store {
             .iter()
             .map(|(id, project)| (id.uuid(), project.uuid()))
             .unzip();
-        let client = self.connection().await?;
-        client
-            .execute(
+        self
+            .execute_prepared(
                 "INSERT INTO event_outbox (event_id, project_id, reason) \
                  SELECT id, project_id, $3 FROM unnest($1::uuid[], $2::uuid[]) AS u(id, project_id) \
                  ON CONFLICT (event_id) DO NOTHING",
@@ -35,9 +34,8 @@ impl Store {
         &self,
         limit: i64,
     ) -> Result<Vec<(EventId, ProjectId)>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query(
+        let rows = self
+            .query_prepared(
                 "SELECT event_id, project_id FROM event_outbox ORDER BY event_id LIMIT $1",
                 &[&limit],
             )

@@ -63,6 +63,51 @@ impl Store {
         Ok(self.pool.get().await?)
     }
 
+    /// Runs `sql` as a statement prepared once per pooled connection, so
+    /// later calls skip the Parse round trip and planning from scratch.
+    pub(crate) async fn query_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query(&statement, params).await?)
+    }
+
+    /// [`Self::query_prepared`] for at most one row.
+    pub(crate) async fn query_opt_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_opt(&statement, params).await?)
+    }
+
+    /// [`Self::query_prepared`] for exactly one row.
+    pub(crate) async fn query_one_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<tokio_postgres::Row, StoreError> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.query_one(&statement, params).await?)
+    }
+
+    /// [`Self::query_prepared`] for a statement returning no rows; the rows it touched.
+    pub(crate) async fn execute_prepared(
+        &self,
+        sql: &str,
+        params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
+    ) -> Result<u64, StoreError> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok(client.execute(&statement, params).await?)
+    }
+
     /// Returns Ok when PostgreSQL answers a trivial query.
     pub async fn ping(&self) -> Result<(), StoreError> {
         let client = self.connection().await?;

@@ -40,9 +40,8 @@ impl Store {
         rate_limit_per_second: Option<i32>,
         rate_limit_burst: Option<i32>,
     ) -> Result<Project, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_one(
+        let row = self
+            .query_one_prepared(
                 "INSERT INTO projects (id, name, rate_limit_per_second, rate_limit_burst) \
                  VALUES ($1, $2, $3, $4) RETURNING *",
                 &[
@@ -59,9 +58,8 @@ impl Store {
     /// Returns the project, or NotFound.
     #[tracing::instrument(skip_all, fields(project_id = %id))]
     pub async fn project(&self, id: ProjectId) -> Result<Project, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt("SELECT * FROM projects WHERE id = $1", &[&id.uuid()])
+        let row = self
+            .query_opt_prepared("SELECT * FROM projects WHERE id = $1", &[&id.uuid()])
             .await?
             .ok_or(StoreError::NotFound { what: "project" })?;
         Ok(Project::from_row(&row))
@@ -69,9 +67,8 @@ impl Store {
 
     /// Returns the oldest project with this name, if any.
     pub async fn find_project_by_name(&self, name: &str) -> Result<Option<Project>, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 "SELECT * FROM projects WHERE name = $1 ORDER BY created_at LIMIT 1",
                 &[&name],
             )
@@ -81,9 +78,8 @@ impl Store {
 
     /// Returns every project, oldest first.
     pub async fn list_projects(&self) -> Result<Vec<Project>, StoreError> {
-        let client = self.connection().await?;
-        let rows = client
-            .query("SELECT * FROM projects ORDER BY id", &[])
+        let rows = self
+            .query_prepared("SELECT * FROM projects ORDER BY id", &[])
             .await?;
         Ok(rows.iter().map(Project::from_row).collect())
     }
@@ -94,9 +90,8 @@ impl Store {
         id: ProjectId,
         settings: &ProjectSettings,
     ) -> Result<Project, StoreError> {
-        let client = self.connection().await?;
-        let row = client
-            .query_opt(
+        let row = self
+            .query_opt_prepared(
                 "UPDATE projects SET name = coalesce($2, name), \
                         rate_limit_per_second = coalesce($3, rate_limit_per_second), \
                         rate_limit_burst = coalesce($4, rate_limit_burst), \

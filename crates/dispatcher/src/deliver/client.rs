@@ -116,7 +116,10 @@ impl DeliveryClient {
                 Some(refused.to_string()),
             );
         }
-        let mut builder = self.client.post(&request.url).body(request.body.clone());
+        let mut builder = self
+            .client
+            .post(request.url.clone())
+            .body(request.body.clone());
         for (name, value) in &request.headers {
             builder = builder.header(name, value);
         }
@@ -140,10 +143,7 @@ impl DeliveryClient {
         }
     }
 
-    fn check_literal_host(&self, url: &str) -> Result<(), RefusedAddress> {
-        let Ok(url) = reqwest::Url::parse(url) else {
-            return Ok(()); // reqwest reports the malformed URL itself
-        };
+    fn check_literal_host(&self, url: &reqwest::Url) -> Result<(), RefusedAddress> {
         // Literal addresses never reach the resolver; IPv6 ones come bracketed.
         let ip: Option<IpAddr> = url.host_str().and_then(|host| {
             host.trim_start_matches('[')

@@ -4,9 +4,9 @@
 mod client;
 mod webhook;
 
-use std::sync::Arc;
 use std::time::Duration;
 
+use bytes::Bytes;
 use eventflow_domain::{AttemptId, DeliveryId, RetrySchedule, with_jitter};
 use eventflow_queue::Queue;
 use eventflow_store::{AttemptRecord, DeliveryState, DeliveryStatus, StoredEvent};
@@ -92,7 +92,7 @@ impl Deliverer {
     pub async fn deliver(
         &self,
         event: &StoredEvent,
-        body: &Arc<str>,
+        body: &Bytes,
         endpoint: &Endpoint,
         prior: Prior,
     ) -> DeliveryResult {
@@ -143,7 +143,7 @@ impl Deliverer {
         let now = OffsetDateTime::now_utc();
         let request = signed_request(
             &endpoint.url,
-            body.to_string(),
+            body.clone(),
             event,
             &endpoint.signing_secrets(now),
             &endpoint.headers,
@@ -155,7 +155,7 @@ impl Deliverer {
             .record(report.duration.as_secs_f64());
         let succeeded = report.outcome == AttemptOutcome::Succeeded;
         if report.outcome != AttemptOutcome::Refused {
-            self.gates.record(endpoint.id, succeeded);
+            self.gates.record(endpoint.id, succeeded, report.duration);
         }
         let attempt_number = prior.attempts + 1;
         let attempt = AttemptRecord {
