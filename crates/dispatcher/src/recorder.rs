@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use eventflow_domain::{DeliveryId, EndpointId};
 use eventflow_queue::Queue;
-use eventflow_store::{AttemptRecord, DeliveryState, DeliveryStatus, StatsDelta, Store};
+use eventflow_store::{
+    AttemptRecord, DeliveryState, DeliveryStatus, StatsDelta, StatsWriter, Store,
+};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
@@ -23,6 +25,8 @@ const MAX_BATCH: usize = 1000;
 /// Backoff bounds while PostgreSQL refuses writes.
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often delivery counts are written (they are kept per minute).
+const STATS_PACE: Duration = Duration::from_millis(500);
 /// Refusals (errors other than unavailability) before a batch is given up.
 const MAX_REFUSALS: usize = 3;
 
@@ -63,7 +67,10 @@ impl Recorder {
     /// Starts the writer task on `tracker`.
     pub fn start(store: Store, queue: Queue, tracker: &tokio_util::task::TaskTracker) -> Self {
         let (records, receiver) = mpsc::channel(MAX_BATCH * 4);
-        tracker.spawn(write_batches(store, queue, receiver));
+        let (stats, stats_writer) = StatsWriter::start(store.clone(), STATS_PACE);
+        // Ends once the batch writer has dropped `stats` and the rest is written.
+        tracker.spawn(stats_writer);
+        tracker.spawn(write_batches(store, queue, stats, receiver));
         Self { records }
     }
 
@@ -77,12 +84,17 @@ impl Recorder {
     }
 }
 
-async fn write_batches(store: Store, queue: Queue, mut receiver: mpsc::Receiver<Record>) {
+async fn write_batches(
+    store: Store,
+    queue: Queue,
+    stats: StatsWriter,
+    mut receiver: mpsc::Receiver<Record>,
+) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while receiver.recv_many(&mut batch, MAX_BATCH).await > 0 {
         if write_until_stored(&store, &batch).await {
             acknowledge(&queue, &batch).await;
-            record_stats(&store, &batch).await;
+            record_stats(&stats, &batch);
             record_endpoint_health(&store, &batch).await;
         }
         batch.clear();
@@ -148,9 +160,9 @@ fn one_state_per_delivery(batch: &[Record]) -> Vec<DeliveryState> {
 }
 
 /// Adds the batch's final outcomes and attempts to the per-minute statistics.
-/// Only after the states are stored and acknowledged, and only logged on
-/// failure: statistics never hold up deliveries.
-async fn record_stats(store: &Store, batch: &[Record]) {
+/// Only after the states are stored and acknowledged, and never waiting:
+/// statistics never hold up deliveries.
+fn record_stats(writer: &StatsWriter, batch: &[Record]) {
     let mut stats = StatsDelta::default();
     // A delivery that settled twice in one batch (sent again) counts once.
     let mut settled = HashSet::with_capacity(batch.len());
@@ -176,8 +188,12 @@ async fn record_stats(store: &Store, batch: &[Record]) {
             );
         }
     }
-    if let Err(error) = store.record_stats(&stats).await {
-        tracing::warn!(error = ?error, records = batch.len(), "could not record delivery statistics");
+    if !writer.record(stats) {
+        metrics::counter!("eventflow_stats_dropped_total").increment(1);
+        tracing::warn!(
+            records = batch.len(),
+            "statistics queue full, dropping a batch's delivery counts"
+        );
     }
 }
 

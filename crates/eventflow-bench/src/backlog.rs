@@ -294,7 +294,7 @@ struct BatchItem {
 }
 
 /// Returns the ids of the items of a batch answer accepted with status 202.
-fn accepted_event_ids(body: &[u8]) -> Vec<EventId> {
+pub fn accepted_event_ids(body: &[u8]) -> Vec<EventId> {
     let Ok(answer) = serde_json::from_slice::<BatchAnswer>(body) else {
         return Vec::new();
     };

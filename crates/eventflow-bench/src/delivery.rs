@@ -21,11 +21,14 @@ use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::args::RunArgs;
+use crate::backlog::accepted_event_ids;
 use crate::correlate::{Window, correlate};
 use crate::delivery_report::{DeliveryReport, DeliverySummary, Drain};
 use crate::duration::parse_duration;
 use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
-use crate::ingest::{EventBody, classify_event_status, warn_if_body_too_large};
+use crate::ingest::{
+    EventBody, classify_batch_answer, classify_event_status, warn_if_body_too_large,
+};
 use crate::progress::{LiveCounters, ProgressPrinter, Tick};
 use crate::provision::{DatabaseArgs, provision};
 use crate::receiver::Receiver;
@@ -63,6 +66,11 @@ pub struct DeliveryArgs {
     /// After sending stops, wait this long at most for the deliveries still outstanding.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub drain: Duration,
+
+    /// Send this many events per request to `/v1/events/batch` (2 to 1000); --rate then
+    /// counts requests, so events/s is rate x batch.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(2..=1000))]
+    pub batch: Option<u16>,
 
     #[command(flatten)]
     pub run: RunArgs,
@@ -261,7 +269,9 @@ struct AckingWorkload {
     authorization: HeaderValue,
     body: EventBody,
     tracker: Arc<DeliveryTracker>,
-    /// Requests started, warm-up included.
+    /// Events per request, when posting batches.
+    batch: Option<u16>,
+    /// Events sent, warm-up included.
     sent: Arc<AtomicU64>,
 }
 
@@ -274,25 +284,51 @@ impl AckingWorkload {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client: build_client(args.run.concurrency as usize, args.run.timeout)?,
-            endpoint: endpoint_url(&args.url, "v1/events")?,
+            endpoint: endpoint_url(
+                &args.url,
+                if args.batch.is_some() {
+                    "v1/events/batch"
+                } else {
+                    "v1/events"
+                },
+            )?,
             authorization: bearer_authorization(api_key)?,
             body: EventBody::sized(args.payload_bytes),
             tracker,
+            batch: args.batch,
             sent: Arc::default(),
         })
     }
 
-    /// Posts one event; returns the response and when its head arrived.
-    async fn post_event(&self, seq: u64) -> reqwest::Result<(Instant, reqwest::Response)> {
+    /// Posts one request body; returns the response and when its head arrived.
+    async fn post(&self, body: String) -> reqwest::Result<(Instant, reqwest::Response)> {
         let response = self
             .client
             .post(self.endpoint.clone())
             .header(AUTHORIZATION, self.authorization.clone())
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(self.body.event(seq))
+            .body(body)
             .send()
             .await?;
         Ok((Instant::now(), response))
+    }
+
+    /// Posts `count` events in one batch request and records the accepted ones.
+    async fn execute_batch(&self, count: u64, measured: bool) -> Outcome {
+        let first_seq = self.sent.fetch_add(count, Ordering::Relaxed);
+        let (answered_at, response) = match self.post(self.body.batch(first_seq, count)).await {
+            Ok(answer) => answer,
+            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
+        };
+        let status = response.status().as_u16();
+        let body = match response.bytes().await {
+            Ok(body) => body,
+            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
+        };
+        for id in accepted_event_ids(&body) {
+            self.tracker.record_ack(id, answered_at, measured);
+        }
+        classify_batch_answer(status, &body, count)
     }
 
     /// Records the event of a 202 answer as acknowledged at `answered_at`.
@@ -309,8 +345,11 @@ impl AckingWorkload {
 
 impl Workload for AckingWorkload {
     async fn execute(&self, measured: bool) -> Outcome {
+        if let Some(batch) = self.batch {
+            return self.execute_batch(u64::from(batch), measured).await;
+        }
         let seq = self.sent.fetch_add(1, Ordering::Relaxed);
-        let (answered_at, response) = match self.post_event(seq).await {
+        let (answered_at, response) = match self.post(self.body.event(seq)).await {
             Ok(answer) => answer,
             Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
         };

@@ -33,6 +33,7 @@ pub use pool::{LeaderLock, PoolSettings, Store};
 pub use projects::{Project, ProjectSettings};
 pub use stats::{
     LATENCY_BOUNDS_MS, LatencyHistogram, StatsBucket, StatsDelta, StatsPoint, StatsQuery,
+    StatsWriter,
 };
 
 /// A connection checked out of the pool.

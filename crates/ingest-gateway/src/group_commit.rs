@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventflow_queue::{Queue, StreamEntry};
-use eventflow_store::{InsertOutcome, NewEvent, StatsDelta, Store, StoreError};
+use eventflow_store::{InsertOutcome, NewEvent, StatsDelta, StatsWriter, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
@@ -81,9 +81,9 @@ impl GroupCommitter {
     ) -> Self {
         let (jobs, receiver) = mpsc::channel(settings.max_events.max(1) * 4);
         let receiver = Arc::new(Mutex::new(receiver));
-        let (stats, stats_receiver) = mpsc::channel(STATS_QUEUE);
+        let (stats, stats_writer) = StatsWriter::start(store.clone(), STATS_PACE);
         // Ends once every writer has dropped its sender and the rest is written.
-        tracker.spawn(write_stats(store.clone(), stats_receiver));
+        tracker.spawn(stats_writer);
         for _ in 0..settings.writers.max(1) {
             let writer = Writer {
                 store: store.clone(),
@@ -112,7 +112,7 @@ struct Writer {
     store: Store,
     queue: Queue,
     /// To the statistics writer.
-    stats: mpsc::Sender<StatsDelta>,
+    stats: StatsWriter,
     jobs: Arc<Mutex<mpsc::Receiver<CommitJob>>>,
     settings: GroupCommitSettings,
 }
@@ -216,38 +216,17 @@ impl Writer {
     }
 
     /// Hands the batch's counts to the statistics writer without waiting:
-    /// statistics never hold up ingest. When its queue is full (PostgreSQL is
-    /// slow), the counts are dropped, never the events.
+    /// statistics never hold up ingest.
     fn record_stats(&self, stats: StatsDelta) {
-        if stats.is_empty() {
-            return;
-        }
-        if self.stats.try_send(stats).is_err() {
+        if !self.stats.record(stats) {
             metrics::counter!("eventflow_stats_dropped_total").increment(1);
             tracing::warn!("statistics queue full, dropping a batch's event counts");
         }
     }
 }
 
-/// Batches waiting for the statistics writer at most.
-const STATS_QUEUE: usize = 1024;
-
-/// Writes the writers' counts with one statement at a time: everything that
-/// queued up while one was written is merged into the next. The group-commit
-/// writers never wait for it, nor contend with each other on the project's
-/// hot statistics rows. A failed write is logged and its counts are lost.
-async fn write_stats(store: Store, mut receiver: mpsc::Receiver<StatsDelta>) {
-    let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, STATS_QUEUE).await > 0 {
-        let mut stats = StatsDelta::default();
-        for delta in batch.drain(..) {
-            stats.merge(delta);
-        }
-        if let Err(error) = store.record_stats(&stats).await {
-            tracing::warn!(error = ?error, "could not record event statistics");
-        }
-    }
-}
+/// How often the event counts are written (they are kept per minute).
+const STATS_PACE: Duration = Duration::from_millis(500);
 
 /// Counts the events stored now (not the duplicates) per project and minute.
 fn count_stored_events(events: &[NewEvent], outcomes: &[InsertOutcome]) -> StatsDelta {
