@@ -116,35 +116,34 @@ impl Dispatch {
             return;
         };
         let mut done_without_deliveries = Vec::new();
+        let mut fanned_out = Vec::with_capacity(entries.len());
         for entry in entries {
             let Some(event) = events.get(&entry.entry.event_id) else {
                 // Not in PostgreSQL (dropped by retention): nothing to deliver.
                 done_without_deliveries.push(entry.stream_id);
                 continue;
             };
-            let endpoints = match self.matching_endpoints(event).await {
-                Ok(endpoints) => endpoints,
+            match self.matching_endpoints(event).await {
+                Ok(endpoints) => fanned_out.push((entry, Arc::clone(event), endpoints)),
                 Err(error) => {
                     // Left pending: claimed and handled again after the claim timeout.
                     tracing::warn!(error = ?error, event_id = %event.id, "could not load endpoints");
-                    continue;
                 }
-            };
-            let endpoints = if entry.maybe_seen {
-                self.without_recorded(event, endpoints).await
-            } else {
-                Ok(endpoints)
-            };
-            let Ok(endpoints) = endpoints else { continue };
+            }
+        }
+        let Ok(fanned_out) = self.without_recorded(fanned_out).await else {
+            return; // left pending: claimed and handled again after the claim timeout
+        };
+        for (entry, event, endpoints) in fanned_out {
             if endpoints.is_empty() {
                 done_without_deliveries.push(entry.stream_id);
                 continue;
             }
             let ack = PendingAck::new(entry.stream_id, endpoints.len());
-            let body = webhook_body(event);
+            let body = webhook_body(&event);
             for endpoint in endpoints {
                 self.spawn_delivery(
-                    Arc::clone(event),
+                    Arc::clone(&event),
                     body.clone(),
                     endpoint,
                     Prior::FIRST,
@@ -209,26 +208,40 @@ impl Dispatch {
             .collect())
     }
 
-    /// Drops endpoints that already have a delivery of this event (a claimed
-    /// or recovered entry may have been handled before).
+    /// Drops the endpoints that already have a delivery of their event, for
+    /// the entries that may have been handled before (claimed from another
+    /// consumer or re-published by recovery), with one query for them all.
     async fn without_recorded(
         &self,
-        event: &StoredEvent,
-        endpoints: Vec<Arc<Endpoint>>,
-    ) -> Result<Vec<Arc<Endpoint>>, StoreError> {
-        let ids: Vec<DeliveryId> = endpoints
+        mut fanned_out: Vec<(ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>)>,
+    ) -> Result<Vec<(ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>)>, StoreError> {
+        let ids: Vec<DeliveryId> = fanned_out
             .iter()
-            .map(|endpoint| DeliveryId::for_event_endpoint(event.id, endpoint.id))
+            .filter(|(entry, _, _)| entry.maybe_seen)
+            .flat_map(|(_, event, endpoints)| {
+                endpoints
+                    .iter()
+                    .map(|endpoint| DeliveryId::for_event_endpoint(event.id, endpoint.id))
+            })
             .collect();
-        let recorded = self.store.delivery_statuses(&ids).await.inspect_err(|error| {
-            tracing::warn!(error = ?error, event_id = %event.id, "could not check earlier deliveries");
-        })?;
-        Ok(endpoints
-            .into_iter()
-            .zip(ids)
-            .filter(|(_, id)| !recorded.contains_key(id))
-            .map(|(endpoint, _)| endpoint)
-            .collect())
+        if ids.is_empty() {
+            return Ok(fanned_out);
+        }
+        let recorded = self
+            .store
+            .delivery_statuses(&ids)
+            .await
+            .inspect_err(|error| {
+                tracing::warn!(error = ?error, "could not check earlier deliveries");
+            })?;
+        for (entry, event, endpoints) in &mut fanned_out {
+            if entry.maybe_seen {
+                endpoints.retain(|endpoint| {
+                    !recorded.contains_key(&DeliveryId::for_event_endpoint(event.id, endpoint.id))
+                });
+            }
+        }
+        Ok(fanned_out)
     }
 
     /// Starts one delivery once a slot of `max_in_flight` is free.
