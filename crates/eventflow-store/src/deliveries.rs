@@ -9,6 +9,7 @@ use eventflow_domain::{AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::events::{EVENT_COLUMNS, stored_event_from_row};
 use crate::{Store, StoreError, StoredEvent};
 
 /// Where a delivery stands.
@@ -620,15 +621,47 @@ impl Store {
         let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
         let rows = self
             .query_prepared(
-                &format!(
-                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
-                     WHERE event_id = $1 AND project_id = $2 AND id BETWEEN $3 AND $4 \
-                     ORDER BY id DESC"
-                ),
+                &project_event_deliveries_sql(),
                 &[&event_id.uuid(), &project_id.uuid(), &floor, &ceiling],
             )
             .await?;
         Ok(rows.iter().map(state_from_row).collect())
+    }
+
+    /// Returns the event with its deliveries if it belongs to the project:
+    /// both statements on one connection, pipelined, so the detail of an
+    /// event costs one round trip to PostgreSQL.
+    #[tracing::instrument(level = "debug", skip_all, fields(event_id = %event_id))]
+    pub async fn event_with_deliveries(
+        &self,
+        project_id: ProjectId,
+        event_id: EventId,
+    ) -> Result<Option<(StoredEvent, Vec<DeliveryState>)>, StoreError> {
+        let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
+        let (event_sql, deliveries_sql) = (
+            format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2"),
+            project_event_deliveries_sql(),
+        );
+        let client = self.connection().await?;
+        let (event_statement, deliveries_statement) = tokio::try_join!(
+            client.prepare_cached(&event_sql),
+            client.prepare_cached(&deliveries_sql)
+        )?;
+        let (event_id, project_id) = (event_id.uuid(), project_id.uuid());
+        let event_params: [&(dyn tokio_postgres::types::ToSql + Sync); 2] =
+            [&event_id, &project_id];
+        let deliveries_params: [&(dyn tokio_postgres::types::ToSql + Sync); 4] =
+            [&event_id, &project_id, &floor, &ceiling];
+        let (event, deliveries) = tokio::try_join!(
+            client.query_opt(&event_statement, &event_params),
+            client.query(&deliveries_statement, &deliveries_params)
+        )?;
+        Ok(event.map(|event| {
+            (
+                stored_event_from_row(&event),
+                deliveries.iter().map(state_from_row).collect(),
+            )
+        }))
     }
 
     /// Returns up to `limit` attempts of the project's delivery, newest first,
@@ -675,6 +708,15 @@ mod read_tests {
             1_730_376_000_123_000_000
         );
     }
+}
+
+/// The deliveries of one project's event, newest first.
+fn project_event_deliveries_sql() -> String {
+    format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+         WHERE event_id = $1 AND project_id = $2 AND id BETWEEN $3 AND $4 \
+         ORDER BY id DESC"
+    )
 }
 
 /// The lowest and highest UUID v7 of the event's millisecond. Deliveries share

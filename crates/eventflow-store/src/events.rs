@@ -217,10 +217,10 @@ impl<'a> From<&'a [NewEvent]> for EventColumns<'a> {
     }
 }
 
-const EVENT_COLUMNS: &str = "id, project_id, event_type, payload::text AS payload, idempotency_key, \
+pub(crate) const EVENT_COLUMNS: &str = "id, project_id, event_type, payload::text AS payload, idempotency_key, \
      occurred_at, received_at, traceparent";
 
-fn stored_event_from_row(row: &tokio_postgres::Row) -> StoredEvent {
+pub(crate) fn stored_event_from_row(row: &tokio_postgres::Row) -> StoredEvent {
     StoredEvent {
         id: EventId::from_uuid(row.get("id")),
         project_id: ProjectId::from_uuid(row.get("project_id")),

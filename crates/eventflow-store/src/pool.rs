@@ -40,6 +40,15 @@ impl Store {
         if pg_config.get_application_name().is_none() {
             pg_config.application_name("eventflow");
         }
+        if pg_config.get_options().is_none() {
+            // Prepared statements keep one generic plan instead of planning
+            // every execution afresh. PostgreSQL otherwise prefers custom
+            // plans for the partitioned tables (they prune partitions at plan
+            // time), and planning across the daily partitions took most of its
+            // CPU under the query API's reads; generic plans prune the same
+            // partitions when the statement runs.
+            pg_config.options("-c plan_cache_mode=force_generic_plan");
+        }
         let manager = Manager::from_config(
             pg_config,
             NoTls,

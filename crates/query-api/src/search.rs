@@ -264,12 +264,11 @@ pub async fn event(
     raw_id: &str,
 ) -> Result<(StoredEvent, Vec<DeliveryState>), ApiError> {
     let id = parse_id("id", raw_id, EventId::parse)?;
-    let (event, deliveries) = tokio::try_join!(
-        state.store.event(project_id, id),
-        state.store.project_event_deliveries(project_id, id),
-    )?;
-    let event = event.ok_or(ApiError::NotFound("event"))?;
-    Ok((event, deliveries))
+    state
+        .store
+        .event_with_deliveries(project_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("event"))
 }
 
 /// Returns the deliveries of the project's event.
