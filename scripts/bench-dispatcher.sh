@@ -97,12 +97,19 @@ backlog() {
     kill -0 $bench 2>/dev/null || { wait $bench; exit 1; }
     sleep 0.2
   done
+  local entries bytes
+  entries=$(redis-cli -h 127.0.0.1 xlen bench:stream:events)
+  bytes=$(redis-cli -h 127.0.0.1 memory usage bench:stream:events samples 0)
+  echo "stream holds $entries entries in ${bytes:-0} bytes of Redis memory ($(( ${bytes:-0} / (entries > 0 ? entries : 1) )) bytes per entry)" | tee /tmp/eventflow-bench-stream.txt >&2
   [ -n "${REQUEUE:-}" ] && lose_stream
   start_dispatcher
   sample_rss
   [ -n "${REQUEUE:-}" ] && measure_requeue "$REQUEUE"
   wait $bench
-  sort -n -k2 /tmp/eventflow-bench-dispatcher-rss.txt | awk 'NR==1{min=$2} {max=$2} END{printf "dispatcher RSS while draining: %d-%d MB\n", min/1024, max/1024}'
+  # RSS 10 s into the drain (connections and caches warm), its peak, and at the end.
+  awk 'NR==1{t0=$1} $1-t0>=10 && !warm{warm=$2} $2>max{max=$2} {last=$2}
+       END{printf "dispatcher RSS: %d MB 10 s into the drain, peak %d MB, %d MB at the end\n", warm/1024, max/1024, last/1024}' \
+    /tmp/eventflow-bench-dispatcher-rss.txt
 }
 
 case "$workload" in

@@ -9,7 +9,7 @@ use eventflow_domain::{AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::events::{EVENT_COLUMNS, stored_event_from_row};
+use crate::events::{project_event_sql, stored_event_from_row};
 use crate::{Store, StoreError, StoredEvent};
 
 /// Where a delivery stands.
@@ -638,10 +638,7 @@ impl Store {
         event_id: EventId,
     ) -> Result<Option<(StoredEvent, Vec<DeliveryState>)>, StoreError> {
         let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
-        let (event_sql, deliveries_sql) = (
-            format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2"),
-            project_event_deliveries_sql(),
-        );
+        let (event_sql, deliveries_sql) = (project_event_sql(), project_event_deliveries_sql());
         let client = self.connection().await?;
         let (event_statement, deliveries_statement) = tokio::try_join!(
             client.prepare_cached(&event_sql),
@@ -696,20 +693,6 @@ impl Store {
     }
 }
 
-#[cfg(test)]
-mod read_tests {
-    use super::*;
-
-    #[test]
-    fn the_time_of_an_id_is_its_first_48_bits() {
-        let id = Uuid::from_u64_pair(0x0192_e272_627b_7000, 42);
-        assert_eq!(
-            uuid_v7_time(id).unix_timestamp_nanos(),
-            1_730_376_000_123_000_000
-        );
-    }
-}
-
 /// The deliveries of one project's event, newest first.
 fn project_event_deliveries_sql() -> String {
     format!(
@@ -729,4 +712,18 @@ fn ids_of_the_same_millisecond(event_id: EventId) -> (Uuid, Uuid) {
         Uuid::from_u64_pair(high & !0xffff, 0),
         Uuid::from_u64_pair(high | 0xffff, u64::MAX),
     )
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn the_time_of_an_id_is_its_first_48_bits() {
+        let id = Uuid::from_u64_pair(0x0192_e272_627b_7000, 42);
+        assert_eq!(
+            uuid_v7_time(id).unix_timestamp_nanos(),
+            1_730_376_000_123_000_000
+        );
+    }
 }

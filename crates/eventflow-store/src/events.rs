@@ -220,6 +220,11 @@ impl<'a> From<&'a [NewEvent]> for EventColumns<'a> {
 pub(crate) const EVENT_COLUMNS: &str = "id, project_id, event_type, payload::text AS payload, idempotency_key, \
      occurred_at, received_at, traceparent";
 
+/// One event, if it belongs to the project ($1 the event, $2 the project).
+pub(crate) fn project_event_sql() -> String {
+    format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2")
+}
+
 pub(crate) fn stored_event_from_row(row: &tokio_postgres::Row) -> StoredEvent {
     StoredEvent {
         id: EventId::from_uuid(row.get("id")),
@@ -298,10 +303,7 @@ impl Store {
         id: EventId,
     ) -> Result<Option<StoredEvent>, StoreError> {
         let row = self
-            .query_opt_prepared(
-                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1 AND project_id = $2"),
-                &[&id.uuid(), &project_id.uuid()],
-            )
+            .query_opt_prepared(&project_event_sql(), &[&id.uuid(), &project_id.uuid()])
             .await?;
         Ok(row.as_ref().map(stored_event_from_row))
     }

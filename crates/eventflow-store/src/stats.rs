@@ -554,6 +554,54 @@ impl Store {
     }
 }
 
+/// Deltas waiting for a [`StatsWriter`] at most.
+const STATS_QUEUE: usize = 1024;
+
+/// Collects statistics deltas from anywhere in a service and writes them,
+/// merged, with one statement at most every `pace`: the counters are per
+/// minute, so writing them per group commit or per delivery batch only cost
+/// PostgreSQL a statement each time. Senders never wait; when the queue is
+/// full (PostgreSQL is slow) a delta is dropped, never the events or
+/// deliveries it counts.
+#[derive(Clone)]
+pub struct StatsWriter {
+    deltas: tokio::sync::mpsc::Sender<StatsDelta>,
+}
+
+impl StatsWriter {
+    /// Starts the writer; it returns once every clone of the writer is
+    /// dropped and what they sent is written.
+    pub fn start(store: Store, pace: std::time::Duration) -> (Self, impl Future<Output = ()>) {
+        let (deltas, receiver) = tokio::sync::mpsc::channel(STATS_QUEUE);
+        (Self { deltas }, write_paced(store, receiver, pace))
+    }
+
+    /// Queues a delta; false when it had to be dropped.
+    pub fn record(&self, delta: StatsDelta) -> bool {
+        delta.is_empty() || self.deltas.try_send(delta).is_ok()
+    }
+}
+
+async fn write_paced(
+    store: Store,
+    mut receiver: tokio::sync::mpsc::Receiver<StatsDelta>,
+    pace: std::time::Duration,
+) {
+    let mut batch = Vec::new();
+    while receiver.recv_many(&mut batch, STATS_QUEUE).await > 0 {
+        let mut stats = StatsDelta::default();
+        for delta in batch.drain(..) {
+            stats.merge(delta);
+        }
+        if let Err(error) = store.record_stats(&stats).await {
+            tracing::warn!(error = ?error, "could not record statistics");
+        }
+        if !receiver.is_closed() {
+            tokio::time::sleep(pace).await;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use time::macros::datetime;
@@ -716,53 +764,5 @@ mod tests {
         let next = &delta.rows[&(project.uuid(), endpoint.uuid(), minute + 60)];
         assert_eq!(next.failed, 1);
         assert_eq!(delta.rows.len(), 4);
-    }
-}
-
-/// Deltas waiting for a [`StatsWriter`] at most.
-const STATS_QUEUE: usize = 1024;
-
-/// Collects statistics deltas from anywhere in a service and writes them,
-/// merged, with one statement at most every `pace`: the counters are per
-/// minute, so writing them per group commit or per delivery batch only cost
-/// PostgreSQL a statement each time. Senders never wait; when the queue is
-/// full (PostgreSQL is slow) a delta is dropped, never the events or
-/// deliveries it counts.
-#[derive(Clone)]
-pub struct StatsWriter {
-    deltas: tokio::sync::mpsc::Sender<StatsDelta>,
-}
-
-impl StatsWriter {
-    /// Starts the writer; it returns once every clone of the writer is
-    /// dropped and what they sent is written.
-    pub fn start(store: Store, pace: std::time::Duration) -> (Self, impl Future<Output = ()>) {
-        let (deltas, receiver) = tokio::sync::mpsc::channel(STATS_QUEUE);
-        (Self { deltas }, write_paced(store, receiver, pace))
-    }
-
-    /// Queues a delta; false when it had to be dropped.
-    pub fn record(&self, delta: StatsDelta) -> bool {
-        delta.is_empty() || self.deltas.try_send(delta).is_ok()
-    }
-}
-
-async fn write_paced(
-    store: Store,
-    mut receiver: tokio::sync::mpsc::Receiver<StatsDelta>,
-    pace: std::time::Duration,
-) {
-    let mut batch = Vec::new();
-    while receiver.recv_many(&mut batch, STATS_QUEUE).await > 0 {
-        let mut stats = StatsDelta::default();
-        for delta in batch.drain(..) {
-            stats.merge(delta);
-        }
-        if let Err(error) = store.record_stats(&stats).await {
-            tracing::warn!(error = ?error, "could not record statistics");
-        }
-        if !receiver.is_closed() {
-            tokio::time::sleep(pace).await;
-        }
     }
 }
