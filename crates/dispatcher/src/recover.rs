@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 
 use eventflow_domain::{DeliveryId, EventId};
 use eventflow_queue::{GroupBacklog, QueueError, StreamEntry};
-use eventflow_store::{LeaderLock, StoreError};
+use eventflow_store::{LeaderLock, StoreError, StoredEvent};
 use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -32,9 +32,9 @@ const RECOVERY_LOCK_KEY: i64 = 0x6566_7265_636f_7672; // "efrecovr"
 /// Where the scan stopped: the last event id checked (a UUID).
 const CHECKED_UNTIL: &str = "recovery_checked_until";
 /// Events read per step of the scan.
-const SCAN_CHUNK: i64 = 2000;
+const SCAN_CHUNK: i64 = 5000;
 /// Steps per tick, so a long backlog does not hold up trimming and metrics.
-const MAX_CHUNKS_PER_TICK: usize = 50;
+const MAX_CHUNKS_PER_TICK: usize = 20;
 /// Acknowledged entries stay in the stream this long before they are trimmed.
 const TRIM_AFTER: Duration = Duration::from_secs(60);
 const HOUSEKEEPING_INTERVAL: Duration = Duration::from_secs(60);
@@ -167,15 +167,15 @@ async fn scan_and_republish(
             uuid_floor(unix_millis(start))
         }
     };
+    if checked >= safe_until {
+        return Ok(0);
+    }
     let mut republished = 0;
+    let mut events = dispatch
+        .store
+        .events_between(checked, safe_until, SCAN_CHUNK)
+        .await?;
     for _ in 0..MAX_CHUNKS_PER_TICK {
-        if checked >= safe_until {
-            break;
-        }
-        let events = dispatch
-            .store
-            .events_between(checked, safe_until, SCAN_CHUNK)
-            .await?;
         let Some(last) = events.last() else {
             checked = Uuid::from_u128(safe_until.as_u128().saturating_sub(1));
             dispatch
@@ -185,57 +185,81 @@ async fn scan_and_republish(
             break;
         };
         let last_id = last.id.uuid();
-        let mut lost = Vec::new();
-        let mut expected: Vec<(EventId, DeliveryId)> = Vec::new();
-        for event in &events {
-            for endpoint in dispatch.matching_endpoints(event).await? {
-                expected.push((
-                    event.id,
-                    DeliveryId::for_event_endpoint(event.id, endpoint.id),
-                ));
+        let more = events.len() as i64 == SCAN_CHUNK && last_id < safe_until;
+        // The next chunk is read while this one is checked and re-published:
+        // after Redis lost the stream, the whole backlog waits on this loop.
+        let next_chunk = async {
+            if more {
+                dispatch
+                    .store
+                    .events_between(last_id, safe_until, SCAN_CHUNK)
+                    .await
+                    .map(Some)
+            } else {
+                Ok(None)
             }
-        }
-        let ids: Vec<DeliveryId> = expected.iter().map(|(_, id)| *id).collect();
-        let recorded = dispatch.store.delivery_statuses(&ids).await?;
-        for (event_id, delivery_id) in expected {
-            if !recorded.contains_key(&delivery_id)
-                && lost.last().is_none_or(|(last, _)| *last != event_id)
-            {
-                lost.push((event_id, delivery_id));
-            }
-        }
-        if !lost.is_empty() {
-            let projects: std::collections::HashMap<EventId, _> = events
-                .iter()
-                .map(|event| (event.id, event.project_id))
-                .collect();
-            let entries: Vec<StreamEntry> = lost
-                .iter()
-                .filter_map(|(event_id, _)| {
-                    Some(StreamEntry {
-                        event_id: *event_id,
-                        project_id: *projects.get(event_id)?,
-                    })
-                })
-                .collect();
-            dispatch.queue.append_recovered(&entries).await?;
-            republished += entries.len();
-            metrics::counter!("eventflow_events_recovered_total").increment(entries.len() as u64);
-            tracing::warn!(
-                events = entries.len(),
-                "re-published committed events the stream had lost"
-            );
-        }
+        };
+        let (next_chunk, lost) = tokio::join!(next_chunk, republish_lost(dispatch, &events));
+        republished += lost?;
         checked = last_id;
         dispatch
             .store
             .set_dispatch_state(CHECKED_UNTIL, &checked.to_string())
             .await?;
-        if (events.len() as i64) < SCAN_CHUNK {
-            break;
+        match next_chunk? {
+            Some(next) => events = next,
+            None => break,
         }
     }
     Ok(republished)
+}
+
+/// Re-appends to the stream the events of `events` that miss a delivery to
+/// an endpoint they match; returns how many.
+async fn republish_lost(
+    dispatch: &Dispatch,
+    events: &[StoredEvent],
+) -> Result<usize, RecoveryError> {
+    let mut expected: Vec<(EventId, DeliveryId)> = Vec::new();
+    for event in events {
+        for endpoint in dispatch.matching_endpoints(event).await? {
+            expected.push((
+                event.id,
+                DeliveryId::for_event_endpoint(event.id, endpoint.id),
+            ));
+        }
+    }
+    let ids: Vec<DeliveryId> = expected.iter().map(|(_, id)| *id).collect();
+    let recorded = dispatch.store.delivery_statuses(&ids).await?;
+    let mut lost: Vec<EventId> = Vec::new();
+    for (event_id, delivery_id) in expected {
+        if !recorded.contains_key(&delivery_id) && lost.last() != Some(&event_id) {
+            lost.push(event_id);
+        }
+    }
+    if lost.is_empty() {
+        return Ok(0);
+    }
+    let projects: std::collections::HashMap<EventId, _> = events
+        .iter()
+        .map(|event| (event.id, event.project_id))
+        .collect();
+    let entries: Vec<StreamEntry> = lost
+        .iter()
+        .filter_map(|event_id| {
+            Some(StreamEntry {
+                event_id: *event_id,
+                project_id: *projects.get(event_id)?,
+            })
+        })
+        .collect();
+    dispatch.queue.append_recovered(&entries).await?;
+    metrics::counter!("eventflow_events_recovered_total").increment(entries.len() as u64);
+    tracing::warn!(
+        events = entries.len(),
+        "re-published committed events the stream had lost"
+    );
+    Ok(entries.len())
 }
 
 async fn disable_failing_endpoints(dispatch: &Dispatch, period: Duration) {
