@@ -43,6 +43,9 @@ pub struct Dispatch {
     pub settings: LoopSettings,
 }
 
+/// A stream entry, its event and the endpoints it goes to.
+type FannedOut = (ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>);
+
 /// How long to wait before trying again after Redis or PostgreSQL failed.
 const FAILURE_PAUSE: Duration = Duration::from_millis(500);
 /// How long one read waits for new entries.
@@ -213,8 +216,8 @@ impl Dispatch {
     /// consumer or re-published by recovery), with one query for them all.
     async fn without_recorded(
         &self,
-        mut fanned_out: Vec<(ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>)>,
-    ) -> Result<Vec<(ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>)>, StoreError> {
+        mut fanned_out: Vec<FannedOut>,
+    ) -> Result<Vec<FannedOut>, StoreError> {
         let ids: Vec<DeliveryId> = fanned_out
             .iter()
             .filter(|(entry, _, _)| entry.maybe_seen)
