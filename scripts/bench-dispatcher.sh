@@ -27,9 +27,7 @@ export EVENTFLOW_REDIS_KEY_PREFIX=bench:
 export EVENTFLOW_LOG=warn
 export EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8
 
-log "fresh database eventflow_bench"
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS eventflow_bench WITH (FORCE)" -c "CREATE DATABASE eventflow_bench"
-redis-cli -h 127.0.0.1 --scan --pattern 'bench:*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+fresh_database eventflow_bench bench:
 $bin/eventflow migrate >/dev/null
 
 pids=()
@@ -62,7 +60,7 @@ sample_rss() {
 # stream and its consumer group vanish with the backlog still undelivered.
 lose_stream() {
   log "deleting the bench:* keys (Redis restarting empty) with the backlog undelivered"
-  redis-cli -h 127.0.0.1 --scan --pattern 'bench:*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+  delete_redis_keys bench:
   # Recovery re-publishes only events committed more than recovery_grace (10 s)
   # ago; waiting it out measures the re-queueing, not the clock.
   log "waiting 11 s (recovery_grace) so the whole backlog is due for recovery"

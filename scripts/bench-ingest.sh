@@ -23,9 +23,7 @@ export EVENTFLOW_HTTP_ADDR=127.0.0.1:8080
 export EVENTFLOW_GRPC_ADDR=127.0.0.1:50051
 export EVENTFLOW_LOG=warn
 
-log "fresh database eventflow_bench"
-psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS eventflow_bench WITH (FORCE)" -c "CREATE DATABASE eventflow_bench"
-redis-cli -h 127.0.0.1 --scan --pattern 'bench:*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+fresh_database eventflow_bench bench:
 $bin/eventflow migrate >/dev/null
 project=$($bin/eventflow --json projects create bench --rate-limit 1000000 --burst 1000000 | python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 key=$($bin/eventflow --json keys create --project "$project" --scopes ingest | python3 -c 'import json,sys; print(json.load(sys.stdin)["key"])')

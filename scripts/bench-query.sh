@@ -24,10 +24,10 @@ export EVENTFLOW_REDIS_KEY_PREFIX=benchq:
 export EVENTFLOW_LOG=warn
 
 if [ "${KEEP:-}" != 1 ] || ! psql -h 127.0.0.1 -U postgres -lqt | cut -d'|' -f1 | grep -qw eventflow_bench_query; then
-  log "fresh database eventflow_bench_query"
-  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS eventflow_bench_query WITH (FORCE)" -c "CREATE DATABASE eventflow_bench_query"
+  fresh_database eventflow_bench_query benchq:
+else
+  delete_redis_keys benchq:
 fi
-redis-cli -h 127.0.0.1 --scan --pattern 'benchq:*' | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
 $bin/eventflow migrate >/dev/null
 
 pids=()

@@ -69,3 +69,15 @@ ensure_browser() {
     (cd tests/browser && npm ci --silent --no-audit --no-fund)
   fi
 }
+
+# Benchmarks: an empty database $1 (recreated) and no Redis keys under prefix $2.
+fresh_database() {
+  log "fresh database $1"
+  psql -h 127.0.0.1 -U postgres -qc "DROP DATABASE IF EXISTS $1 WITH (FORCE)" -c "CREATE DATABASE $1"
+  delete_redis_keys "$2"
+}
+
+# Deletes every Redis key under prefix $1.
+delete_redis_keys() {
+  redis-cli -h 127.0.0.1 --scan --pattern "$1*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
+}
