@@ -5,6 +5,7 @@
 # 127.0.0.1:8080 and the query API on 127.0.0.1:8081, and runs the query
 # workload RUNS times (quote the medians).
 #   scripts/bench-query.sh [RUNS] [SEED]
+# BIN_DIR=dir runs the binaries found there instead of building.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -14,9 +15,11 @@ seed=${2:-1000000}
 ensure_postgres
 ensure_redis
 
-log "building release binaries"
-cargo build --release --quiet -p ingest-gateway -p query-api -p eventflow-cli -p eventflow-bench
-bin=target/release
+bin=${BIN_DIR:-target/release}
+if [ -z "${BIN_DIR:-}" ]; then
+  log "building release binaries"
+  cargo build --release --quiet -p ingest-gateway -p query-api -p eventflow-cli -p eventflow-bench
+fi
 
 export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_bench_query
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379

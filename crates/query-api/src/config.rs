@@ -21,6 +21,8 @@ pub struct Config {
     pub database_pool_size: usize,
     #[serde(with = "config::duration")]
     pub database_timeout: Duration,
+    /// Scans admitted at once (see `ScanGate`); 0: twice the CPUs.
+    pub max_concurrent_scans: usize,
     #[serde(with = "config::duration")]
     pub redis_timeout: Duration,
     #[serde(with = "config::duration")]

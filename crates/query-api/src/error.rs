@@ -23,6 +23,8 @@ pub enum ApiError {
     Store(#[from] StoreError),
     #[error("the dispatcher did not accept the request: {0}")]
     Dispatcher(#[from] tonic::Status),
+    #[error("too many searches are waiting; try again shortly")]
+    Busy,
     #[error("{0}")]
     Internal(String),
 }
@@ -59,6 +61,7 @@ impl ApiError {
             }
             Self::Store(StoreError::NotFound { .. }) | Self::NotFound(_) => ErrorKind::NotFound,
             Self::Invalid(_) => ErrorKind::BadRequest,
+            Self::Busy => ErrorKind::Unavailable,
             Self::Conflict(_) => ErrorKind::Conflict,
             Self::Dispatcher(status) => match status.code() {
                 tonic::Code::NotFound => ErrorKind::NotFound,
@@ -94,7 +97,10 @@ impl ApiError {
             ErrorKind::Unavailable => Problem::new(
                 ErrorKind::Unavailable,
                 "unavailable",
-                "a dependency is unavailable; retry later",
+                match self {
+                    Self::Busy => self.to_string(),
+                    _ => "a dependency is unavailable; retry later".to_owned(),
+                },
             ),
             kind => {
                 let problem = Problem::new(kind, self.slug(), self.to_string());

@@ -17,6 +17,7 @@ mod grpc;
 mod health;
 mod http;
 mod pagination;
+mod scan_gate;
 mod search;
 
 use std::net::SocketAddr;
@@ -43,6 +44,7 @@ use tokio_util::task::TaskTracker;
 pub use crate::config::Config;
 use crate::grpc::QueryGrpc;
 use crate::health::GrpcHealth;
+use crate::scan_gate::ScanGate;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "query-api";
@@ -56,6 +58,8 @@ pub(crate) struct AppState {
     admin_token: Option<SecretString>,
     dispatcher: DispatchControlClient<Channel>,
     page_limits: PageLimits,
+    /// Bounds the searches and statistics reads running at once.
+    scans: ScanGate,
     /// Which private networks endpoint URLs may name (`endpoint_allow_nets`).
     endpoint_allow_nets: AddressPolicy,
 }
@@ -139,6 +143,7 @@ impl Application {
                 default: config.default_page_limit,
                 max: config.max_page_limit,
             },
+            scans: ScanGate::new(config.max_concurrent_scans, config.database_timeout),
             store,
             queue,
             metrics: Metrics::install(),

@@ -252,6 +252,7 @@ pub async fn list_events(
         limit: i64::from(page.limit) + 1,
     };
     let (_, rows) = tokio::try_join!(check_endpoint(state, project_id, endpoint_id), async {
+        let _turn = state.scans.enter().await?;
         Ok(state.store.search_events(project_id, &search).await?)
     },)?;
     Ok(Paged::from_rows(rows, page, |event| event.id.uuid()))
@@ -312,6 +313,7 @@ pub async fn list_deliveries(
         limit: i64::from(page.limit) + 1,
     };
     let (_, rows) = tokio::try_join!(check_endpoint(state, project_id, endpoint_id), async {
+        let _turn = state.scans.enter().await?;
         Ok(state.store.search_deliveries(project_id, &search).await?)
     },)?;
     Ok(Paged::from_rows(rows, page, |delivery| delivery.id.uuid()))

@@ -227,7 +227,10 @@ pub async fn get_stats(
         since: request.since,
         until: request.until,
     };
-    let series = state.store.stats(&query).await?;
+    let series = {
+        let _turn = state.scans.enter().await?;
+        state.store.stats(&query).await?
+    };
     Ok(HttpResponse::Ok().json(StatsOut {
         bucket: request.bucket.as_str().to_owned(),
         since: request.bucket.floor(request.since),
