@@ -12,6 +12,12 @@
 //! delivery; consumers skip endpoints already delivered. Where it stopped is
 //! kept in PostgreSQL, so each event is checked once and a restart resumes.
 //!
+//! Re-published entries can be lost too, if Redis loses its data again before
+//! they are read. The checkpoint has passed their events by then, so the
+//! earliest re-published event stays on record (`recovery_unconfirmed`) until
+//! the stream has handled every re-published entry; a new stream incarnation
+//! (`Queue::stream_epoch`) in the meantime rewinds the checkpoint to it.
+//!
 //! The leader also trims acknowledged entries from the stream, disables
 //! endpoints that fail for too long, and reports backlog metrics.
 
@@ -31,6 +37,10 @@ use crate::dispatch::Dispatch;
 const RECOVERY_LOCK_KEY: i64 = 0x6566_7265_636f_7672; // "efrecovr"
 /// Where the scan stopped: the last event id checked (a UUID).
 const CHECKED_UNTIL: &str = "recovery_checked_until";
+/// The stream incarnation recovery last saw (`Queue::stream_epoch`).
+const STREAM_EPOCH: &str = "recovery_stream_epoch";
+/// Re-published entries not known to be handled yet (see [`Unconfirmed`]).
+const UNCONFIRMED: &str = "recovery_unconfirmed";
 /// Events read per step of the scan.
 const SCAN_CHUNK: i64 = 5000;
 /// Steps per tick, so a long backlog does not hold up trimming and metrics.
@@ -98,6 +108,8 @@ pub async fn recover_once(
     settings: RecoverySettings,
 ) -> Result<usize, RecoveryError> {
     let now_ms = unix_millis(OffsetDateTime::now_utc());
+    let epoch = dispatch.queue.stream_epoch().await?;
+    let same_stream = rewind_if_the_stream_was_lost(dispatch, &epoch).await?;
     let handled_until_ms = match dispatch.queue.dispatch_backlog().await {
         Ok(backlog) => {
             report_backlog(&backlog);
@@ -111,6 +123,11 @@ pub async fn recover_once(
         }
         Err(error) => return Err(error.into()),
     };
+    // Read again: a loss while the backlog was read would make the new,
+    // empty stream look like one that handled every re-published entry.
+    if same_stream && dispatch.queue.stream_epoch().await? == epoch {
+        confirm_republished(dispatch, handled_until_ms).await?;
+    }
     let grace_ms = u64::try_from(settings.grace.as_millis()).unwrap_or(u64::MAX);
     let safe_until = uuid_floor(handled_until_ms.saturating_sub(grace_ms));
     let republished = scan_and_republish(dispatch, settings, safe_until).await?;
@@ -131,6 +148,85 @@ pub async fn recover_once(
         metrics::gauge!("eventflow_retries_due").set(due as f64);
     }
     Ok(republished)
+}
+
+/// The earliest event recovery re-published whose stream entry may not have
+/// been handled yet, and the stream id of the last entry it re-published.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Unconfirmed {
+    first_event: Uuid,
+    last_entry: String,
+}
+
+impl Unconfirmed {
+    fn parse(value: &str) -> Option<Self> {
+        let (first_event, last_entry) = value.split_once(' ')?;
+        Some(Self {
+            first_event: Uuid::parse_str(first_event).ok()?,
+            last_entry: last_entry.to_owned(),
+        })
+    }
+
+    fn to_value(&self) -> String {
+        format!("{} {}", self.first_event, self.last_entry)
+    }
+
+    /// Adds re-published events, from `first_event` on, up to `last_entry`.
+    fn widened(previous: Option<Self>, first_event: Uuid, last_entry: String) -> Self {
+        Self {
+            first_event: previous.map_or(first_event, |previous| {
+                previous.first_event.min(first_event)
+            }),
+            last_entry,
+        }
+    }
+}
+
+async fn unconfirmed(dispatch: &Dispatch) -> Result<Option<Unconfirmed>, StoreError> {
+    let value = dispatch.store.dispatch_state(UNCONFIRMED).await?;
+    Ok(value.as_deref().and_then(Unconfirmed::parse))
+}
+
+/// Compares the stream's incarnation with the one recovery saw last. After a
+/// loss, moves the checkpoint back to the earliest re-published event not
+/// known to be handled, so that the scan finds it again. Returns whether
+/// the stream is the one seen last.
+async fn rewind_if_the_stream_was_lost(
+    dispatch: &Dispatch,
+    epoch: &str,
+) -> Result<bool, StoreError> {
+    let store = &dispatch.store;
+    if store.dispatch_state(STREAM_EPOCH).await?.as_deref() == Some(epoch) {
+        return Ok(true);
+    }
+    if let Some(unconfirmed) = unconfirmed(dispatch).await? {
+        let rewound = Uuid::from_u128(unconfirmed.first_event.as_u128().saturating_sub(1));
+        let checked = store.dispatch_state(CHECKED_UNTIL).await?;
+        let checked = checked
+            .as_deref()
+            .and_then(|value| Uuid::parse_str(value).ok());
+        if checked.is_some_and(|checked| checked > rewound) {
+            store
+                .set_dispatch_state(CHECKED_UNTIL, &rewound.to_string())
+                .await?;
+            tracing::warn!(
+                from = %unconfirmed.first_event,
+                "the stream was lost again before re-published events were read: checking them again"
+            );
+        }
+    }
+    store.set_dispatch_state(STREAM_EPOCH, epoch).await?;
+    Ok(false)
+}
+
+/// Forgets the re-published entries once the stream has handled all of them.
+async fn confirm_republished(dispatch: &Dispatch, handled_until_ms: u64) -> Result<(), StoreError> {
+    if let Some(unconfirmed) = unconfirmed(dispatch).await?
+        && handled_until_ms > entry_millis(&unconfirmed.last_entry)
+    {
+        dispatch.store.delete_dispatch_state(UNCONFIRMED).await?;
+    }
+    Ok(())
 }
 
 /// Unix ms before which every stream entry has been read and acknowledged.
@@ -200,7 +296,16 @@ async fn scan_and_republish(
             }
         };
         let (next_chunk, lost) = tokio::join!(next_chunk, republish_lost(dispatch, &events));
-        republished += lost?;
+        if let Some(lost) = lost? {
+            // On record before the checkpoint passes these events.
+            let previous = unconfirmed(dispatch).await?;
+            let widened = Unconfirmed::widened(previous, lost.first_event, lost.last_entry);
+            dispatch
+                .store
+                .set_dispatch_state(UNCONFIRMED, &widened.to_value())
+                .await?;
+            republished += lost.events;
+        }
         checked = last_id;
         dispatch
             .store
@@ -214,12 +319,19 @@ async fn scan_and_republish(
     Ok(republished)
 }
 
+/// What one step re-published.
+struct Republished {
+    events: usize,
+    first_event: Uuid,
+    last_entry: String,
+}
+
 /// Re-appends to the stream the events of `events` that miss a delivery to
-/// an endpoint they match; returns how many.
+/// an endpoint they match.
 async fn republish_lost(
     dispatch: &Dispatch,
     events: &[StoredEvent],
-) -> Result<usize, RecoveryError> {
+) -> Result<Option<Republished>, RecoveryError> {
     let mut expected: Vec<(EventId, DeliveryId)> = Vec::new();
     for event in events {
         for endpoint in dispatch.matching_endpoints(event).await? {
@@ -237,9 +349,9 @@ async fn republish_lost(
             lost.push(event_id);
         }
     }
-    if lost.is_empty() {
-        return Ok(0);
-    }
+    let Some(first_event) = lost.first().map(|id| id.uuid()) else {
+        return Ok(None);
+    };
     let projects: std::collections::HashMap<EventId, _> = events
         .iter()
         .map(|event| (event.id, event.project_id))
@@ -253,13 +365,19 @@ async fn republish_lost(
             })
         })
         .collect();
-    dispatch.queue.append_recovered(&entries).await?;
+    let Some(last_entry) = dispatch.queue.append_recovered(&entries).await? else {
+        return Ok(None);
+    };
     metrics::counter!("eventflow_events_recovered_total").increment(entries.len() as u64);
     tracing::warn!(
         events = entries.len(),
         "re-published committed events the stream had lost"
     );
-    Ok(entries.len())
+    Ok(Some(Republished {
+        events: entries.len(),
+        first_event,
+        last_entry,
+    }))
 }
 
 async fn disable_failing_endpoints(dispatch: &Dispatch, period: Duration) {
@@ -316,6 +434,32 @@ mod tests {
         ]);
         assert!(uuid_floor(ms) <= id);
         assert!(uuid_floor(ms + 1) > id);
+    }
+
+    #[test]
+    fn the_unconfirmed_record_reads_back_what_was_written() {
+        let unconfirmed = Unconfirmed {
+            first_event: EventId::new().uuid(),
+            last_entry: "1700000000123-7".to_owned(),
+        };
+        assert_eq!(
+            Unconfirmed::parse(&unconfirmed.to_value()),
+            Some(unconfirmed)
+        );
+        assert_eq!(Unconfirmed::parse("garbage"), None);
+    }
+
+    #[test]
+    fn widening_keeps_the_earliest_event_and_the_latest_entry() {
+        let (earlier, later) = (EventId::new().uuid(), EventId::new().uuid());
+        let first = Unconfirmed::widened(None, later, "1-0".to_owned());
+        assert_eq!(first.first_event, later);
+        let widened = Unconfirmed::widened(Some(first), earlier, "2-0".to_owned());
+        assert_eq!(widened.first_event, earlier);
+        assert_eq!(widened.last_entry, "2-0");
+        let again = Unconfirmed::widened(Some(widened), later, "3-0".to_owned());
+        assert_eq!(again.first_event, earlier);
+        assert_eq!(again.last_entry, "3-0");
     }
 
     #[test]

@@ -212,8 +212,12 @@ impl Queue {
         Ok(entries.into_iter().next().map(|(id, _)| id))
     }
 
-    /// Re-appends events found by recovery, marked so consumers check what was already delivered.
-    pub async fn append_recovered(&self, entries: &[StreamEntry]) -> Result<(), QueueError> {
+    /// Re-appends events found by recovery, marked so consumers check what
+    /// was already delivered; returns the stream id of the last one.
+    pub async fn append_recovered(
+        &self,
+        entries: &[StreamEntry],
+    ) -> Result<Option<String>, QueueError> {
         self.append_marked(entries, true).await
     }
 }

@@ -24,6 +24,11 @@ impl Keys {
         format!("{}stream:events", self.prefix)
     }
 
+    /// Which incarnation of the event stream this is (see `Queue::stream_epoch`).
+    pub fn stream_epoch(&self) -> String {
+        format!("{}stream:events:epoch", self.prefix)
+    }
+
     /// The rate limiter's state for one project (a GCRA theoretical arrival time).
     pub fn project_rate_limit(&self, project_id: ProjectId) -> String {
         format!("{}rl:project:{}", self.prefix, project_id)

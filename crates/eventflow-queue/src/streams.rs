@@ -24,16 +24,18 @@ impl Queue {
     /// were appended or an error says that some may not have been.
     #[tracing::instrument(level = "debug", skip_all, fields(entries = entries.len()))]
     pub async fn append_events(&self, entries: &[StreamEntry]) -> Result<(), QueueError> {
-        self.append_marked(entries, false).await
+        self.append_marked(entries, false).await.map(drop)
     }
 
+    /// Appends the entries in one round trip; returns the stream id of the
+    /// last one (None when there were none).
     pub(crate) async fn append_marked(
         &self,
         entries: &[StreamEntry],
         recovered: bool,
-    ) -> Result<(), QueueError> {
+    ) -> Result<Option<String>, QueueError> {
         if entries.is_empty() {
-            return Ok(());
+            return Ok(None);
         }
         let stream = self.keys().event_stream();
         let pipeline = self.client().pipeline();
@@ -50,10 +52,27 @@ impl Queue {
                 .await?;
         }
         let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
+        let mut last_id = None;
         for reply in replies {
-            reply?;
+            last_id = reply?.into_string();
         }
-        Ok(())
+        Ok(last_id)
+    }
+
+    /// Which incarnation of the event stream this is: a random value kept
+    /// beside the stream, created by the first call after Redis lost its keys
+    /// (a restart with nothing persisted, a FLUSHDB). Two calls that return
+    /// the same value saw no such loss in between.
+    pub async fn stream_epoch(&self) -> Result<String, QueueError> {
+        let key = self.keys().stream_epoch();
+        let fresh = uuid::Uuid::new_v4().to_string();
+        let _: Value = self
+            .client()
+            .set(&key, fresh.as_str(), None, Some(SetOptions::NX), false)
+            .await?;
+        let epoch: Option<String> = self.client().get(&key).await?;
+        // Only a loss between the two commands leaves nothing to read; ours is then as new as any.
+        Ok(epoch.unwrap_or(fresh))
     }
 
     /// Returns how many entries the event stream holds.

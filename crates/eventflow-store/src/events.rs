@@ -295,6 +295,13 @@ impl Store {
         Ok(())
     }
 
+    /// Forgets a value the dispatcher kept across restarts.
+    pub async fn delete_dispatch_state(&self, name: &str) -> Result<(), StoreError> {
+        self.execute_prepared("DELETE FROM dispatch_state WHERE name = $1", &[&name])
+            .await?;
+        Ok(())
+    }
+
     /// Returns the event if it belongs to the project.
     #[tracing::instrument(skip_all, fields(event_id = %id))]
     pub async fn event(

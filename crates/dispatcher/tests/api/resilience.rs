@@ -310,6 +310,69 @@ async fn a_redis_wipe_mid_run_loses_no_acknowledged_event() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
+    let gateway = spawn_gateway().await;
+    let sink = WebhookSink::start().await;
+    sink.delay(Duration::from_millis(20));
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let endpoint = gateway
+        .create_endpoint(project, &sink.url("/hooks"), &["*"])
+        .await;
+    let redis = redis().await;
+    // Four deliveries of 20 ms at a time, read ten entries at a time: about
+    // 200 deliveries a second, so what recovery re-publishes waits unread.
+    let dispatcher = gateway
+        .spawn_dispatcher_with(|config| {
+            config.max_in_flight = 4;
+            config.read_batch = 10;
+        })
+        .await;
+    let posted = Producer::flood(&gateway, &key, 600, 10, 4).finish().await;
+    assert_eq!(
+        posted.acknowledged.len(),
+        600,
+        "the gateway took every event"
+    );
+    sink.wait_for(20, Duration::from_secs(15)).await;
+    wipe_keys(&redis, &gateway.redis_prefix).await;
+
+    let republished = wait_for_stream_len(&gateway, 300, Duration::from_secs(15)).await;
+    let received_at_second_wipe = sink.received().len();
+    wipe_keys(&redis, &gateway.redis_prefix).await;
+
+    let tally = assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &posted.acknowledged,
+        Duration::from_secs(40),
+    )
+    .await;
+    println!(
+        "second wipe with {republished} re-published entries in the stream and \
+         {received_at_second_wipe} requests received: all 600 delivered, {} duplicates",
+        tally.duplicates
+    );
+    dispatcher.shutdown().await.unwrap();
+}
+
+/// Waits until the event stream holds at least `len` entries; returns how many it holds.
+async fn wait_for_stream_len(gateway: &TestGateway, len: u64, within: Duration) -> u64 {
+    let deadline = Instant::now() + within;
+    loop {
+        let held = gateway.queue.event_stream_len().await.unwrap_or(0);
+        if held >= len {
+            return held;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "recovery re-published only {held} of the undelivered events within {within:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
     let gateway = spawn_gateway().await;
     let sink = WebhookSink::start().await;
