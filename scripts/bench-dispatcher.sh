@@ -7,7 +7,8 @@
 #   scripts/bench-dispatcher.sh requeue [EVENTS]   the same after Redis lost the stream
 #   scripts/bench-dispatcher.sh e2e     RATE [DURATION]
 #   scripts/bench-dispatcher.sh fanout  ENDPOINTS RATE [DURATION]
-# Extra arguments for eventflow-bench go in BENCH_ARGS.
+# Extra arguments for eventflow-bench go in BENCH_ARGS. BIN_DIR=dir runs the
+# binaries found there instead of building: two builds compared in one sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -17,9 +18,11 @@ shift
 ensure_postgres
 ensure_redis
 
-log "building release binaries"
-cargo build --release --quiet -p ingest-gateway -p dispatcher -p eventflow-cli -p eventflow-bench
-bin=target/release
+bin=${BIN_DIR:-target/release}
+if [ -z "${BIN_DIR:-}" ]; then
+  log "building release binaries"
+  cargo build --release --quiet -p ingest-gateway -p dispatcher -p eventflow-cli -p eventflow-bench
+fi
 
 export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_bench
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379

@@ -88,7 +88,10 @@ pub struct DueDelivery {
 
 /// A state replaces the stored one only within the same generation: the
 /// result of an attempt that was in flight when a replay or manual retry
-/// started a new schedule is kept as an attempt but does not undo it.
+/// started a new schedule is kept as an attempt but does not undo it. Within
+/// a generation a success is final: the failure of a copy sent alongside (a
+/// claimed entry whose first consumer was slow, not dead) recorded after it
+/// would otherwise schedule a retry of a delivered webhook.
 const UPSERT_DELIVERIES: &str = "\
 INSERT INTO deliveries (id, project_id, event_id, endpoint_id, status, attempt_count, next_attempt_at,
                         last_attempt_at, last_status_code, last_error, retry_base, generation)
@@ -102,7 +105,8 @@ ON CONFLICT (id) DO UPDATE SET
     last_status_code = coalesce(EXCLUDED.last_status_code, deliveries.last_status_code),
     last_error = coalesce(EXCLUDED.last_error, deliveries.last_error),
     updated_at = now()
-WHERE deliveries.generation = EXCLUDED.generation";
+WHERE deliveries.generation = EXCLUDED.generation
+  AND (deliveries.status <> 'succeeded' OR EXCLUDED.status = 'succeeded')";
 
 /// Makes deliveries due now with a new schedule (replay): created if missing,
 /// otherwise restarted whatever their status, in a new generation. A created

@@ -5,8 +5,10 @@
 
 use std::time::Duration;
 
-use eventflow_domain::{EventId, EventType, ProjectId};
-use eventflow_store::{NewEvent, PoolSettings, Store, insert_events};
+use eventflow_domain::{DeliveryId, EndpointId, EventId, EventType, ProjectId};
+use eventflow_store::{
+    DeliveryState, DeliveryStatus, NewEvent, PoolSettings, Store, insert_events,
+};
 use eventflow_test_support::TestDatabase;
 use time::OffsetDateTime;
 
@@ -141,4 +143,70 @@ async fn idempotency_keys_older_than_the_retention_are_purged() {
             .await,
         1
     );
+}
+
+/// A delivery's state after `attempts` attempts in generation 0.
+fn delivery_state(
+    (project_id, event_id, endpoint_id): (ProjectId, EventId, EndpointId),
+    status: DeliveryStatus,
+    attempts: i32,
+) -> DeliveryState {
+    DeliveryState {
+        id: DeliveryId::for_event_endpoint(event_id, endpoint_id),
+        project_id,
+        event_id,
+        endpoint_id,
+        status,
+        attempt_count: attempts,
+        retry_base: 0,
+        generation: 0,
+        next_attempt_at: (status == DeliveryStatus::Pending)
+            .then(|| OffsetDateTime::now_utc() + Duration::from_secs(5)),
+        last_attempt_at: Some(OffsetDateTime::now_utc()),
+        last_status_code: Some(if status == DeliveryStatus::Succeeded {
+            200
+        } else {
+            500
+        }),
+        last_error: None,
+    }
+}
+
+#[tokio::test]
+async fn a_failure_recorded_after_a_success_of_the_same_generation_does_not_undo_it() {
+    let db = TestDatabase::create().await;
+    let store = db.store();
+    let delivery = (ProjectId::new(), EventId::new(), EndpointId::new());
+    let id = DeliveryId::for_event_endpoint(delivery.1, delivery.2);
+    let status = |store: Store| async move { store.delivery_statuses(&[id]).await.unwrap()[&id] };
+
+    store
+        .record_deliveries(
+            &[delivery_state(delivery, DeliveryStatus::Succeeded, 1)],
+            &[],
+        )
+        .await
+        .unwrap();
+    store
+        .record_deliveries(&[delivery_state(delivery, DeliveryStatus::Pending, 1)], &[])
+        .await
+        .unwrap();
+    assert_eq!(status(store.clone()).await, DeliveryStatus::Succeeded);
+    store
+        .record_deliveries(&[delivery_state(delivery, DeliveryStatus::Failed, 8)], &[])
+        .await
+        .unwrap();
+    assert_eq!(status(store.clone()).await, DeliveryStatus::Succeeded);
+
+    // A pending delivery still moves on to its result.
+    let other = (delivery.0, EventId::new(), delivery.2);
+    let other_id = DeliveryId::for_event_endpoint(other.1, other.2);
+    for (state, attempts) in [(DeliveryStatus::Pending, 1), (DeliveryStatus::Failed, 2)] {
+        store
+            .record_deliveries(&[delivery_state(other, state, attempts)], &[])
+            .await
+            .unwrap();
+    }
+    let stored = store.delivery_statuses(&[other_id]).await.unwrap();
+    assert_eq!(stored[&other_id], DeliveryStatus::Failed);
 }
