@@ -18,12 +18,40 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use eventflow_queue::DISPATCH_GROUP;
+use eventflow_store::CreatedEndpoint;
 use eventflow_test_support::{
     TcpProxy, TestDatabase, TestGateway, WebhookSink, redis_url, spawn_gateway,
 };
 use fred::prelude::*;
 
 use crate::traffic::{Acknowledged, Producer, assert_all_delivered, delivery_counts};
+
+/// A gateway with a project, its ingest key and one endpoint for every event
+/// type at a receiver that answers each request after a delay.
+struct Scene {
+    gateway: TestGateway,
+    sink: WebhookSink,
+    key: String,
+    endpoint: CreatedEndpoint,
+}
+
+impl Scene {
+    async fn start(receiver_delay: Duration) -> Self {
+        let gateway = spawn_gateway().await;
+        let sink = WebhookSink::start().await;
+        sink.delay(receiver_delay);
+        let (project, key) = gateway.create_project_with_key("ingest").await;
+        let endpoint = gateway
+            .create_endpoint(project, &sink.url("/hooks"), &["*"])
+            .await;
+        Self {
+            gateway,
+            sink,
+            key,
+            endpoint,
+        }
+    }
+}
 
 /// Connects a plain Redis client, for what the queue API does not show.
 async fn redis() -> Client {
@@ -114,13 +142,12 @@ fn start_dispatcher_process(gateway: &TestGateway) -> tokio::process::Child {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_killed_mid_run_loses_no_acknowledged_event() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(10));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(10)).await;
     let redis = redis().await;
     let mut first = start_dispatcher_process(&gateway);
     let started = Instant::now();
@@ -175,13 +202,12 @@ async fn a_dispatcher_killed_mid_run_loses_no_acknowledged_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dispatcher_shut_down_mid_run_records_what_it_sent_and_a_restart_delivers_the_rest() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(200));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(200)).await;
     let redis = redis().await;
     let first = gateway.spawn_dispatcher().await;
     let started = Instant::now();
@@ -245,13 +271,12 @@ async fn a_dispatcher_shut_down_mid_run_records_what_it_sent_and_a_restart_deliv
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redis_wipe_mid_run_loses_no_acknowledged_event() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(10));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(10)).await;
     let redis = redis().await;
     // Few deliveries at once, so the stream backs up: the wipe then loses
     // entries nobody has read yet, as well as pending ones.
@@ -311,13 +336,12 @@ async fn a_redis_wipe_mid_run_loses_no_acknowledged_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(20));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(20)).await;
     let redis = redis().await;
     // Four deliveries of 20 ms at a time, read ten entries at a time: about
     // 200 deliveries a second, so what recovery re-publishes waits unread.
@@ -336,7 +360,13 @@ async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
     sink.wait_for(20, Duration::from_secs(15)).await;
     wipe_keys(&redis, &gateway.redis_prefix).await;
 
-    let republished = wait_for_stream_len(&gateway, 300, Duration::from_secs(15)).await;
+    wait_until(
+        "recovery re-published 300 undelivered events",
+        Duration::from_secs(15),
+        async || gateway.queue.event_stream_len().await.unwrap_or(0) >= 300,
+    )
+    .await;
+    let republished = gateway.queue.event_stream_len().await.unwrap_or(0);
     let received_at_second_wipe = sink.received().len();
     wipe_keys(&redis, &gateway.redis_prefix).await;
 
@@ -356,31 +386,14 @@ async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
     dispatcher.shutdown().await.unwrap();
 }
 
-/// Waits until the event stream holds at least `len` entries; returns how many it holds.
-async fn wait_for_stream_len(gateway: &TestGateway, len: u64, within: Duration) -> u64 {
-    let deadline = Instant::now() + within;
-    loop {
-        let held = gateway.queue.event_stream_len().await.unwrap_or(0);
-        if held >= len {
-            return held;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "recovery re-published only {held} of the undelivered events within {within:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(5));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(5)).await;
     // Only the dispatcher goes through the proxy; the gateway keeps its own
     // connection and goes on acknowledging.
     let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
@@ -431,13 +444,12 @@ async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_dispatchers_share_the_stream_and_deliver_everything_once() {
-    let gateway = spawn_gateway().await;
-    let sink = WebhookSink::start().await;
-    sink.delay(Duration::from_millis(10));
-    let (project, key) = gateway.create_project_with_key("ingest").await;
-    let endpoint = gateway
-        .create_endpoint(project, &sink.url("/hooks"), &["*"])
-        .await;
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(10)).await;
     let redis = redis().await;
     // A claim timeout no healthy delivery comes near, even on a busy
     // machine: an entry taken over from a live dispatcher would be sent twice.
