@@ -17,7 +17,6 @@ mod deliver;
 mod dispatch;
 mod endpoints;
 mod grpc;
-mod health;
 mod http;
 mod isolation;
 mod recorder;
@@ -32,17 +31,18 @@ use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControlServe
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
+use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers, stop_when_done};
 use eventflow_store::{PoolSettings, Store};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::server::NamedService;
 
 pub use crate::config::Config;
 use crate::deliver::{ClientSettings, Deliverer, DeliveryClient};
 use crate::dispatch::{Dispatch, LoopSettings};
 use crate::endpoints::EndpointCache;
 use crate::grpc::DispatchControlGrpc;
-use crate::health::GrpcHealth;
 use crate::isolation::{EndpointGates, IsolationSettings};
 use crate::recorder::Recorder;
 use crate::recover::RecoverySettings;
@@ -51,6 +51,9 @@ use crate::recover::RecoverySettings;
 pub const SERVICE_NAME: &str = "dispatcher";
 
 /// HTTP serves only probes and scrapes, so a couple of workers are plenty.
+/// How often gRPC health pings PostgreSQL and Redis.
+const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
 const HTTP_WORKERS: usize = 2;
 
 /// What every request handler shares.
@@ -124,19 +127,6 @@ fn build_dispatch(
         queue,
         reader,
     })
-}
-
-/// Which dependencies answered a ping.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Dependencies {
-    pub postgres: bool,
-    pub redis: bool,
-}
-
-impl Dependencies {
-    pub fn all_up(self) -> bool {
-        self.postgres && self.redis
-    }
 }
 
 impl AppState {
@@ -285,12 +275,16 @@ impl Application {
         .run();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter);
+        let health = GrpcHealth::new(reporter, DispatchControlServer::<DispatchControlGrpc>::NAME);
         health.set_serving(false).await;
-        background.spawn(health::report_health(
-            state.clone(),
-            health.clone(),
+        let pinged = state.clone();
+        background.spawn(health.clone().follow(
+            HEALTH_CHECK_INTERVAL,
             stop_checks.clone(),
+            move || {
+                let state = pinged.clone();
+                async move { state.ping_dependencies().await }
+            },
         ));
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
@@ -342,29 +336,9 @@ impl Application {
         health.set_serving(false).await;
         stop_grpc.cancel();
 
-        let (http_abort, grpc_abort) = (http_task.abort_handle(), grpc_task.abort_handle());
-        let drained = tokio::time::timeout(config.shutdown_timeout, async {
-            http_handle.stop(true).await;
-            tokio::join!(http_task, grpc_task)
-        })
-        .await;
-        let outcome = match drained {
-            Ok((http, grpc)) => {
-                let http = http
-                    .context("HTTP server panicked")?
-                    .context("HTTP server failed");
-                let grpc = grpc
-                    .context("gRPC server panicked")?
-                    .context("gRPC server failed");
-                http.and(grpc)
-            }
-            Err(_) => {
-                tracing::warn!("requests still in flight after the shutdown timeout");
-                http_abort.abort();
-                grpc_abort.abort();
-                Ok(())
-            }
-        };
+        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
+            .await
+            .map_err(anyhow::Error::from);
         // The recorder writes what it holds once the last handle is gone.
         drop(dispatch);
         recorder_task.close();
@@ -377,14 +351,6 @@ impl Application {
         tracing::info!("dispatcher stopped");
         outcome
     }
-}
-
-/// Runs a server to its end, then cancels `stop` so that a server stopping on
-/// its own (an accept loop failing) brings the whole service down.
-async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output = T>) -> T {
-    let outcome = server.await;
-    stop.cancel();
-    outcome
 }
 
 fn recovery_settings(config: &Config) -> RecoverySettings {

@@ -11,6 +11,7 @@
 pub mod api_error;
 pub mod config;
 pub mod metrics;
+pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;

@@ -26,9 +26,11 @@ use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, QueueSettings, RateLimit};
 use eventflow_runtime::api_error::not_found;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics};
+use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers};
 use eventflow_store::{PoolSettings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::server::NamedService;
 
 pub use crate::config::Config;
 use crate::group_commit::{GroupCommitSettings, GroupCommitter};
@@ -170,9 +172,10 @@ impl Application {
         } = self;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
-        let (health_reporter, health_service) = tonic_health::server::health_reporter();
-        maintenance::set_serving(&health_reporter, false).await;
-        spawn_background(&background, &config, &state, health_reporter.clone(), &stop);
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let health = GrpcHealth::new(reporter, IngestServiceServer::<IngestGrpc>::NAME);
+        health.set_serving(false).await;
+        spawn_background(&background, &config, &state, health.clone(), &stop);
 
         let http_state = web::Data::from(state.clone());
         let workers = if config.http_workers == 0 {
@@ -216,16 +219,10 @@ impl Application {
         stop.cancel();
         background.close();
         background.wait().await; // the health loop must not turn SERVING again
-        maintenance::set_serving(&health_reporter, false).await;
-        http_handle.stop(true).await;
-        let drained = tokio::time::timeout(config.shutdown_timeout, async {
-            let _ = http_task.await;
-            let _ = grpc_task.await;
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("requests still in flight after the shutdown timeout");
-        }
+        health.set_serving(false).await;
+        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
+            .await
+            .map_err(anyhow::Error::from);
         // The writers exit once the last handle to the committer is gone and
         // they have committed everything queued.
         drop(state);
@@ -237,7 +234,7 @@ impl Application {
             tracing::warn!("writers did not finish within the shutdown timeout");
         }
         tracing::info!("ingest-gateway stopped");
-        Ok(())
+        outcome
     }
 }
 
@@ -245,7 +242,7 @@ fn spawn_background(
     tracker: &TaskTracker,
     config: &Config,
     state: &AppState,
-    health: tonic_health::server::HealthReporter,
+    health: GrpcHealth,
     stop: &CancellationToken,
 ) {
     let (store, queue) = (state.store.clone(), state.queue.clone());
@@ -265,12 +262,22 @@ fn spawn_background(
         config.idempotency_retention,
         stop.clone(),
     ));
-    tracker.spawn(maintenance::report_health(
-        store,
-        queue,
-        health,
-        stop.clone(),
-    ));
+    tracker.spawn(health.follow(HEALTH_CHECK_INTERVAL, stop.clone(), move || {
+        let (store, queue) = (store.clone(), queue.clone());
+        async move { ping_dependencies(&store, &queue).await }
+    }));
+}
+
+/// How often gRPC health pings PostgreSQL and Redis.
+const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Pings PostgreSQL and Redis at once.
+pub(crate) async fn ping_dependencies(store: &Store, queue: &Queue) -> Dependencies {
+    let (postgres, redis) = tokio::join!(store.ping(), queue.ping());
+    Dependencies {
+        postgres: postgres.is_ok(),
+        redis: redis.is_ok(),
+    }
 }
 
 fn num_cpus() -> usize {

@@ -1,20 +1,16 @@
 //! Background work of the gateway, each loop stopping with the stop token:
 //! relaying the outbox, keeping partitions ahead, purging old idempotency
-//! keys, and keeping gRPC health in step with PostgreSQL and Redis.
+//! keys.
 
 use std::time::Duration;
 
 use eventflow_queue::{Queue, StreamEntry};
 use eventflow_store::Store;
 use tokio_util::sync::CancellationToken;
-use tonic_health::ServingStatus;
 
 const OUTBOX_BATCH: i64 = 1000;
-/// The gRPC health name of the ingest service.
-const INGEST_SERVICE: &str = "eventflow.ingest.v1.IngestService";
 const PARTITION_CHECK_INTERVAL: Duration = Duration::from_secs(3600);
 const IDEMPOTENCY_PURGE_INTERVAL: Duration = Duration::from_secs(600);
-const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// Runs `step` every `interval` until `stop` is cancelled.
 async fn every<F, Fut>(interval: Duration, stop: CancellationToken, mut step: F)
@@ -88,29 +84,4 @@ pub async fn purge_idempotency_keys(store: Store, retention: Duration, stop: Can
         }
     })
     .await;
-}
-
-/// Reports gRPC SERVING only while PostgreSQL and Redis both answer.
-pub async fn report_health(
-    store: Store,
-    queue: Queue,
-    reporter: tonic_health::server::HealthReporter,
-    stop: CancellationToken,
-) {
-    every(HEALTH_CHECK_INTERVAL, stop, || async {
-        let (database, redis) = tokio::join!(store.ping(), queue.ping());
-        set_serving(&reporter, database.is_ok() && redis.is_ok()).await;
-    })
-    .await;
-}
-
-/// Moves the overall entry (`""`) and `IngestService` together.
-pub async fn set_serving(reporter: &tonic_health::server::HealthReporter, serving: bool) {
-    let status = if serving {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    reporter.set_service_status("", status).await;
-    reporter.set_service_status(INGEST_SERVICE, status).await;
 }

@@ -14,7 +14,6 @@ mod auth;
 mod config;
 mod error;
 mod grpc;
-mod health;
 mod http;
 mod pagination;
 mod scan_gate;
@@ -33,6 +32,7 @@ use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
+use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers, stop_when_done};
 use eventflow_store::{PoolSettings, Store};
 use tonic::transport::Channel;
 use utoipa_actix_web::AppExt;
@@ -40,14 +40,17 @@ use utoipa_actix_web::AppExt;
 use crate::pagination::PageLimits;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+use tonic::server::NamedService;
 
 pub use crate::config::Config;
 use crate::grpc::QueryGrpc;
-use crate::health::GrpcHealth;
 use crate::scan_gate::ScanGate;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "query-api";
+
+/// How often gRPC health pings PostgreSQL and Redis.
+const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What every request handler shares.
 pub(crate) struct AppState {
@@ -62,19 +65,6 @@ pub(crate) struct AppState {
     scans: ScanGate,
     /// Which private networks endpoint URLs may name (`endpoint_allow_nets`).
     endpoint_allow_nets: AddressPolicy,
-}
-
-/// Which dependencies answered a ping.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Dependencies {
-    pub postgres: bool,
-    pub redis: bool,
-}
-
-impl Dependencies {
-    pub fn all_up(self) -> bool {
-        self.postgres && self.redis
-    }
 }
 
 impl AppState {
@@ -228,12 +218,16 @@ impl Application {
         .run();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter);
+        let health = GrpcHealth::new(reporter, QueryServiceServer::<QueryGrpc>::NAME);
         health.set_serving(false).await;
-        background.spawn(health::report_health(
-            state.clone(),
-            health.clone(),
+        let pinged = state.clone();
+        background.spawn(health.clone().follow(
+            HEALTH_CHECK_INTERVAL,
             stop_checks.clone(),
+            move || {
+                let state = pinged.clone();
+                async move { state.ping_dependencies().await }
+            },
         ));
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
@@ -260,40 +254,12 @@ impl Application {
         health.set_serving(false).await;
         stop_grpc.cancel();
 
-        let (http_abort, grpc_abort) = (http_task.abort_handle(), grpc_task.abort_handle());
-        let drained = tokio::time::timeout(config.shutdown_timeout, async {
-            http_handle.stop(true).await;
-            tokio::join!(http_task, grpc_task)
-        })
-        .await;
-        let outcome = match drained {
-            Ok((http, grpc)) => {
-                let http = http
-                    .context("HTTP server panicked")?
-                    .context("HTTP server failed");
-                let grpc = grpc
-                    .context("gRPC server panicked")?
-                    .context("gRPC server failed");
-                http.and(grpc)
-            }
-            Err(_) => {
-                tracing::warn!("requests still in flight after the shutdown timeout");
-                http_abort.abort();
-                grpc_abort.abort();
-                Ok(())
-            }
-        };
+        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
+            .await
+            .map_err(anyhow::Error::from);
         tracing::info!("query-api stopped");
         outcome
     }
-}
-
-/// Runs a server to its end, then cancels `stop` so that a server stopping on
-/// its own (an accept loop failing) brings the whole service down.
-async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output = T>) -> T {
-    let outcome = server.await;
-    stop.cancel();
-    outcome
 }
 
 /// One HTTP worker per CPU core: the dashboard's reads land here.

@@ -11,16 +11,9 @@ pub async fn healthz() -> HttpResponse {
 /// Answers 200 when PostgreSQL and Redis both answer, 503 naming the one that does not.
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
-    let (database, redis) = tokio::join!(state.store.ping(), state.queue.ping());
-    let body = serde_json::json!({
-        "postgres": if database.is_ok() { "ok" } else { "unavailable" },
-        "redis": if redis.is_ok() { "ok" } else { "unavailable" },
-    });
-    if database.is_ok() && redis.is_ok() {
-        HttpResponse::Ok().json(body)
-    } else {
-        HttpResponse::ServiceUnavailable().json(body)
-    }
+    crate::ping_dependencies(&state.store, &state.queue)
+        .await
+        .readiness()
 }
 
 /// Prometheus text exposition.
