@@ -2,24 +2,15 @@
 //! a gateway's database and Redis prefix, with settings fit for tests: a
 //! short retry schedule, loopback deliveries allowed, quick recovery.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::{RunningService, TestGateway, redis_url};
 use dispatcher::{Application, Config};
 use eventflow_domain::{AddressPolicy, ProjectId, RetrySchedule};
 use eventflow_store::{CreatedEndpoint, NewEndpoint};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
-
-use crate::{TestGateway, redis_url};
 
 /// A running dispatcher.
-pub struct TestDispatcher {
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    stop: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
-}
+pub type TestDispatcher = RunningService;
 
 /// Test settings for a dispatcher on `database_url` and `redis_prefix`.
 pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
@@ -45,32 +36,7 @@ pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
 pub async fn spawn_dispatcher(config: Config) -> TestDispatcher {
     eventflow_runtime::telemetry::init_for_tests();
     let app = Application::build(config).await.expect("dispatcher starts");
-    let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-    TestDispatcher {
-        http_addr,
-        grpc_addr,
-        stop,
-        task: Some(task),
-    }
-}
-
-impl TestDispatcher {
-    /// Asks the dispatcher to stop and waits until it has drained.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        match self.task.take() {
-            Some(task) => task.await?,
-            None => Ok(()),
-        }
-    }
-}
-
-impl Drop for TestDispatcher {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop))
 }
 
 impl TestGateway {

@@ -13,6 +13,7 @@ mod dispatcher;
 mod gateway;
 mod proxy;
 mod query_api;
+mod service;
 mod sink;
 
 pub use database::TestDatabase;
@@ -21,7 +22,8 @@ pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };
 pub use proxy::TcpProxy;
-pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi};
+pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi, start_query_api};
+pub use service::RunningService;
 pub use sink::{Received, Reply, WebhookSink};
 
 /// The Redis server tests use.

@@ -17,24 +17,15 @@ mod signatures;
 mod ssrf;
 mod traffic;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use dispatcher::{Application, Config};
-use eventflow_test_support::{TestDatabase, redis_url, unique_redis_prefix};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use dispatcher::Config;
+use eventflow_test_support::{
+    RunningService, TestDatabase, redis_url, spawn_dispatcher, unique_redis_prefix,
+};
 
-/// A running dispatcher.
-pub struct TestApp {
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    pub client: reqwest::Client,
-    stop: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-    // Kept alive as long as the app uses it.
-    _db: TestDatabase,
-}
+/// A running dispatcher on a database of its own.
+pub type TestApp = RunningService;
 
 /// The settings a test dispatcher starts from.
 pub fn test_config(database_url: &str) -> Config {
@@ -55,45 +46,6 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a dispatcher through `Application::build` and `run_until`.
 pub async fn spawn_app_on(db: TestDatabase, config: Config) -> TestApp {
-    eventflow_runtime::telemetry::init_for_tests();
     eventflow_runtime::tls::install_crypto_provider();
-    let app = Application::build(config).await.expect("dispatcher starts");
-    let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-    TestApp {
-        http_addr,
-        grpc_addr,
-        client: reqwest::Client::new(),
-        stop,
-        task,
-        _db: db,
-    }
-}
-
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http_addr)
-    }
-
-    pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request reaches the dispatcher")
-    }
-
-    /// Sends the stop signal and returns what `run_until` returned.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("run_until returns within the shutdown timeout")
-            .expect("run_until does not panic")
-    }
+    spawn_dispatcher(config).await.owning(db)
 }

@@ -15,24 +15,15 @@ mod lifecycle;
 mod projects;
 mod stats;
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use eventflow_test_support::{TestDatabase, redis_url, unique_redis_prefix};
-use query_api::{Application, Config};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
+use eventflow_test_support::{
+    RunningService, TestDatabase, redis_url, start_query_api, unique_redis_prefix,
+};
+use query_api::Config;
 
-/// A running query API.
-pub struct TestApp {
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    pub client: reqwest::Client,
-    stop: CancellationToken,
-    task: JoinHandle<anyhow::Result<()>>,
-    // Kept alive as long as the app uses it.
-    _db: TestDatabase,
-}
+/// A running query API on a database of its own.
+pub type TestApp = RunningService;
 
 /// The settings a test query API starts from.
 pub fn test_config(database_url: &str) -> Config {
@@ -53,45 +44,6 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a query API through `Application::build` and `run_until`.
 pub async fn spawn_app_on(db: TestDatabase, config: Config) -> TestApp {
-    eventflow_runtime::telemetry::init_for_tests();
     eventflow_runtime::tls::install_crypto_provider();
-    let app = Application::build(config).await.expect("query-api starts");
-    let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
-    TestApp {
-        http_addr,
-        grpc_addr,
-        client: reqwest::Client::new(),
-        stop,
-        task,
-        _db: db,
-    }
-}
-
-impl TestApp {
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http_addr)
-    }
-
-    pub fn grpc_url(&self) -> String {
-        format!("http://{}", self.grpc_addr)
-    }
-
-    pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request reaches the query API")
-    }
-
-    /// Sends the stop signal and returns what `run_until` returned.
-    pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        tokio::time::timeout(Duration::from_secs(10), self.task)
-            .await
-            .expect("run_until returns within the shutdown timeout")
-            .expect("run_until does not panic")
-    }
+    start_query_api(config).await.owning(db)
 }

@@ -1,0 +1,93 @@
+//! A service started through its real `Application` (`build`, then
+//! `run_until`) on port 0, stopped when dropped.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+
+use crate::TestDatabase;
+
+/// How long `shutdown` waits for `run_until` to return.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// A running service.
+pub struct RunningService {
+    pub http_addr: SocketAddr,
+    pub grpc_addr: SocketAddr,
+    pub client: reqwest::Client,
+    stop: CancellationToken,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+    /// A database the service alone uses, dropped after it.
+    _db: Option<TestDatabase>,
+}
+
+impl RunningService {
+    /// Spawns `run_until`, given the signal that stops it, of a service
+    /// bound to these addresses.
+    pub fn start<F>(
+        http_addr: SocketAddr,
+        grpc_addr: SocketAddr,
+        run_until: impl FnOnce(WaitForCancellationFutureOwned) -> F,
+    ) -> Self
+    where
+        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+    {
+        eventflow_runtime::telemetry::init_for_tests();
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(run_until(stop.clone().cancelled_owned()));
+        Self {
+            http_addr,
+            grpc_addr,
+            client: reqwest::Client::new(),
+            stop,
+            task: Some(task),
+            _db: None,
+        }
+    }
+
+    /// Keeps `db` until the service is gone.
+    pub fn owning(mut self, db: TestDatabase) -> Self {
+        self._db = Some(db);
+        self
+    }
+
+    /// `http://127.0.0.1:<port><path>`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.http_addr)
+    }
+
+    /// `http://127.0.0.1:<grpc port>`.
+    pub fn grpc_url(&self) -> String {
+        format!("http://{}", self.grpc_addr)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request reaches the service")
+    }
+
+    /// Sends the stop signal and returns what `run_until` returned.
+    pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.stop.cancel();
+        let Some(task) = self.task.take() else {
+            return Ok(());
+        };
+        tokio::time::timeout(SHUTDOWN_WAIT, task)
+            .await
+            .context("run_until did not return within 10 s")?
+            .context("run_until panicked")?
+    }
+}
+
+impl Drop for RunningService {
+    fn drop(&mut self) {
+        self.stop.cancel();
+    }
+}
