@@ -9,6 +9,8 @@
 #   scripts/bench-dispatcher.sh fanout  ENDPOINTS RATE [DURATION]
 # Extra arguments for eventflow-bench go in BENCH_ARGS. BIN_DIR=dir runs the
 # binaries found there instead of building: two builds compared in one sitting.
+# ENDPOINT_CONCURRENCY=N caps the bench endpoint's deliveries in flight (default
+# 16): a slower drain, e.g. to compare memory with backlogs of different sizes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -103,6 +105,9 @@ backlog() {
   bytes=$(redis-cli -h 127.0.0.1 memory usage bench:stream:events samples 0)
   echo "stream holds $entries entries in ${bytes:-0} bytes of Redis memory ($(( ${bytes:-0} / (entries > 0 ? entries : 1) )) bytes per entry)" | tee /tmp/eventflow-bench-stream.txt >&2
   [ -n "${REQUEUE:-}" ] && lose_stream
+  if [ -n "${ENDPOINT_CONCURRENCY:-}" ]; then
+    psql -q -h 127.0.0.1 -U postgres eventflow_bench -c "UPDATE endpoints SET max_concurrency = $ENDPOINT_CONCURRENCY"
+  fi
   start_dispatcher
   sample_rss
   [ -n "${REQUEUE:-}" ] && measure_requeue "$REQUEUE"
