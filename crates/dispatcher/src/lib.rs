@@ -31,7 +31,9 @@ use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControlServe
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
-use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers, stop_when_done};
+use eventflow_runtime::serve::{
+    Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
+};
 use eventflow_store::{PoolSettings, Store};
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
@@ -51,9 +53,6 @@ use crate::recover::RecoverySettings;
 pub const SERVICE_NAME: &str = "dispatcher";
 
 /// HTTP serves only probes and scrapes, so a couple of workers are plenty.
-/// How often gRPC health pings PostgreSQL and Redis.
-const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
-
 const HTTP_WORKERS: usize = 2;
 
 /// What every request handler shares.
@@ -146,10 +145,7 @@ pub struct Application {
     state: Arc<AppState>,
     dispatch: Arc<Dispatch>,
     recorder_task: TaskTracker,
-    http_listener: std::net::TcpListener,
-    http_addr: SocketAddr,
-    grpc_listener: tokio::net::TcpListener,
-    grpc_addr: SocketAddr,
+    listeners: Listeners,
 }
 
 impl Application {
@@ -202,33 +198,24 @@ impl Application {
             metrics: Metrics::install(),
         });
 
-        let http_listener = std::net::TcpListener::bind(config.http_addr)
-            .with_context(|| format!("cannot bind EVENTFLOW_HTTP_ADDR {}", config.http_addr))?;
-        let http_addr = http_listener.local_addr()?;
-        let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
-            .await
-            .with_context(|| format!("cannot bind EVENTFLOW_GRPC_ADDR {}", config.grpc_addr))?;
-        let grpc_addr = grpc_listener.local_addr()?;
+        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
         Ok(Self {
             config,
             state,
             dispatch,
             recorder_task,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
         })
     }
 
     /// The bound HTTP address (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_addr
+        self.listeners.http_addr
     }
 
     /// The bound gRPC address (the real port when configured with port 0).
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
+        self.listeners.grpc_addr
     }
 
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
@@ -240,10 +227,7 @@ impl Application {
             state,
             dispatch,
             recorder_task,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
         } = self;
         // Every fallible step comes before anything is spawned, so an early
         // return leaves nothing running.
@@ -253,9 +237,7 @@ impl Application {
             .context("cannot build gRPC reflection")?;
         // Cancelled by the signal, or by a server that stops on its own.
         let stop = CancellationToken::new();
-        let stop_checks = CancellationToken::new();
         let stop_grpc = CancellationToken::new();
-        let background = TaskTracker::new();
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
@@ -270,22 +252,21 @@ impl Application {
         .workers(HTTP_WORKERS)
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .listen(http_listener)
+        .listen(listeners.http)
         .context("cannot serve HTTP")?
         .run();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter, DispatchControlServer::<DispatchControlGrpc>::NAME);
-        health.set_serving(false).await;
         let pinged = state.clone();
-        background.spawn(health.clone().follow(
-            HEALTH_CHECK_INTERVAL,
-            stop_checks.clone(),
+        let health = HealthChecks::start(
+            reporter,
+            DispatchControlServer::<DispatchControlGrpc>::NAME,
             move || {
                 let state = pinged.clone();
                 async move { state.ping_dependencies().await }
             },
-        ));
+        )
+        .await;
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
 
@@ -296,7 +277,7 @@ impl Application {
                 dispatch.clone(),
             )))
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc_listener),
+                tonic::transport::server::TcpIncoming::from(listeners.grpc),
                 stop_grpc.clone().cancelled_owned(),
             );
         let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
@@ -310,7 +291,7 @@ impl Application {
             stop_work.clone(),
         ));
         loops.close();
-        tracing::info!(%http_addr, %grpc_addr, consumer = %dispatch.settings.consumer_name, "dispatcher serving");
+        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, consumer = %dispatch.settings.consumer_name, "dispatcher serving");
 
         tokio::select! {
             () = signal => tracing::info!("shutting down: draining requests in flight"),
@@ -329,11 +310,7 @@ impl Application {
         if drained_work.is_err() {
             tracing::warn!("deliveries still in flight after the shutdown timeout");
         }
-        // The health loop stops first, so it cannot turn SERVING again.
-        stop_checks.cancel();
-        background.close();
-        background.wait().await;
-        health.set_serving(false).await;
+        health.stop().await;
         stop_grpc.cancel();
 
         let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)

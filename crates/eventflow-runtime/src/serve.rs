@@ -4,6 +4,7 @@
 //! in which order it drains them, stay the service's own.
 
 use std::future::Future;
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use actix_web::HttpResponse;
@@ -12,6 +13,53 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+
+/// A service's HTTP and gRPC listeners, bound before it serves: port 0 is
+/// resolved, and a port already taken is reported, when the service is built.
+pub struct Listeners {
+    pub http: std::net::TcpListener,
+    pub http_addr: SocketAddr,
+    pub grpc: tokio::net::TcpListener,
+    pub grpc_addr: SocketAddr,
+}
+
+/// A listener that could not be bound, named by its setting.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot bind {setting} {addr}")]
+pub struct BindError {
+    setting: &'static str,
+    addr: SocketAddr,
+    #[source]
+    source: std::io::Error,
+}
+
+impl Listeners {
+    /// Binds `http` (`EVENTFLOW_HTTP_ADDR`) and `grpc` (`EVENTFLOW_GRPC_ADDR`).
+    pub async fn bind(http: SocketAddr, grpc: SocketAddr) -> Result<Self, BindError> {
+        let failed = |setting, addr| {
+            move |source| BindError {
+                setting,
+                addr,
+                source,
+            }
+        };
+        let http_listener =
+            std::net::TcpListener::bind(http).map_err(failed("EVENTFLOW_HTTP_ADDR", http))?;
+        let grpc_listener = tokio::net::TcpListener::bind(grpc)
+            .await
+            .map_err(failed("EVENTFLOW_GRPC_ADDR", grpc))?;
+        Ok(Self {
+            http_addr: http_listener
+                .local_addr()
+                .map_err(failed("EVENTFLOW_HTTP_ADDR", http))?,
+            grpc_addr: grpc_listener
+                .local_addr()
+                .map_err(failed("EVENTFLOW_GRPC_ADDR", grpc))?,
+            http: http_listener,
+            grpc: grpc_listener,
+        })
+    }
+}
 
 /// Which of a service's dependencies answered a ping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -94,6 +142,47 @@ impl GrpcHealth {
     }
 }
 
+/// How often gRPC health pings the dependencies.
+const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+
+/// gRPC health following a service's dependencies, NOT_SERVING from start
+/// until the first check passes and again from [`HealthChecks::stop`] on.
+pub struct HealthChecks {
+    health: GrpcHealth,
+    stop: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl HealthChecks {
+    /// Reports NOT_SERVING, then checks `ping` every two seconds (the first
+    /// check at once) for the gRPC service named `service`.
+    pub async fn start<P, F>(reporter: HealthReporter, service: &'static str, ping: P) -> Self
+    where
+        P: FnMut() -> F + Send + 'static,
+        F: Future<Output = Dependencies> + Send + 'static,
+    {
+        let health = GrpcHealth::new(reporter, service);
+        health.set_serving(false).await;
+        let stop = CancellationToken::new();
+        let task = tokio::spawn(
+            health
+                .clone()
+                .follow(HEALTH_CHECK_INTERVAL, stop.clone(), ping),
+        );
+        Self { health, stop, task }
+    }
+
+    /// Ends the checks, then reports NOT_SERVING: no check can turn it
+    /// SERVING again once shutdown has begun.
+    pub async fn stop(self) {
+        self.stop.cancel();
+        if let Err(error) = self.task.await {
+            tracing::warn!(%error, "the health check loop ended abnormally");
+        }
+        self.health.set_serving(false).await;
+    }
+}
+
 /// Runs a server to its end, then cancels `stop`, so that a server stopping
 /// on its own (an accept loop failing) brings the whole service down.
 pub async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output = T>) -> T {
@@ -157,6 +246,22 @@ mod tests {
         };
         assert!(!redis_down.all_up());
         assert_eq!(redis_down.readiness().status().as_u16(), 503);
+    }
+
+    #[tokio::test]
+    async fn listeners_resolve_port_zero_and_name_a_taken_port_by_its_setting() {
+        let any: SocketAddr = "127.0.0.1:0".parse().expect("address");
+        let bound = Listeners::bind(any, any).await.expect("free ports bind");
+        assert_ne!(bound.http_addr.port(), 0);
+        assert_ne!(bound.grpc_addr.port(), 0);
+        let taken = Listeners::bind(any, bound.grpc_addr)
+            .await
+            .err()
+            .expect("the gRPC port is taken");
+        assert_eq!(
+            taken.to_string(),
+            format!("cannot bind EVENTFLOW_GRPC_ADDR {}", bound.grpc_addr)
+        );
     }
 
     #[tokio::test]

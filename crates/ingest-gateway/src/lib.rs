@@ -26,7 +26,7 @@ use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, QueueSettings, RateLimit};
 use eventflow_runtime::api_error::not_found;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics};
-use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers};
+use eventflow_runtime::serve::{Dependencies, HealthChecks, Listeners, drain_servers};
 use eventflow_store::{PoolSettings, Store};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -63,10 +63,7 @@ pub struct AppState {
 pub struct Application {
     config: Config,
     state: Arc<AppState>,
-    http_listener: std::net::TcpListener,
-    http_addr: SocketAddr,
-    grpc_listener: tokio::net::TcpListener,
-    grpc_addr: SocketAddr,
+    listeners: Listeners,
     writers: TaskTracker,
 }
 
@@ -129,32 +126,23 @@ impl Application {
             metrics: Metrics::install(),
         });
 
-        let http_listener = std::net::TcpListener::bind(config.http_addr)
-            .with_context(|| format!("cannot bind EVENTFLOW_HTTP_ADDR {}", config.http_addr))?;
-        let http_addr = http_listener.local_addr()?;
-        let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
-            .await
-            .with_context(|| format!("cannot bind EVENTFLOW_GRPC_ADDR {}", config.grpc_addr))?;
-        let grpc_addr = grpc_listener.local_addr()?;
+        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
         Ok(Self {
             config,
             state,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
             writers,
         })
     }
 
     /// The bound HTTP address (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_addr
+        self.listeners.http_addr
     }
 
     /// The bound gRPC address.
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
+        self.listeners.grpc_addr
     }
 
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
@@ -164,18 +152,23 @@ impl Application {
         let Self {
             config,
             state,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
             writers,
         } = self;
         let stop = CancellationToken::new();
         let background = TaskTracker::new();
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter, IngestServiceServer::<IngestGrpc>::NAME);
-        health.set_serving(false).await;
-        spawn_background(&background, &config, &state, health.clone(), &stop);
+        let (store, queue) = (state.store.clone(), state.queue.clone());
+        let health = HealthChecks::start(
+            reporter,
+            IngestServiceServer::<IngestGrpc>::NAME,
+            move || {
+                let (store, queue) = (store.clone(), queue.clone());
+                async move { ping_dependencies(&store, &queue).await }
+            },
+        )
+        .await;
+        spawn_background(&background, &config, &state, &stop);
 
         let http_state = web::Data::from(state.clone());
         let workers = if config.http_workers == 0 {
@@ -193,7 +186,7 @@ impl Application {
         .workers(workers)
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .listen(http_listener)?
+        .listen(listeners.http)?
         .run();
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(http_server);
@@ -208,18 +201,18 @@ impl Application {
                 .add_service(reflection)
                 .add_service(IngestServiceServer::new(IngestGrpc::new(state.clone())))
                 .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(grpc_listener),
+                    tonic::transport::server::TcpIncoming::from(listeners.grpc),
                     grpc_stop.cancelled_owned(),
                 ),
         );
-        tracing::info!(%http_addr, %grpc_addr, "ingest-gateway serving");
+        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, "ingest-gateway serving");
 
         signal.await;
         tracing::info!("shutting down: draining requests in flight");
         stop.cancel();
         background.close();
-        background.wait().await; // the health loop must not turn SERVING again
-        health.set_serving(false).await;
+        health.stop().await;
+        background.wait().await;
         let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
             .await
             .map_err(anyhow::Error::from);
@@ -242,7 +235,6 @@ fn spawn_background(
     tracker: &TaskTracker,
     config: &Config,
     state: &AppState,
-    health: GrpcHealth,
     stop: &CancellationToken,
 ) {
     let (store, queue) = (state.store.clone(), state.queue.clone());
@@ -262,14 +254,7 @@ fn spawn_background(
         config.idempotency_retention,
         stop.clone(),
     ));
-    tracker.spawn(health.follow(HEALTH_CHECK_INTERVAL, stop.clone(), move || {
-        let (store, queue) = (store.clone(), queue.clone());
-        async move { ping_dependencies(&store, &queue).await }
-    }));
 }
-
-/// How often gRPC health pings PostgreSQL and Redis.
-const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Pings PostgreSQL and Redis at once.
 pub(crate) async fn ping_dependencies(store: &Store, queue: &Queue) -> Dependencies {

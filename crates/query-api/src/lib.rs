@@ -32,14 +32,15 @@ use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
-use eventflow_runtime::serve::{Dependencies, GrpcHealth, drain_servers, stop_when_done};
+use eventflow_runtime::serve::{
+    Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
+};
 use eventflow_store::{PoolSettings, Store};
 use tonic::transport::Channel;
 use utoipa_actix_web::AppExt;
 
 use crate::pagination::PageLimits;
 use tokio_util::sync::CancellationToken;
-use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
 
 pub use crate::config::Config;
@@ -48,9 +49,6 @@ use crate::scan_gate::ScanGate;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "query-api";
-
-/// How often gRPC health pings PostgreSQL and Redis.
-const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// What every request handler shares.
 pub(crate) struct AppState {
@@ -82,10 +80,7 @@ impl AppState {
 pub struct Application {
     config: Config,
     state: Arc<AppState>,
-    http_listener: std::net::TcpListener,
-    http_addr: SocketAddr,
-    grpc_listener: tokio::net::TcpListener,
-    grpc_addr: SocketAddr,
+    listeners: Listeners,
 }
 
 impl Application {
@@ -139,31 +134,22 @@ impl Application {
             metrics: Metrics::install(),
         });
 
-        let http_listener = std::net::TcpListener::bind(config.http_addr)
-            .with_context(|| format!("cannot bind EVENTFLOW_HTTP_ADDR {}", config.http_addr))?;
-        let http_addr = http_listener.local_addr()?;
-        let grpc_listener = tokio::net::TcpListener::bind(config.grpc_addr)
-            .await
-            .with_context(|| format!("cannot bind EVENTFLOW_GRPC_ADDR {}", config.grpc_addr))?;
-        let grpc_addr = grpc_listener.local_addr()?;
+        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
         Ok(Self {
             config,
             state,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
         })
     }
 
     /// The bound HTTP address (the real port when configured with port 0).
     pub fn http_addr(&self) -> SocketAddr {
-        self.http_addr
+        self.listeners.http_addr
     }
 
     /// The bound gRPC address (the real port when configured with port 0).
     pub fn grpc_addr(&self) -> SocketAddr {
-        self.grpc_addr
+        self.listeners.grpc_addr
     }
 
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
@@ -173,10 +159,7 @@ impl Application {
         let Self {
             config,
             state,
-            http_listener,
-            http_addr,
-            grpc_listener,
-            grpc_addr,
+            listeners,
         } = self;
         // Every fallible step comes before anything is spawned, so an early
         // return leaves nothing running.
@@ -186,9 +169,7 @@ impl Application {
             .context("cannot build gRPC reflection")?;
         // Cancelled by the signal, or by a server that stops on its own.
         let stop = CancellationToken::new();
-        let stop_checks = CancellationToken::new();
         let stop_grpc = CancellationToken::new();
-        let background = TaskTracker::new();
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
@@ -213,22 +194,18 @@ impl Application {
         .workers(http_workers())
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout.as_secs())
-        .listen(http_listener)
+        .listen(listeners.http)
         .context("cannot serve HTTP")?
         .run();
 
         let (reporter, health_service) = tonic_health::server::health_reporter();
-        let health = GrpcHealth::new(reporter, QueryServiceServer::<QueryGrpc>::NAME);
-        health.set_serving(false).await;
         let pinged = state.clone();
-        background.spawn(health.clone().follow(
-            HEALTH_CHECK_INTERVAL,
-            stop_checks.clone(),
-            move || {
+        let health =
+            HealthChecks::start(reporter, QueryServiceServer::<QueryGrpc>::NAME, move || {
                 let state = pinged.clone();
                 async move { state.ping_dependencies().await }
-            },
-        ));
+            })
+            .await;
         let http_handle = http_server.handle();
         let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
 
@@ -237,21 +214,17 @@ impl Application {
             .add_service(reflection)
             .add_service(QueryServiceServer::new(QueryGrpc::new(state.clone())))
             .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(grpc_listener),
+                tonic::transport::server::TcpIncoming::from(listeners.grpc),
                 stop_grpc.clone().cancelled_owned(),
             );
         let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
-        tracing::info!(%http_addr, %grpc_addr, "query-api serving");
+        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, "query-api serving");
 
         tokio::select! {
             () = signal => tracing::info!("shutting down: draining requests in flight"),
             () = stop.cancelled() => tracing::error!("a server stopped on its own, shutting down"),
         }
-        // The health loop stops first, so it cannot turn SERVING again.
-        stop_checks.cancel();
-        background.close();
-        background.wait().await;
-        health.set_serving(false).await;
+        health.stop().await;
         stop_grpc.cancel();
 
         let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
