@@ -20,11 +20,7 @@ shift
 ensure_postgres
 ensure_redis
 
-bin=${BIN_DIR:-target/release}
-if [ -z "${BIN_DIR:-}" ]; then
-  log "building release binaries"
-  cargo build --release --quiet -p ingest-gateway -p dispatcher -p eventflow-cli -p eventflow-bench
-fi
+release_binaries ingest-gateway dispatcher eventflow-cli eventflow-bench
 
 export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_bench
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379

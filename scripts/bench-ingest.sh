@@ -12,9 +12,7 @@ runs=${1:-3}
 ensure_postgres
 ensure_redis
 
-log "building release binaries"
-cargo build --release --quiet -p ingest-gateway -p eventflow-cli -p eventflow-bench
-bin=target/release
+release_binaries ingest-gateway eventflow-cli eventflow-bench
 
 export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_bench
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379

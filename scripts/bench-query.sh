@@ -15,11 +15,7 @@ seed=${2:-1000000}
 ensure_postgres
 ensure_redis
 
-bin=${BIN_DIR:-target/release}
-if [ -z "${BIN_DIR:-}" ]; then
-  log "building release binaries"
-  cargo build --release --quiet -p ingest-gateway -p query-api -p eventflow-cli -p eventflow-bench
-fi
+release_binaries ingest-gateway query-api eventflow-cli eventflow-bench
 
 export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_bench_query
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379

@@ -81,3 +81,15 @@ fresh_database() {
 delete_redis_keys() {
   redis-cli -h 127.0.0.1 --scan --pattern "$1*" | xargs -r redis-cli -h 127.0.0.1 del >/dev/null
 }
+
+# Sets $bin: BIN_DIR when given (prebuilt binaries, e.g. to compare two builds
+# in one sitting), otherwise target/release after building the packages named.
+release_binaries() {
+  bin=${BIN_DIR:-target/release}
+  if [ -z "${BIN_DIR:-}" ]; then
+    log "building release binaries"
+    local packages=()
+    for package in "$@"; do packages+=(-p "$package"); done
+    cargo build --release --quiet "${packages[@]}"
+  fi
+}

@@ -109,7 +109,8 @@ pub async fn recover_once(
 ) -> Result<usize, RecoveryError> {
     let now_ms = unix_millis(OffsetDateTime::now_utc());
     let epoch = dispatch.queue.stream_epoch().await?;
-    let same_stream = rewind_if_the_stream_was_lost(dispatch, &epoch).await?;
+    let mut unconfirmed = unconfirmed(dispatch).await?;
+    let same_stream = rewind_if_the_stream_was_lost(dispatch, &epoch, unconfirmed.as_ref()).await?;
     let handled_until_ms = match dispatch.queue.dispatch_backlog().await {
         Ok(backlog) => {
             report_backlog(&backlog);
@@ -126,11 +127,11 @@ pub async fn recover_once(
     // Read again: a loss while the backlog was read would make the new,
     // empty stream look like one that handled every re-published entry.
     if same_stream && dispatch.queue.stream_epoch().await? == epoch {
-        confirm_republished(dispatch, handled_until_ms).await?;
+        confirm_republished(dispatch, &mut unconfirmed, handled_until_ms).await?;
     }
     let grace_ms = u64::try_from(settings.grace.as_millis()).unwrap_or(u64::MAX);
     let safe_until = uuid_floor(handled_until_ms.saturating_sub(grace_ms));
-    let republished = scan_and_republish(dispatch, settings, safe_until).await?;
+    let republished = scan_and_republish(dispatch, settings, safe_until, unconfirmed).await?;
     let trim_before =
         handled_until_ms.saturating_sub(u64::try_from(TRIM_AFTER.as_millis()).unwrap_or(0));
     if let Err(error) = dispatch.queue.trim_event_stream_before(trim_before).await {
@@ -194,12 +195,13 @@ async fn unconfirmed(dispatch: &Dispatch) -> Result<Option<Unconfirmed>, StoreEr
 async fn rewind_if_the_stream_was_lost(
     dispatch: &Dispatch,
     epoch: &str,
+    unconfirmed: Option<&Unconfirmed>,
 ) -> Result<bool, StoreError> {
     let store = &dispatch.store;
     if store.dispatch_state(STREAM_EPOCH).await?.as_deref() == Some(epoch) {
         return Ok(true);
     }
-    if let Some(unconfirmed) = unconfirmed(dispatch).await? {
+    if let Some(unconfirmed) = unconfirmed {
         let rewound = Uuid::from_u128(unconfirmed.first_event.as_u128().saturating_sub(1));
         let checked = store.dispatch_state(CHECKED_UNTIL).await?;
         let checked = checked
@@ -220,11 +222,17 @@ async fn rewind_if_the_stream_was_lost(
 }
 
 /// Forgets the re-published entries once the stream has handled all of them.
-async fn confirm_republished(dispatch: &Dispatch, handled_until_ms: u64) -> Result<(), StoreError> {
-    if let Some(unconfirmed) = unconfirmed(dispatch).await?
-        && handled_until_ms > entry_millis(&unconfirmed.last_entry)
+async fn confirm_republished(
+    dispatch: &Dispatch,
+    unconfirmed: &mut Option<Unconfirmed>,
+    handled_until_ms: u64,
+) -> Result<(), StoreError> {
+    if unconfirmed
+        .as_ref()
+        .is_some_and(|unconfirmed| handled_until_ms > entry_millis(&unconfirmed.last_entry))
     {
         dispatch.store.delete_dispatch_state(UNCONFIRMED).await?;
+        *unconfirmed = None;
     }
     Ok(())
 }
@@ -251,10 +259,13 @@ async fn stream_handled_until(
     Ok(until)
 }
 
+/// Checks the events up to `safe_until` and re-publishes the lost ones,
+/// widening `unconfirmed` (what recovery re-published earlier) to them.
 async fn scan_and_republish(
     dispatch: &Dispatch,
     settings: RecoverySettings,
     safe_until: Uuid,
+    mut unconfirmed: Option<Unconfirmed>,
 ) -> Result<usize, RecoveryError> {
     let mut checked = match dispatch.store.dispatch_state(CHECKED_UNTIL).await? {
         Some(value) => Uuid::parse_str(&value).unwrap_or_else(|_| Uuid::nil()),
@@ -298,12 +309,13 @@ async fn scan_and_republish(
         let (next_chunk, lost) = tokio::join!(next_chunk, republish_lost(dispatch, &events));
         if let Some(lost) = lost? {
             // On record before the checkpoint passes these events.
-            let previous = unconfirmed(dispatch).await?;
-            let widened = Unconfirmed::widened(previous, lost.first_event, lost.last_entry);
+            let widened =
+                Unconfirmed::widened(unconfirmed.take(), lost.first_event, lost.last_entry);
             dispatch
                 .store
                 .set_dispatch_state(UNCONFIRMED, &widened.to_value())
                 .await?;
+            unconfirmed = Some(widened);
             republished += lost.events;
         }
         checked = last_id;
