@@ -11,6 +11,7 @@
 
 mod config;
 mod error;
+mod fault;
 mod group_commit;
 mod grpc;
 pub mod http;
