@@ -1,0 +1,15 @@
+output "backups_bucket" {
+  value = aws_s3_bucket.this["backups"].id
+}
+
+output "backups_bucket_arn" {
+  value = aws_s3_bucket.this["backups"].arn
+}
+
+output "logs_bucket" {
+  value = aws_s3_bucket.this["logs"].id
+}
+
+output "logs_bucket_arn" {
+  value = aws_s3_bucket.this["logs"].arn
+}

@@ -1,0 +1,95 @@
+# The environment's KMS key and its Secrets Manager secrets. The generated
+# values are written write-only (secret_string_wo): they never enter the
+# Terraform state or plan. database_url and redis_url get their values from
+# the rds and redis modules, which know the passwords they set.
+
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+data "aws_partition" "current" {}
+
+data "aws_iam_policy_document" "key" {
+  # The account administers the key through IAM, as for any AWS-managed key.
+  statement {
+    sid       = "AccountAdministersThroughIam"
+    actions   = ["kms:*"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:root"]
+    }
+  }
+
+  statement {
+    sid       = "CloudWatchLogsEncryptsThisAccountsGroups"
+    actions   = ["kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["logs.${data.aws_region.current.name}.amazonaws.com"]
+    }
+    condition {
+      test     = "ArnLike"
+      variable = "kms:EncryptionContext:aws:logs:arn"
+      values   = ["arn:${data.aws_partition.current.partition}:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:*"]
+    }
+  }
+
+  # Alarms publish to the encrypted SNS topic.
+  statement {
+    sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
+    actions   = ["kms:Decrypt", "kms:GenerateDataKey*"]
+    resources = ["*"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudwatch.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_kms_key" "this" {
+  description             = "${var.name}: secrets, database, logs, backups"
+  enable_key_rotation     = true
+  deletion_window_in_days = 30
+  policy                  = data.aws_iam_policy_document.key.json
+}
+
+resource "aws_kms_alias" "this" {
+  name          = "alias/${var.name}"
+  target_key_id = aws_kms_key.this.key_id
+}
+
+locals {
+  # Setting name (as the services read it) => what it is.
+  generated = {
+    admin_token    = "Bearer token of the query API's operator routes (EVENTFLOW_ADMIN_TOKEN)"
+    internal_token = "Shared token of internal gRPC calls, query API to dispatcher (EVENTFLOW_INTERNAL_TOKEN)"
+    secrets_key    = "Key encrypting endpoint signing secrets at rest (EVENTFLOW_SECRETS_KEY)"
+  }
+  filled_elsewhere = {
+    database_url = "PostgreSQL URL with credentials (EVENTFLOW_DATABASE_URL), written by the rds module"
+    redis_url    = "Redis URL with credentials (EVENTFLOW_REDIS_URL), written by the redis module"
+  }
+}
+
+resource "aws_secretsmanager_secret" "this" {
+  for_each                = merge(local.generated, local.filled_elsewhere)
+  name                    = "${var.name}/${each.key}"
+  description             = each.value
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.recovery_window_days
+}
+
+ephemeral "aws_secretsmanager_random_password" "generated" {
+  for_each            = local.generated
+  password_length     = 48
+  exclude_punctuation = true
+}
+
+# Written once (version 1); rotate by bumping the version or with
+# `aws secretsmanager put-secret-value` followed by a redeploy (docs/deploy.md).
+resource "aws_secretsmanager_secret_version" "generated" {
+  for_each                 = local.generated
+  secret_id                = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.generated[each.key].random_password
+  secret_string_wo_version = 1
+}
