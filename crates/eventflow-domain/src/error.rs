@@ -77,6 +77,10 @@ pub enum DomainError {
     #[error("invalid payload filter: {location}: {reason}")]
     InvalidPayloadFilter { location: String, reason: String },
 
+    /// A payload nested objects and arrays deeper than the configured limit.
+    #[error("invalid payload: nests objects and arrays deeper than the limit of {limit} levels")]
+    PayloadTooDeep { limit: usize },
+
     /// An entry of a delivery allow-list was neither a CIDR nor an IP address.
     #[error(
         "invalid delivery allow-list entry {raw:?}: {reason}; expected a CIDR such as \"127.0.0.0/8\" or an IP address"
@@ -148,6 +152,7 @@ mod tests {
                 raw: "10.0.0.0/33".into(),
                 reason: "prefix length too long".into(),
             },
+            DomainError::PayloadTooDeep { limit: 64 },
         ];
         for error in errors {
             let message = error.to_string();

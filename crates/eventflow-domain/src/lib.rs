@@ -17,6 +17,7 @@ pub mod error;
 pub mod event;
 pub mod filter;
 pub mod id;
+pub mod payload;
 pub mod retry;
 pub mod secret;
 pub mod signing;
@@ -32,6 +33,7 @@ pub use event::{
 };
 pub use filter::{EventTypeFilter, EventTypeFilters, PayloadFilter};
 pub use id::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
+pub use payload::{DEFAULT_MAX_PAYLOAD_DEPTH, check_payload_depth};
 pub use retry::{RetrySchedule, format_duration, parse_duration, with_jitter};
 pub use secret::SecretString;
 pub use signing::{EndpointSecret, sign, signature_header, verify};

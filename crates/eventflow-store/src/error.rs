@@ -33,6 +33,25 @@ impl StoreError {
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable(_))
     }
+
+    /// Returns PostgreSQL's message when it refused a value of the statement
+    /// itself (SQLSTATE class 22, data exception, or 54, program limit
+    /// exceeded such as "stack depth limit exceeded" on deeply nested JSON):
+    /// the sender's data is at fault, so the caller may answer 4xx.
+    pub fn data_refusal(&self) -> Option<&str> {
+        let Self::Query(error) = self else {
+            return None;
+        };
+        let db_error = error.as_db_error()?;
+        let class = db_error.code().code().get(..2)?;
+        matches!(class, "22" | "54").then(|| db_error.message())
+    }
+
+    /// Returns true when the statement itself failed (not the connection, not
+    /// a timeout), so the same statement over a part of its rows may succeed.
+    pub fn is_statement_failure(&self) -> bool {
+        matches!(self, Self::Query(_))
+    }
 }
 
 impl From<tokio_postgres::Error> for StoreError {

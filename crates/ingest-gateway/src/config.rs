@@ -23,6 +23,7 @@ pub struct Config {
     #[serde(with = "config::duration")]
     pub redis_timeout: Duration,
     pub max_event_bytes: usize,
+    pub max_payload_depth: usize,
     pub max_batch_bytes: usize,
     pub max_batch_events: usize,
     pub default_rate_limit_per_second: u32,
@@ -70,6 +71,7 @@ mod tests {
         assert_eq!(config.http_addr.port(), 8080);
         assert_eq!(config.grpc_addr.port(), 50051);
         assert_eq!(config.max_event_bytes, 256 * 1024);
+        assert_eq!(config.max_payload_depth, 64);
         assert_eq!(config.auth_cache_ttl, Duration::from_secs(5));
     }
 

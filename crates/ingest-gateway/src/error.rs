@@ -82,6 +82,7 @@ impl ApiError {
             Self::Invalid(_) | Self::IdempotencyKeyReused { .. } => ErrorKind::Unprocessable,
             Self::RateLimited { .. } => ErrorKind::TooManyRequests,
             Self::Commit(CommitError::Rejected) => ErrorKind::Internal,
+            Self::Commit(CommitError::EventRefused { .. }) => ErrorKind::Unprocessable,
             Self::Commit(_) => ErrorKind::Unavailable,
         }
     }
@@ -96,6 +97,7 @@ impl ApiError {
             Self::Invalid(_) => "validation",
             Self::IdempotencyKeyReused { .. } => "idempotency-key-reused",
             Self::RateLimited { .. } => "rate-limited",
+            Self::Commit(CommitError::EventRefused { .. }) => "event-refused",
             Self::Auth(AuthError::Store(_)) | Self::Commit(_) => match self.kind() {
                 ErrorKind::Unavailable => "unavailable",
                 _ => "internal",

@@ -3,6 +3,12 @@
 //! (one transaction, one WAL flush). Throughput then follows the batch size,
 //! not the fsync latency, and no request waits for a timer.
 //!
+//! One event's data never fails the others: when PostgreSQL refuses the
+//! batch's statement (say, a payload it cannot parse), the writer bisects the
+//! batch and stores each half on its own, down to the single event at fault,
+//! which alone gets the refusal. A batch of n events with one culprit costs
+//! about 2·log2(n) more statements, and only when a statement fails.
+//!
 //! After the commit a writer appends the batch to the Redis stream in one
 //! pipeline. If that fails the events are already safe: they are recorded in
 //! the outbox, which the relay (and the dispatcher's recovery) re-publishes.
@@ -18,9 +24,9 @@ use eventflow_store::{InsertOutcome, NewEvent, StatsDelta, StatsWriter, Store, S
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
 
-/// Why a commit did not happen; the events were not acknowledged. The
-/// writer logs the cause once; every request of the batch gets this kind.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+/// Why an event was not committed, so not acknowledged. The writer logs the
+/// cause once.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CommitError {
     #[error("database unavailable")]
     Unavailable,
@@ -30,7 +36,13 @@ pub enum CommitError {
     Rejected,
     #[error("the gateway is shutting down")]
     ShuttingDown,
+    /// PostgreSQL refused this one event's data; the others of its batch were stored.
+    #[error("the database refused this event's data ({reason})")]
+    EventRefused { reason: String },
 }
+
+/// What became of one event handed to the committer.
+pub type EventResult = Result<InsertOutcome, CommitError>;
 
 /// A failed batch with its cause, as the writer sees it.
 #[derive(Debug, thiserror::Error)]
@@ -45,9 +57,20 @@ impl BatchError {
     fn kind(&self) -> CommitError {
         match self {
             Self::Store(error) if error.is_unavailable() => CommitError::Unavailable,
-            Self::Store(_) => CommitError::Rejected,
+            Self::Store(error) => match error.data_refusal() {
+                Some(reason) => CommitError::EventRefused {
+                    reason: reason.to_owned(),
+                },
+                None => CommitError::Rejected,
+            },
             Self::Timeout(_) => CommitError::Timeout,
         }
+    }
+
+    /// True when the statement failed on its rows: a part of the batch may
+    /// still be stored. An unreachable database or a timeout fails any part.
+    fn may_be_one_events_fault(&self) -> bool {
+        matches!(self, Self::Store(error) if error.is_statement_failure())
     }
 }
 
@@ -97,8 +120,9 @@ impl GroupCommitter {
         Self { jobs }
     }
 
-    /// Stores the events and returns one outcome each, in order, once committed.
-    pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<InsertOutcome>, CommitError> {
+    /// Stores the events and returns one result each, in order, once
+    /// committed; Err only when the writers are gone.
+    pub async fn commit(&self, events: Vec<NewEvent>) -> Result<Vec<EventResult>, CommitError> {
         let (reply, answer) = oneshot::channel();
         self.jobs
             .send(CommitJob { events, reply })
@@ -153,24 +177,66 @@ impl Writer {
             events.extend(job.events);
         }
         let started = Instant::now();
-        let result = self.insert(&events).await;
+        let outcomes = self.store_isolating(&events).await;
         metrics::histogram!("eventflow_group_commit_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         metrics::histogram!("eventflow_group_commit_events").record(events.len() as f64);
-        match result {
-            Ok(outcomes) => {
-                self.announce(&events, &outcomes).await;
-                let stats = count_stored_events(&events, &outcomes);
-                reply_in_order(replies, outcomes);
-                self.record_stats(stats);
+        crate::fault::before_stream_append();
+        self.announce(&events, &outcomes).await;
+        let stats = count_stored_events(&events, &outcomes);
+        reply_in_order(replies, outcomes);
+        self.record_stats(stats);
+    }
+
+    /// Stores `events` in one statement; when PostgreSQL refuses it, bisects
+    /// and stores each half alone, so only the events at fault fail. Returns
+    /// one result per event, in order.
+    async fn store_isolating(&self, events: &[NewEvent]) -> Vec<EventResult> {
+        let mut results: Vec<Option<EventResult>> = vec![None; events.len()];
+        // Ranges still to store; popped last-in first, so the halves of a
+        // split run in order.
+        let mut pending: Vec<std::ops::Range<usize>> = Vec::with_capacity(8);
+        pending.push(0..events.len());
+        while let Some(range) = pending.pop() {
+            let error = match self.insert(&events[range.clone()]).await {
+                Ok(outcomes) => {
+                    for (slot, outcome) in results[range].iter_mut().zip(outcomes) {
+                        *slot = Some(Ok(outcome));
+                    }
+                    continue;
+                }
+                Err(error) => error,
+            };
+            if range.len() > 1 && error.may_be_one_events_fault() {
+                tracing::warn!(error = ?error, events = range.len(), "group commit refused, storing its halves apart");
+                metrics::counter!("eventflow_group_commit_splits_total").increment(1);
+                let middle = range.start + range.len() / 2;
+                pending.push(middle..range.end);
+                pending.push(range.start..middle);
+                continue;
             }
-            Err(error) => {
-                tracing::error!(error = ?error, events = events.len(), "group commit failed");
-                for (_, reply) in replies {
-                    let _ = reply.send(Err(error.kind()));
+            let kind = error.kind();
+            if matches!(kind, CommitError::EventRefused { .. }) {
+                tracing::warn!(error = ?error, event_id = %events[range.start].id, "database refused an event's data");
+            } else {
+                tracing::error!(error = ?error, events = range.len(), "group commit failed");
+            }
+            let failed: Vec<std::ops::Range<usize>> = if error.may_be_one_events_fault() {
+                vec![range]
+            } else {
+                // Unreachable or too slow: every part left would fail the same way.
+                std::iter::once(range).chain(pending.drain(..)).collect()
+            };
+            for range in failed {
+                for slot in &mut results[range] {
+                    *slot = Some(Err(kind.clone()));
                 }
             }
         }
+        results
+            .into_iter()
+            .map(|result| result.unwrap_or(Err(CommitError::Rejected)))
+            .collect()
     }
 
     async fn insert(&self, events: &[NewEvent]) -> Result<Vec<InsertOutcome>, BatchError> {
@@ -186,16 +252,19 @@ impl Writer {
 
     /// Appends the newly stored events to the stream; on failure records them
     /// in the outbox so they are re-published, never dropped.
-    async fn announce(&self, events: &[NewEvent], outcomes: &[InsertOutcome]) {
+    async fn announce(&self, events: &[NewEvent], outcomes: &[EventResult]) {
         let entries: Vec<StreamEntry> = events
             .iter()
             .zip(outcomes)
-            .filter(|(_, outcome)| **outcome == InsertOutcome::Inserted)
+            .filter(|(_, outcome)| **outcome == Ok(InsertOutcome::Inserted))
             .map(|(event, _)| StreamEntry {
                 event_id: event.id,
                 project_id: event.project_id,
             })
             .collect();
+        if entries.is_empty() {
+            return;
+        }
         let Err(error) = self.queue.append_events(&entries).await else {
             return;
         };
@@ -229,24 +298,24 @@ impl Writer {
 const STATS_PACE: Duration = Duration::from_millis(500);
 
 /// Counts the events stored now (not the duplicates) per project and minute.
-fn count_stored_events(events: &[NewEvent], outcomes: &[InsertOutcome]) -> StatsDelta {
+fn count_stored_events(events: &[NewEvent], outcomes: &[EventResult]) -> StatsDelta {
     let mut stats = StatsDelta::default();
     for (event, outcome) in events.iter().zip(outcomes) {
-        if *outcome == InsertOutcome::Inserted {
+        if *outcome == Ok(InsertOutcome::Inserted) {
             stats.add_events(event.project_id, event.received_at, 1);
         }
     }
     stats
 }
 
-type Reply = oneshot::Sender<Result<Vec<InsertOutcome>, CommitError>>;
+type Reply = oneshot::Sender<Result<Vec<EventResult>, CommitError>>;
 
 /// Hands each request the outcomes of its own events: `replies` holds each
 /// request's event count, in the order its events were concatenated.
-fn reply_in_order(replies: Vec<(usize, Reply)>, outcomes: Vec<InsertOutcome>) {
+fn reply_in_order(replies: Vec<(usize, Reply)>, outcomes: Vec<EventResult>) {
     let mut outcomes = outcomes.into_iter();
     for (count, reply) in replies {
-        let mine: Vec<InsertOutcome> = outcomes.by_ref().take(count).collect();
+        let mine: Vec<EventResult> = outcomes.by_ref().take(count).collect();
         let _ = reply.send(Ok(mine));
     }
 }

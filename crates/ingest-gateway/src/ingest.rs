@@ -3,7 +3,8 @@
 //! report one outcome per event.
 
 use eventflow_domain::{
-    EventId, EventType, IdempotencyKey, ProjectId, RESERVED_EVENT_TYPE_PREFIX, parse_rfc3339,
+    EventId, EventType, IdempotencyKey, ProjectId, RESERVED_EVENT_TYPE_PREFIX, check_payload_depth,
+    parse_rfc3339,
 };
 use eventflow_queue::{Queue, RateDecision, RateLimit};
 use eventflow_runtime::api_error::FieldError;
@@ -11,7 +12,8 @@ use eventflow_store::{InsertOutcome, NewEvent};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use crate::group_commit::{CommitError, GroupCommitter};
+use crate::Limits;
+use crate::group_commit::{CommitError, EventResult, GroupCommitter};
 use eventflow_auth::Principal;
 
 /// One event's fields as the producer sent them, before validation.
@@ -34,7 +36,7 @@ pub struct ValidEvent {
 }
 
 /// What became of one valid event.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Accepted {
     Stored {
         id: EventId,
@@ -46,6 +48,9 @@ pub enum Accepted {
     },
     /// The idempotency key names an earlier event with a different request.
     KeyConflict { existing: EventId },
+    /// Not stored, while other events of the same commit were (e.g. the
+    /// database refused this event's data).
+    Failed(CommitError),
 }
 
 /// Why a set of valid events was not committed.
@@ -61,12 +66,14 @@ pub enum IngestError {
 }
 
 /// Checks the fields of one event; `path` prefixes field names in errors
-/// (e.g. `events[3].`). `max_payload_bytes` is the payload size limit.
+/// (e.g. `events[3].`). The payload may take up to `limits.max_event_bytes`
+/// and nest up to `limits.max_payload_depth` levels.
 pub fn validate_event(
     fields: EventFields,
     path: &str,
-    max_payload_bytes: usize,
+    limits: &Limits,
 ) -> Result<ValidEvent, Vec<FieldError>> {
+    let max_payload_bytes = limits.max_event_bytes;
     let mut errors = Vec::new();
     let mut fail = |field: &str, message: String| {
         errors.push(FieldError {
@@ -116,7 +123,13 @@ pub fn validate_event(
             );
             None
         }
-        Some(text) => Some(text),
+        Some(text) => match check_payload_depth(&text, limits.max_payload_depth) {
+            Ok(()) => Some(text),
+            Err(error) => {
+                fail("payload", error.to_string());
+                None
+            }
+        },
     };
     let idempotency_key = fields.idempotency_key.and_then(|raw| {
         IdempotencyKey::parse(&raw)
@@ -214,17 +227,21 @@ impl Ingestor {
             .collect();
         let ids: Vec<EventId> = new_events.iter().map(|event| event.id).collect();
         let outcomes = self.committer.commit(new_events).await?;
+        if let Some(error) = common_failure(&outcomes) {
+            return Err(IngestError::Commit(error));
+        }
         Ok(ids
             .into_iter()
             .zip(outcomes)
             .map(|(id, outcome)| match outcome {
-                InsertOutcome::Inserted => Accepted::Stored { id, received_at },
-                InsertOutcome::Duplicate { id, received_at } => {
+                Ok(InsertOutcome::Inserted) => Accepted::Stored { id, received_at },
+                Ok(InsertOutcome::Duplicate { id, received_at }) => {
                     Accepted::Duplicate { id, received_at }
                 }
-                InsertOutcome::KeyReusedWithDifferentRequest { id } => {
+                Ok(InsertOutcome::KeyReusedWithDifferentRequest { id }) => {
                     Accepted::KeyConflict { existing: id }
                 }
+                Err(error) => Accepted::Failed(error),
             })
             .collect())
     }
@@ -256,9 +273,33 @@ impl Ingestor {
     }
 }
 
+/// The one failure every event met when none was stored and none was
+/// refused for its own data (the database was down, say), so the request
+/// answers as a whole (503 with `Retry-After`); None when the events fared
+/// differently.
+fn common_failure(outcomes: &[EventResult]) -> Option<CommitError> {
+    let mut errors = outcomes.iter().map(|outcome| outcome.as_ref().err());
+    let first = errors.next()??;
+    if matches!(first, CommitError::EventRefused { .. }) {
+        return None;
+    }
+    errors
+        .all(|error| error == Some(first))
+        .then(|| first.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn limits(max_event_bytes: usize) -> Limits {
+        Limits {
+            max_event_bytes,
+            max_payload_depth: 3,
+            max_batch_bytes: max_event_bytes,
+            max_batch_events: 10,
+        }
+    }
 
     fn fields(event_type: &str, payload: &str) -> EventFields {
         EventFields {
@@ -270,7 +311,7 @@ mod tests {
 
     #[test]
     fn a_well_formed_event_is_valid() {
-        assert!(validate_event(fields("order.created", r#"{"a":1}"#), "", 1024).is_ok());
+        assert!(validate_event(fields("order.created", r#"{"a":1}"#), "", &limits(1024)).is_ok());
     }
 
     #[test]
@@ -281,7 +322,7 @@ mod tests {
             idempotency_key: Some("".into()),
             occurred_at: Some("yesterday".into()),
         };
-        let errors = validate_event(bad, "events[2].", 1024).unwrap_err();
+        let errors = validate_event(bad, "events[2].", &limits(1024)).unwrap_err();
         let names: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             names,
@@ -296,15 +337,33 @@ mod tests {
 
     #[test]
     fn a_payload_over_the_limit_is_refused() {
-        let errors = validate_event(fields("a", r#"{"a":"0123456789"}"#), "", 10).unwrap_err();
+        let errors =
+            validate_event(fields("a", r#"{"a":"0123456789"}"#), "", &limits(10)).unwrap_err();
         assert_eq!(errors[0].field, "payload");
     }
 
     #[test]
+    fn a_payload_nested_past_the_depth_limit_is_refused_with_the_limit_named() {
+        assert!(validate_event(fields("a", r#"{"a":{"b":[1]}}"#), "", &limits(100)).is_ok());
+        let errors = validate_event(
+            fields("a", r#"{"a":{"b":[{}]}}"#),
+            "events[0].",
+            &limits(100),
+        )
+        .unwrap_err();
+        assert_eq!(errors[0].field, "events[0].payload");
+        assert!(
+            errors[0].message.contains("limit of 3 levels"),
+            "{}",
+            errors[0].message
+        );
+    }
+
+    #[test]
     fn the_request_hash_ignores_key_order_and_whitespace() {
-        let a = validate_event(fields("a", r#"{"x":1,"y":2}"#), "", 100).unwrap();
-        let b = validate_event(fields("a", r#"{ "y": 2, "x": 1 }"#), "", 100).unwrap();
-        let c = validate_event(fields("a", r#"{"x":1,"y":3}"#), "", 100).unwrap();
+        let a = validate_event(fields("a", r#"{"x":1,"y":2}"#), "", &limits(100)).unwrap();
+        let b = validate_event(fields("a", r#"{ "y": 2, "x": 1 }"#), "", &limits(100)).unwrap();
+        let c = validate_event(fields("a", r#"{"x":1,"y":3}"#), "", &limits(100)).unwrap();
         assert_eq!(a.request_hash(), b.request_hash());
         assert_ne!(a.request_hash(), c.request_hash());
     }

@@ -46,6 +46,8 @@ pub const SERVICE_NAME: &str = "ingest-gateway";
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     pub max_event_bytes: usize,
+    /// Deepest nesting of objects and arrays in a payload.
+    pub max_payload_depth: usize,
     pub max_batch_bytes: usize,
     pub max_batch_events: usize,
 }
@@ -121,6 +123,7 @@ impl Application {
             queue,
             limits: Limits {
                 max_event_bytes: config.max_event_bytes,
+                max_payload_depth: config.max_payload_depth,
                 max_batch_bytes: config.max_batch_bytes,
                 max_batch_events: config.max_batch_events,
             },

@@ -61,7 +61,7 @@ impl IngestGrpc {
             idempotency_key: non_empty(event.idempotency_key),
             occurred_at: non_empty(event.occurred_at),
         };
-        validate_event(fields, path, self.state.limits.max_event_bytes)
+        validate_event(fields, path, &self.state.limits)
     }
 }
 
@@ -90,6 +90,7 @@ fn to_wire(accepted: Accepted) -> Result<PublishResponse, ApiError> {
             received_at: format_rfc3339(received_at),
         }),
         Accepted::KeyConflict { existing } => Err(ApiError::IdempotencyKeyReused { existing }),
+        Accepted::Failed(error) => Err(ApiError::Commit(error)),
     }
 }
 

@@ -13,10 +13,10 @@ use time::OffsetDateTime;
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::AppState;
 use crate::error::ApiError;
 use crate::group_commit::CommitError;
 use crate::ingest::{Accepted, EventFields, ValidEvent, validate_event};
+use crate::{AppState, Limits};
 use eventflow_auth::Principal;
 
 /// One event as posted; every field raw so each error can name its field.
@@ -82,8 +82,7 @@ pub async fn post_event(
         let event_in: EventIn = parse_json(&body)?;
         let mut fields = event_fields(event_in, "").map_err(ApiError::Invalid)?;
         merge_idempotency_header(&request, &mut fields)?;
-        let event =
-            validate_event(fields, "", state.limits.max_event_bytes).map_err(ApiError::Invalid)?;
+        let event = validate_event(fields, "", &state.limits).map_err(ApiError::Invalid)?;
         let outcomes = state
             .ingestor
             .ingest(&principal, vec![event], telemetry::current_traceparent())
@@ -132,8 +131,7 @@ pub async fn post_batch(
             .iter()
             .enumerate()
             .map(|(index, raw)| {
-                check_batch_item(index, raw, state.limits.max_event_bytes)
-                    .map(|event| valid.push(event))
+                check_batch_item(index, raw, &state.limits).map(|event| valid.push(event))
             })
             .collect();
         let mut outcomes = state
@@ -302,11 +300,8 @@ fn merge_idempotency_header(
     }
 }
 
-fn check_batch_item(
-    index: usize,
-    raw: &RawValue,
-    max_event_bytes: usize,
-) -> Result<ValidEvent, Problem> {
+fn check_batch_item(index: usize, raw: &RawValue, limits: &Limits) -> Result<ValidEvent, Problem> {
+    let max_event_bytes = limits.max_event_bytes;
     let path = format!("events[{index}].");
     if raw.get().len() > max_event_bytes {
         return Err(ApiError::PayloadTooLarge {
@@ -319,8 +314,7 @@ fn check_batch_item(
     })?;
     let fields =
         event_fields(event_in, &path).map_err(|errors| ApiError::Invalid(errors).problem())?;
-    validate_event(fields, &path, max_event_bytes)
-        .map_err(|errors| ApiError::Invalid(errors).problem())
+    validate_event(fields, &path, limits).map_err(|errors| ApiError::Invalid(errors).problem())
 }
 
 fn item_failed(index: usize, problem: Problem) -> ItemResult {
@@ -340,6 +334,7 @@ fn to_response(accepted: Accepted) -> Result<EventAccepted, ApiError> {
         Accepted::KeyConflict { existing } => {
             return Err(ApiError::IdempotencyKeyReused { existing });
         }
+        Accepted::Failed(error) => return Err(ApiError::Commit(error)),
     };
     Ok(EventAccepted {
         id: id.to_string(),
@@ -368,6 +363,7 @@ fn record_failure(error: &ApiError) {
         ApiError::Invalid(_) => "invalid",
         ApiError::IdempotencyKeyReused { .. } => "idempotency_conflict",
         ApiError::RateLimited { .. } => "rate_limited",
+        ApiError::Commit(CommitError::EventRefused { .. }) => "refused",
         ApiError::Commit(_) => "unavailable",
     };
     record_rejected(reason, 1);

@@ -11,6 +11,7 @@ mod idempotency;
 mod isolation;
 mod operations;
 mod outages;
+mod payload_depth;
 mod rate_limit;
 mod single_event;
 
