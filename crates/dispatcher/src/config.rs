@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use eventflow_domain::{AddressPolicy, RetrySchedule};
 use eventflow_runtime::config::{self, ConfigError};
+use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../defaults.toml");
@@ -16,6 +17,9 @@ pub struct Config {
     pub redis_url: String,
     pub http_addr: SocketAddr,
     pub grpc_addr: SocketAddr,
+    /// The token `DispatchControl` callers must present; None refuses every call.
+    #[serde(default)]
+    pub internal_token: Option<InternalToken>,
     pub log: String,
     pub redis_key_prefix: String,
     pub database_pool_size: usize,
@@ -108,6 +112,34 @@ mod tests {
         let env = [
             (
                 "EVENTFLOW_DATABASE_URL".to_owned(),
+        assert!(config.internal_token.is_none());
+    }
+
+    #[test]
+    fn the_internal_token_comes_from_the_environment_and_a_short_one_is_named() {
+        let mut env = vec![
+            (
+                "EVENTFLOW_DATABASE_URL".to_owned(),
+                "postgres://x".to_owned(),
+            ),
+            ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
+            (
+                "EVENTFLOW_INTERNAL_TOKEN".to_owned(),
+                "0123456789abcdef0123".to_owned(),
+            ),
+        ];
+        let config = config::load_from::<Config>(DEFAULTS, None, env.clone()).unwrap();
+        assert_eq!(
+            config.internal_token.as_ref().map(InternalToken::expose),
+            Some("0123456789abcdef0123")
+        );
+        assert!(!format!("{config:?}").contains("0123456789abcdef0123"));
+        env[2].1 = "short".to_owned();
+        let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
+        assert!(
+            error.to_string().contains("EVENTFLOW_INTERNAL_TOKEN"),
+            "{error}"
+        );
                 "postgres://x".to_owned(),
             ),
             ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),

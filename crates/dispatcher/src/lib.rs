@@ -32,6 +32,7 @@ use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_runtime::serve::{
+use eventflow_runtime::internal_auth::RequireInternalToken;
     Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
 };
 use eventflow_store::{PoolSettings, Store};
@@ -273,9 +274,10 @@ impl Application {
         let grpc_server = tonic::transport::Server::builder()
             .add_service(health_service)
             .add_service(reflection)
-            .add_service(DispatchControlServer::new(DispatchControlGrpc::new(
-                dispatch.clone(),
-            )))
+            .add_service(DispatchControlServer::with_interceptor(
+                DispatchControlGrpc::new(dispatch.clone()),
+                RequireInternalToken::new(config.internal_token.clone()),
+            ))
             .serve_with_incoming_shutdown(
                 tonic::transport::server::TcpIncoming::from(listeners.grpc),
                 stop_grpc.clone().cancelled_owned(),

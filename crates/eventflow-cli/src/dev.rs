@@ -102,6 +102,11 @@ pub async fn run(
     let loopback = eventflow_domain::AddressPolicy::parse_allow_list(DEV_ALLOW_NETS)?;
     dispatcher_config.delivery_allow_nets = loopback.clone();
     query_config.endpoint_allow_nets = loopback;
+    // The query API calls the dispatcher's DispatchControl, which admits only
+    // this shared token: a fresh one per run, known to both and nobody else.
+    let internal_token = eventflow_runtime::internal_auth::InternalToken::generate();
+    dispatcher_config.internal_token = Some(internal_token.clone());
+    query_config.internal_token = Some(internal_token);
     let gateway = ingest_gateway::Application::build(gateway_config)
         .await
         .context("cannot start ingest-gateway")?;

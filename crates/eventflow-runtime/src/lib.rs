@@ -2,7 +2,7 @@
 //!
 //! Config loading (embedded defaults < `eventflow.toml` < `EVENTFLOW_*`, with errors naming the
 //! setting), telemetry (JSON or human logs, OpenTelemetry traces, `traceparent` propagation),
-//! Prometheus metrics, the shutdown signal and primitives, the rustls crypto provider, and the
+//! Prometheus metrics, internal gRPC authentication (a shared service token), the shutdown signal and primitives, the rustls crypto provider, and the
 //! single mapping from an error kind to an HTTP status, a gRPC code and an RFC 9457
 //! `application/problem+json` body. It holds no business rules and no I/O clients: domain types
 //! live in `eventflow-domain`, SQL in `eventflow-store`, Redis in `eventflow-queue`, and each
@@ -10,6 +10,7 @@
 
 pub mod api_error;
 pub mod config;
+pub mod internal_auth;
 pub mod metrics;
 pub mod serve;
 pub mod shutdown;

@@ -7,7 +7,16 @@ use std::time::Duration;
 use crate::{RunningService, TestGateway, redis_url};
 use dispatcher::{Application, Config};
 use eventflow_domain::{AddressPolicy, ProjectId, RetrySchedule};
+use eventflow_runtime::internal_auth::InternalToken;
 use eventflow_store::{CreatedEndpoint, NewEndpoint};
+
+/// The internal token every test dispatcher and query API share.
+pub const TEST_INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
+
+/// [`TEST_INTERNAL_TOKEN`] as the settings hold it.
+pub fn test_internal_token() -> InternalToken {
+    InternalToken::new(TEST_INTERNAL_TOKEN).expect("a valid token")
+}
 
 /// A running dispatcher.
 pub type TestDispatcher = RunningService;
@@ -18,6 +27,7 @@ pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
     config.redis_key_prefix = redis_prefix.to_owned();
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.internal_token = Some(test_internal_token());
     config.database_pool_size = 4;
     config.shutdown_timeout = Duration::from_secs(5);
     config.retry_schedule = RetrySchedule::parse("0s,200ms,400ms").expect("schedule");

@@ -17,7 +17,9 @@ mod service;
 mod sink;
 
 pub use database::TestDatabase;
-pub use dispatcher::{TestDispatcher, dispatcher_config, spawn_dispatcher};
+pub use dispatcher::{
+    TEST_INTERNAL_TOKEN, TestDispatcher, dispatcher_config, spawn_dispatcher, test_internal_token,
+};
 pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };

@@ -1,9 +1,10 @@
 //! The query API started through its real `Application`, on port 0, next to a
-//! gateway (same database and Redis prefix) with a known admin token.
+//! gateway (same database and Redis prefix) with a known admin token and the
+//! internal token test dispatchers accept.
 
 use std::time::Duration;
 
-use crate::{RunningService, TestGateway, redis_url};
+use crate::{RunningService, TestGateway, redis_url, test_internal_token};
 use eventflow_domain::SecretString;
 use query_api::{Application, Config};
 
@@ -24,6 +25,7 @@ impl TestGateway {
         config.database_pool_size = 4;
         config.shutdown_timeout = Duration::from_secs(5);
         config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
+        config.internal_token = Some(test_internal_token());
         config.auth_cache_ttl = Duration::from_millis(300);
         config
     }

@@ -11,6 +11,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use eventflow_auth::Principal;
 use eventflow_domain::{ProjectId, Scope};
+use eventflow_runtime::internal_auth::constant_time_eq;
 
 use crate::AppState;
 use crate::error::ApiError;
@@ -95,8 +96,4 @@ impl FromRequest for Caller {
             Ok(Caller::Key(principal))
         })
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use eventflow_domain::{AddressPolicy, SecretString};
 use eventflow_runtime::config::{self, ConfigError};
+use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../defaults.toml");
@@ -33,6 +34,9 @@ pub struct Config {
     #[serde(with = "config::duration")]
     pub auth_cache_ttl: Duration,
     pub dispatcher_grpc_url: String,
+    /// The token sent with every `DispatchControl` call; equal to the dispatcher's.
+    #[serde(default)]
+    pub internal_token: Option<InternalToken>,
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
     pub default_page_limit: u32,
@@ -99,6 +103,7 @@ mod tests {
         assert_eq!(config.grpc_addr.port(), 50052);
         assert_eq!(config.redis_key_prefix, "ef:");
         assert!(config.admin_token.is_none());
+        assert!(config.internal_token.is_none());
         assert!(config.endpoint_allow_nets.allow.is_empty());
     }
 

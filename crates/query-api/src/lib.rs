@@ -31,11 +31,13 @@ use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
 use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
+use eventflow_runtime::internal_auth::AttachInternalToken;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_runtime::serve::{
     Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
 };
 use eventflow_store::{PoolSettings, Store};
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use utoipa_actix_web::AppExt;
 
@@ -50,6 +52,10 @@ use crate::scan_gate::ScanGate;
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "query-api";
 
+/// A `DispatchControl` client that sends the internal token with every call.
+pub(crate) type Dispatcher =
+    DispatchControlClient<InterceptedService<Channel, AttachInternalToken>>;
+
 /// What every request handler shares.
 pub(crate) struct AppState {
     store: Store,
@@ -57,7 +63,7 @@ pub(crate) struct AppState {
     metrics: Metrics,
     authenticator: Authenticator,
     admin_token: Option<SecretString>,
-    dispatcher: DispatchControlClient<Channel>,
+    dispatcher: Dispatcher,
     page_limits: PageLimits,
     /// Bounds the searches and statistics reads running at once.
     scans: ScanGate,
@@ -114,6 +120,11 @@ impl Application {
             .connect_timeout(config.database_timeout)
             .timeout(config.database_timeout)
             .connect_lazy();
+        if config.internal_token.is_none() {
+            tracing::warn!(
+                "internal_token (EVENTFLOW_INTERNAL_TOKEN) is not set: the dispatcher will refuse replay, retry, recovery and test sends"
+            );
+        }
         // Query rate limits are not enforced here; the default only fills the type.
         let unlimited = RateLimit {
             per_second: u32::MAX,
@@ -123,7 +134,10 @@ impl Application {
             authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, unlimited),
             admin_token: config.admin_token.clone(),
             endpoint_allow_nets: config.endpoint_allow_nets.clone(),
-            dispatcher: DispatchControlClient::new(dispatcher),
+            dispatcher: DispatchControlClient::with_interceptor(
+                dispatcher,
+                AttachInternalToken::new(config.internal_token.as_ref()),
+            ),
             page_limits: PageLimits {
                 default: config.default_page_limit,
                 max: config.max_page_limit,

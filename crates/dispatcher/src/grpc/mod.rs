@@ -1,7 +1,12 @@
 //! gRPC `DispatchControl`: replay, retry, recover, pause and resume, and
 //! endpoint cache refresh. Every call is scoped to the project it names; ids
-//! of another project answer NOT_FOUND, as if they did not exist.
+//! of another project answer NOT_FOUND, as if they did not exist. Callers
+//! authenticate with the shared internal token (`RequireInternalToken`,
+//! applied where the server is built). A list of ids holds at most
+//! [`MAX_IDS_PER_CALL`] ids, each once.
 
+use std::collections::HashSet;
+use std::hash::Hash;
 use std::sync::Arc;
 
 use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId, parse_rfc3339};
@@ -34,6 +39,14 @@ impl DispatchControlGrpc {
         raw: &str,
     ) -> Result<Arc<Endpoint>, Status> {
         let id = parse(raw, "endpoint_id", EndpointId::parse)?;
+        self.endpoint_of(project_id, id).await
+    }
+
+    async fn endpoint_of(
+        &self,
+        project_id: ProjectId,
+        id: EndpointId,
+    ) -> Result<Arc<Endpoint>, Status> {
         // Control calls follow changes made a moment ago, so they skip the cache.
         self.dispatch.endpoints.refresh(Some(project_id));
         self.dispatch
@@ -45,19 +58,47 @@ impl DispatchControlGrpc {
     }
 }
 
+/// The most ids one list of a call may hold: the work of one call stays
+/// bounded (a replay schedules events × endpoints deliveries in one statement).
+pub const MAX_IDS_PER_CALL: usize = 1000;
+
+fn invalid_argument(detail: String) -> Status {
+    Problem::new(ErrorKind::BadRequest, "invalid-argument", detail).into()
+}
+
 fn parse<T, E: std::fmt::Display>(
     raw: &str,
     field: &str,
     parse: impl Fn(&str) -> Result<T, E>,
 ) -> Result<T, Status> {
-    parse(raw).map_err(|error| {
-        Problem::new(
-            ErrorKind::BadRequest,
-            "invalid-argument",
-            format!("{field}: {error}"),
-        )
-        .into()
-    })
+    parse(raw).map_err(|error| invalid_argument(format!("{field}: {error}")))
+}
+
+/// Parses a list of ids: at most [`MAX_IDS_PER_CALL`], none twice (a
+/// duplicate would make one statement touch a row twice).
+fn parse_ids<T: Eq + Hash + Copy, E: std::fmt::Display>(
+    raws: &[String],
+    field: &str,
+    parse_one: impl Fn(&str) -> Result<T, E>,
+) -> Result<Vec<T>, Status> {
+    if raws.len() > MAX_IDS_PER_CALL {
+        return Err(invalid_argument(format!(
+            "{field}: at most {MAX_IDS_PER_CALL} ids per call, got {}",
+            raws.len()
+        )));
+    }
+    let mut seen = HashSet::with_capacity(raws.len());
+    let mut ids = Vec::with_capacity(raws.len());
+    for raw in raws {
+        let id = parse(raw, field, &parse_one)?;
+        if !seen.insert(id) {
+            return Err(invalid_argument(format!(
+                "{field}: {raw} is listed more than once"
+            )));
+        }
+        ids.push(id);
+    }
+    Ok(ids)
 }
 
 fn not_found(detail: String) -> Status {
@@ -111,14 +152,11 @@ impl DispatchControl for DispatchControlGrpc {
     ) -> Result<Response<ScheduledResponse>, Status> {
         let request = request.into_inner();
         let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
-        let event_ids: Vec<EventId> = request
-            .event_ids
-            .iter()
-            .map(|raw| parse(raw, "event_ids", EventId::parse))
-            .collect::<Result<_, _>>()?;
+        let event_ids = parse_ids(&request.event_ids, "event_ids", EventId::parse)?;
+        let endpoint_ids = parse_ids(&request.endpoint_ids, "endpoint_ids", EndpointId::parse)?;
         let mut chosen = Vec::new();
-        for raw in &request.endpoint_ids {
-            chosen.push(self.project_endpoint(project_id, raw).await?);
+        for id in endpoint_ids {
+            chosen.push(self.endpoint_of(project_id, id).await?);
         }
         let events = self
             .dispatch
@@ -170,11 +208,7 @@ impl DispatchControl for DispatchControlGrpc {
     ) -> Result<Response<ScheduledResponse>, Status> {
         let request = request.into_inner();
         let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
-        let ids: Vec<DeliveryId> = request
-            .delivery_ids
-            .iter()
-            .map(|raw| parse(raw, "delivery_ids", DeliveryId::parse))
-            .collect::<Result<_, _>>()?;
+        let ids = parse_ids(&request.delivery_ids, "delivery_ids", DeliveryId::parse)?;
         let count = self
             .dispatch
             .store

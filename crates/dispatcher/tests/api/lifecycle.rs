@@ -4,7 +4,6 @@ use std::time::{Duration, Instant};
 
 use dispatcher::Application;
 use eventflow_proto::dispatch::v1::RefreshEndpointCacheRequest;
-use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_test_support::{TcpProxy, TestDatabase};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
@@ -144,9 +143,7 @@ async fn grpc_health_turns_serving_once_the_dependencies_answer() {
 #[tokio::test]
 async fn refresh_endpoint_cache_succeeds_for_every_project_or_one() {
     let app = spawn_app().await;
-    let mut control = DispatchControlClient::connect(app.grpc_url())
-        .await
-        .unwrap();
+    let mut control = crate::scenario::control(&app).await;
 
     let all = RefreshEndpointCacheRequest {
         project_id: String::new(),
@@ -163,9 +160,7 @@ async fn refresh_endpoint_cache_succeeds_for_every_project_or_one() {
 #[tokio::test]
 async fn refresh_endpoint_cache_refuses_a_malformed_project_id() {
     let app = spawn_app().await;
-    let mut control = DispatchControlClient::connect(app.grpc_url())
-        .await
-        .unwrap();
+    let mut control = crate::scenario::control(&app).await;
 
     let request = RefreshEndpointCacheRequest {
         project_id: "ep_123".to_owned(),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod control;
+mod control_auth;
 mod delivery;
 mod filters;
 mod isolation;
@@ -21,7 +22,8 @@ use std::time::Duration;
 
 use dispatcher::Config;
 use eventflow_test_support::{
-    RunningService, TestDatabase, redis_url, spawn_dispatcher, unique_redis_prefix,
+    RunningService, TestDatabase, redis_url, spawn_dispatcher, test_internal_token,
+    unique_redis_prefix,
 };
 
 /// A running dispatcher on a database of its own.
@@ -33,6 +35,7 @@ pub fn test_config(database_url: &str) -> Config {
     config.redis_key_prefix = unique_redis_prefix();
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.internal_token = Some(test_internal_token());
     config.shutdown_timeout = Duration::from_secs(5);
     config
 }

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId};
 use eventflow_proto::dispatch::v1::RefreshEndpointCacheRequest;
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
+use eventflow_runtime::internal_auth::{AttachInternalToken, InternalToken};
 use eventflow_store::{AttemptRecord, DeliveryState, DeliveryStatus};
-use eventflow_test_support::{TestDispatcher, TestGateway};
+use eventflow_test_support::{TestDispatcher, TestGateway, test_internal_token};
 use serde_json::Value;
+use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 
 /// How long a test waits for something the dispatcher should do promptly.
@@ -111,11 +113,22 @@ pub async fn update_endpoint(gateway: &TestGateway, endpoint: EndpointId, assign
     assert_eq!(updated, 1, "endpoint {endpoint} exists");
 }
 
-/// A client of the dispatcher's `DispatchControl`.
-pub async fn control(dispatcher: &TestDispatcher) -> DispatchControlClient<Channel> {
-    DispatchControlClient::connect(format!("http://{}", dispatcher.grpc_addr))
+/// A `DispatchControl` client sending a chosen internal token (or none).
+pub type Control = DispatchControlClient<InterceptedService<Channel, AttachInternalToken>>;
+
+/// A client of the dispatcher's `DispatchControl` presenting `token`.
+pub async fn control_with(dispatcher: &TestDispatcher, token: Option<&InternalToken>) -> Control {
+    let channel = Channel::from_shared(dispatcher.grpc_url())
+        .expect("a valid URL")
+        .connect()
         .await
-        .expect("the dispatcher accepts gRPC connections")
+        .expect("the dispatcher accepts gRPC connections");
+    DispatchControlClient::with_interceptor(channel, AttachInternalToken::new(token))
+}
+
+/// A client of the dispatcher's `DispatchControl` with the tests' internal token.
+pub async fn control(dispatcher: &TestDispatcher) -> Control {
+    control_with(dispatcher, Some(&test_internal_token())).await
 }
 
 /// Tells the dispatcher the project's endpoints changed.

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use eventflow_domain::{EndpointId, ProjectId};
+use eventflow_runtime::internal_auth::InternalToken;
 use eventflow_test_support::{
     Reply, TestDispatcher, TestGateway, TestQueryApi, WebhookSink, spawn_gateway,
 };
@@ -549,6 +550,40 @@ async fn replay_and_retry_answer_503_when_the_dispatcher_is_unreachable() {
     )
     .await;
     assert_eq!(status, 503, "{problem}");
+}
+
+#[tokio::test]
+async fn the_query_api_reaches_the_dispatcher_only_with_the_shared_internal_token() {
+    let stack = Stack::start().await;
+    let key = stack.key.as_str();
+    stack.endpoint("/a", &["*"]).await;
+    let id = post_event_id(&stack.gateway, key, "order.created").await;
+    stack.sink.wait_for(1, Duration::from_secs(10)).await;
+    let dispatcher_url = stack._dispatcher.grpc_url();
+    let impostor = stack
+        .gateway
+        .spawn_query_api_with(|c| {
+            c.dispatcher_grpc_url = dispatcher_url;
+            c.internal_token =
+                Some(InternalToken::new("not-the-dispatchers-token").expect("a valid token"));
+        })
+        .await;
+
+    let (status, problem) = post(&impostor, key, &format!("/v1/events/{id}/replay"), None).await;
+
+    assert_eq!(status, 500, "{problem}");
+    let (status, scheduled) = post(&stack.api, key, &format!("/v1/events/{id}/replay"), None).await;
+    assert_eq!(status, 202, "the shared token is admitted: {scheduled}");
+    assert_eq!(
+        stack.sink.wait_for(2, Duration::from_secs(10)).await.len(),
+        2
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stack.sink.received().len(),
+        2,
+        "the refused replay sent nothing"
+    );
 }
 
 #[tokio::test]
