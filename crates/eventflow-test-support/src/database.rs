@@ -20,18 +20,23 @@ pub struct TestDatabase {
 impl TestDatabase {
     /// Creates `eventflow_test_<uuid>` from the migrated template.
     pub async fn create() -> Self {
-        let maintenance = maintenance_url();
-        let (client, connection) = tokio_postgres::connect(&maintenance, NoTls)
+        Self::create_on(&maintenance_url()).await
+    }
+
+    /// Creates `eventflow_test_<uuid>` on the PostgreSQL server of the
+    /// maintenance URL `maintenance` (e.g. a private server a test stops).
+    pub async fn create_on(maintenance: &str) -> Self {
+        let (client, connection) = tokio_postgres::connect(maintenance, NoTls)
             .await
             .unwrap_or_else(|error| panic!("tests need PostgreSQL at {maintenance}: {error}"));
         tokio::spawn(connection);
-        let template = ensure_template(&client).await;
+        let template = ensure_template(&client, maintenance).await;
         let name = format!("eventflow_test_{}", uuid::Uuid::now_v7().simple());
         client
             .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
             .await
             .expect("create test database");
-        let url = database_url(&name);
+        let url = database_url_on(maintenance, &name);
         Self { name, url }
     }
 
@@ -95,10 +100,9 @@ fn maintenance_url() -> String {
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
 }
 
-/// The maintenance URL with its database name replaced.
-fn database_url(name: &str) -> String {
-    let maintenance = maintenance_url();
-    let base = maintenance.split('?').next().unwrap_or(&maintenance);
+/// `maintenance` with its database name replaced.
+fn database_url_on(maintenance: &str, name: &str) -> String {
+    let base = maintenance.split('?').next().unwrap_or(maintenance);
     let server = base
         .rsplit_once('/')
         .map(|(server, _)| server)
@@ -106,7 +110,7 @@ fn database_url(name: &str) -> String {
     format!("{server}/{name}")
 }
 
-async fn ensure_template(client: &tokio_postgres::Client) -> String {
+async fn ensure_template(client: &tokio_postgres::Client, maintenance: &str) -> String {
     let fingerprint = hex::encode(Sha256::digest(
         eventflow_store::migrations_fingerprint().as_bytes(),
     ));
@@ -121,7 +125,7 @@ async fn ensure_template(client: &tokio_postgres::Client) -> String {
         .expect("look up template")
         .is_some();
     if !exists {
-        build_template(client, &template).await;
+        build_template(client, &template, maintenance).await;
     }
     client
         .execute("SELECT pg_advisory_unlock($1)", &[&TEMPLATE_LOCK_KEY])
@@ -131,7 +135,7 @@ async fn ensure_template(client: &tokio_postgres::Client) -> String {
 }
 
 /// Migrates into a scratch name and renames it, so a template is never seen half-built.
-async fn build_template(client: &tokio_postgres::Client, template: &str) {
+async fn build_template(client: &tokio_postgres::Client, template: &str, maintenance: &str) {
     let scratch = format!("{template}_build");
     client
         .batch_execute(&format!("DROP DATABASE IF EXISTS {scratch}"))
@@ -141,8 +145,11 @@ async fn build_template(client: &tokio_postgres::Client, template: &str) {
         .batch_execute(&format!("CREATE DATABASE {scratch}"))
         .await
         .expect("create scratch");
-    let store =
-        Store::connect(&database_url(&scratch), &PoolSettings::default()).expect("scratch store");
+    let store = Store::connect(
+        &database_url_on(maintenance, &scratch),
+        &PoolSettings::default(),
+    )
+    .expect("scratch store");
     store
         .migrate()
         .await

@@ -15,6 +15,7 @@ mod proxy;
 mod query_api;
 mod service;
 mod sink;
+pub mod traffic;
 
 pub use database::TestDatabase;
 pub use dispatcher::{

@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
 
-use crate::traffic::{
+use eventflow_test_support::traffic::{
     Acknowledged, DeliveryCounts, Producer, count, delivery_counts, quantile, wait_until_received,
 };
 

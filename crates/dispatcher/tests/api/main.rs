@@ -16,7 +16,6 @@ mod retries;
 mod scenario;
 mod signatures;
 mod ssrf;
-mod traffic;
 
 use std::time::Duration;
 

@@ -24,7 +24,9 @@ use eventflow_test_support::{
 };
 use fred::prelude::*;
 
-use crate::traffic::{Acknowledged, Producer, assert_all_delivered, delivery_counts};
+use eventflow_test_support::traffic::{
+    Acknowledged, Producer, assert_all_delivered, delivery_counts,
+};
 
 /// A gateway with a project, its ingest key and one endpoint for every event
 /// type at a receiver that answers each request after a delay.

@@ -1,22 +1,27 @@
-//! Traffic for the resilience and isolation tests: producers that post events
-//! to the gateway as a client would and remember which ones were acknowledged
-//! (202) and when, and the checks that every acknowledged event reached its
-//! receiver and that its delivery ended `succeeded` in PostgreSQL.
+//! Traffic for the resilience, isolation and fault tests: producers that post
+//! events to the gateway as a client would and keep a ledger of which ones
+//! were acknowledged (202) and when, a receiver check that verifies every
+//! delivery's Standard Webhooks signature, and the checks that every
+//! acknowledged event reached its receiver and that its delivery ended
+//! `succeeded` in PostgreSQL.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use eventflow_domain::{EndpointId, EventId};
-use eventflow_test_support::{Received, TestGateway, WebhookSink};
+use eventflow_domain::{EndpointId, EndpointSecret, EventId};
+
+use crate::{Received, TestGateway, WebhookSink};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-/// An event the gateway acknowledged, and when its 202 came back.
+/// An event the gateway acknowledged, when it was first sent and when its
+/// 202 came back.
 #[derive(Debug, Clone)]
 pub struct Acknowledged {
     pub id: String,
+    pub sent_at: Instant,
     pub at: Instant,
 }
 
@@ -26,6 +31,11 @@ struct Target {
     client: reqwest::Client,
     gateway_url: String,
     key: String,
+    /// How long one event is retried (with its idempotency key) before it
+    /// counts as refused; `None` posts each event once, without a key.
+    retry_for: Option<Duration>,
+    /// Events sent at least once.
+    sent: Arc<AtomicUsize>,
     acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
     /// Why events were not acknowledged (they are not owed a delivery).
     refused: Arc<Mutex<Vec<String>>>,
@@ -35,23 +45,47 @@ fn order_created(n: usize) -> Value {
     json!({"type": "order.created", "payload": {"n": n}})
 }
 
+/// How long a retrying producer waits between two tries of one event.
+const RETRY_PAUSE: Duration = Duration::from_millis(100);
+
 impl Target {
-    /// Posts event `n` to `/v1/events`.
+    /// Posts event `n` to `/v1/events`; a retrying target sends it again
+    /// with the same idempotency key until it is acknowledged.
     async fn post(&self, n: usize) {
-        let answer = self
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        let sent_at = Instant::now();
+        let give_up = sent_at + self.retry_for.unwrap_or_default();
+        let outcome = loop {
+            let outcome = self.try_post(n, sent_at).await;
+            if outcome.is_ok() || Instant::now() >= give_up {
+                break outcome;
+            }
+            tokio::time::sleep(RETRY_PAUSE).await;
+        };
+        match outcome {
+            Ok(acknowledged) => lock(&self.acknowledged).push(acknowledged),
+            Err(refused) => lock(&self.refused).push(refused),
+        }
+    }
+
+    async fn try_post(&self, n: usize, sent_at: Instant) -> Result<Acknowledged, String> {
+        let mut request = self
             .client
             .post(format!("{}/v1/events", self.gateway_url))
             .bearer_auth(&self.key)
-            .json(&order_created(n))
-            .send()
-            .await;
-        let outcome = match answer {
+            .timeout(Duration::from_secs(10))
+            .json(&order_created(n));
+        if self.retry_for.is_some() {
+            request = request.header("idempotency-key", format!("ledger-{n}"));
+        }
+        match request.send().await {
             Ok(response) if response.status() == 202 => {
                 let at = Instant::now();
                 match response.json::<Value>().await {
                     Ok(body) => match body["id"].as_str() {
                         Some(id) => Ok(Acknowledged {
                             id: id.to_owned(),
+                            sent_at,
                             at,
                         }),
                         None => Err(format!("202 without an id: {body}")),
@@ -61,16 +95,14 @@ impl Target {
             }
             Ok(response) => Err(format!("status {}", response.status())),
             Err(error) => Err(format!("request failed: {error}")),
-        };
-        match outcome {
-            Ok(acknowledged) => lock(&self.acknowledged).push(acknowledged),
-            Err(refused) => lock(&self.refused).push(refused),
         }
     }
 
     /// Posts events `numbers` in one request to `/v1/events/batch`.
     async fn post_batch(&self, numbers: std::ops::Range<usize>) {
         let count = numbers.len();
+        self.sent.fetch_add(count, Ordering::Relaxed);
+        let sent_at = Instant::now();
         let events: Vec<Value> = numbers.map(order_created).collect();
         let answer = self
             .client
@@ -101,6 +133,7 @@ impl Target {
             match (result["status"].as_u64(), result["id"].as_str()) {
                 (Some(202), Some(id)) => lock(&self.acknowledged).push(Acknowledged {
                     id: id.to_owned(),
+                    sent_at,
                     at,
                 }),
                 _ => lock(&self.refused).push(format!("batch item {result}")),
@@ -115,6 +148,8 @@ impl Target {
 /// What a producer achieved.
 #[derive(Debug)]
 pub struct Posted {
+    /// Events sent at least once.
+    pub sent: usize,
     pub acknowledged: Vec<Acknowledged>,
     /// Why the others were not acknowledged.
     pub refused: Vec<String>,
@@ -128,11 +163,13 @@ pub struct Producer {
 }
 
 impl Producer {
-    fn target(gateway: &TestGateway, key: &str) -> Target {
+    fn target(gateway_url: String, key: &str, retry_for: Option<Duration>) -> Target {
         Target {
             client: reqwest::Client::new(),
-            gateway_url: gateway.url(""),
+            gateway_url,
             key: key.to_owned(),
+            retry_for,
+            sent: Arc::default(),
             acknowledged: Arc::default(),
             refused: Arc::default(),
         }
@@ -148,7 +185,31 @@ impl Producer {
         batch: usize,
         concurrency: usize,
     ) -> Self {
-        let target = Self::target(gateway, key);
+        Self::spawn_workers(
+            Self::target(gateway.url(""), key, None),
+            total,
+            batch,
+            concurrency,
+        )
+    }
+
+    /// Posts `total` `order.created` events one per request, `concurrency`
+    /// at a time, to the gateway at `gateway_url` (`http://host:port`), as a
+    /// careful client does: each with its own idempotency key, sent again
+    /// (every 100 ms, for up to `retry_for`) until a 202 answers it, even
+    /// across a gateway restart.
+    pub fn retrying(
+        gateway_url: &str,
+        key: &str,
+        total: usize,
+        concurrency: usize,
+        retry_for: Duration,
+    ) -> Self {
+        let target = Self::target(gateway_url.to_owned(), key, Some(retry_for));
+        Self::spawn_workers(target, total, 1, concurrency)
+    }
+
+    fn spawn_workers(target: Target, total: usize, batch: usize, concurrency: usize) -> Self {
         let next = Arc::new(AtomicUsize::new(0));
         let mut workers = JoinSet::new();
         for _ in 0..concurrency {
@@ -179,7 +240,7 @@ impl Producer {
     /// instead of opening ever more connections).
     pub fn paced(gateway: &TestGateway, key: &str, total: usize, every: Duration) -> Self {
         const MAX_PACED_IN_FLIGHT: usize = 32;
-        let target = Self::target(gateway, key);
+        let target = Self::target(gateway.url(""), key, None);
         let mut workers = JoinSet::new();
         let driver = target.clone();
         workers.spawn(async move {
@@ -221,6 +282,7 @@ impl Producer {
             worker.expect("a producer does not panic");
         }
         let posted = Posted {
+            sent: self.target.sent.load(Ordering::Relaxed),
             acknowledged: std::mem::take(&mut *lock(&self.target.acknowledged)),
             refused: std::mem::take(&mut *lock(&self.target.refused)),
         };
@@ -440,4 +502,151 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The deliveries among `received` whose Standard Webhooks signature does not
+/// verify under `secret`, as a receiver checks it (`webhook-id`,
+/// `webhook-timestamp` and `webhook-signature` over the exact body), each
+/// with the reason.
+pub fn unverified(received: &[Received], secret: &EndpointSecret) -> Vec<String> {
+    received
+        .iter()
+        .filter_map(|request| {
+            let id = request.header("webhook-id")?;
+            let verified = request
+                .header("webhook-timestamp")
+                .and_then(|timestamp| timestamp.parse::<i64>().ok())
+                .zip(request.header("webhook-signature"))
+                .is_some_and(|(timestamp, signature)| {
+                    eventflow_domain::signing::verify(
+                        secret,
+                        id,
+                        timestamp,
+                        request.body.as_bytes(),
+                        signature,
+                    )
+                });
+            (!verified).then(|| format!("{id}: signature does not verify"))
+        })
+        .chain(
+            received
+                .iter()
+                .filter(|request| request.header("webhook-id").is_none())
+                .map(|request| format!("a request to {} without a webhook-id", request.path)),
+        )
+        .collect()
+}
+
+/// The ledger of a fault scenario: what producers sent, what the gateway
+/// acknowledged, what the verifying receiver got, and the end-to-end latency
+/// (first send to first arrival) of what arrived.
+#[derive(Debug, Clone)]
+pub struct LedgerReport {
+    pub scenario: String,
+    pub sent: usize,
+    pub acknowledged: usize,
+    /// Acknowledged events that arrived at least once.
+    pub delivered: usize,
+    /// Requests beyond the first for the same `webhook-id`.
+    pub duplicates: usize,
+    /// Acknowledged events that never arrived.
+    pub lost: Vec<String>,
+    /// Deliveries whose signature did not verify.
+    pub unverified: Vec<String>,
+    pub p50: Duration,
+    pub p99: Duration,
+}
+
+impl LedgerReport {
+    /// Reconciles the ledger with what the receiver got.
+    pub fn new(
+        scenario: &str,
+        sent: usize,
+        acknowledged: &[Acknowledged],
+        received: &[Received],
+        secret: &EndpointSecret,
+    ) -> Self {
+        let tally = tally(received, acknowledged);
+        let latencies: Vec<Duration> = acknowledged
+            .iter()
+            .filter_map(|event| {
+                let arrived = tally.first_arrival.get(&event.id)?;
+                Some(arrived.saturating_duration_since(event.sent_at))
+            })
+            .collect();
+        Self {
+            scenario: scenario.to_owned(),
+            sent,
+            acknowledged: acknowledged.len(),
+            delivered: latencies.len(),
+            duplicates: tally.duplicates,
+            lost: tally.missing,
+            unverified: unverified(received, secret),
+            p50: quantile(&latencies, 0.50),
+            p99: quantile(&latencies, 0.99),
+        }
+    }
+
+    /// Prints the ledger line the fault tests show (`--nocapture`, or nextest's output of a failure).
+    pub fn print(&self) {
+        println!("{self}");
+    }
+
+    /// Fails the test if an acknowledged event was lost or a delivery did not verify.
+    pub fn assert_nothing_lost(&self) {
+        assert!(
+            self.lost.is_empty(),
+            "{self}\n{} acknowledged events were lost, e.g. {:?}",
+            self.lost.len(),
+            &self.lost[..self.lost.len().min(5)]
+        );
+        assert!(
+            self.unverified.is_empty(),
+            "{self}\n{} deliveries failed signature verification, e.g. {:?}",
+            self.unverified.len(),
+            &self.unverified[..self.unverified.len().min(5)]
+        );
+    }
+}
+
+impl std::fmt::Display for LedgerReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "[{}] sent {}, acknowledged {}, delivered (unique) {}, duplicates {}, lost {}, \
+             unverified {}, end-to-end p50 {:?} p99 {:?}",
+            self.scenario,
+            self.sent,
+            self.acknowledged,
+            self.delivered,
+            self.duplicates,
+            self.lost.len(),
+            self.unverified.len(),
+            self.p50,
+            self.p99
+        )
+    }
+}
+
+/// Waits until `sink` received every acknowledged event (or `within` passed),
+/// then reconciles, prints and checks the ledger: nothing lost, every
+/// delivery verified under `secret`.
+pub async fn settle_ledger(
+    scenario: &str,
+    posted: &Posted,
+    sink: &WebhookSink,
+    secret: &EndpointSecret,
+    within: Duration,
+) -> LedgerReport {
+    wait_until_received(sink, &posted.acknowledged, within).await;
+    let report = LedgerReport::new(
+        scenario,
+        posted.sent,
+        &posted.acknowledged,
+        &sink.received(),
+        secret,
+    );
+    report.print();
+    report.assert_nothing_lost();
+    report
 }
