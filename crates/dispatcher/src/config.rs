@@ -63,6 +63,13 @@ pub struct Config {
     #[serde(with = "config::duration")]
     pub recovery_initial_lookback: Duration,
     pub consumer_name: String,
+    #[serde(with = "config::duration")]
+    pub retention_interval: Duration,
+    pub retention_batch: i64,
+    #[serde(with = "config::duration")]
+    pub retention_batch_pause: Duration,
+    /// Deliver nothing, write nothing: report what would be resumed (restore drill).
+    pub dry_run: bool,
 }
 
 fn allow_list<'de, D: serde::Deserializer<'de>>(

@@ -15,12 +15,14 @@
 mod config;
 mod deliver;
 mod dispatch;
+mod dry_run;
 mod endpoints;
 mod grpc;
 mod http;
 mod isolation;
 mod recorder;
 mod recover;
+mod retention;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -285,13 +287,22 @@ impl Application {
         let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
         let stop_work = CancellationToken::new();
         let loops = TaskTracker::new();
-        loops.spawn(dispatch.clone().consume_stream(stop_work.clone()));
-        loops.spawn(dispatch.clone().deliver_due_retries(stop_work.clone()));
-        loops.spawn(recover::run(
-            dispatch.clone(),
-            recovery_settings(&config),
-            stop_work.clone(),
-        ));
+        if config.dry_run {
+            loops.spawn(dry_run::report(state.store.clone(), stop_work.clone()));
+        } else {
+            loops.spawn(dispatch.clone().consume_stream(stop_work.clone()));
+            loops.spawn(dispatch.clone().deliver_due_retries(stop_work.clone()));
+            loops.spawn(recover::run(
+                dispatch.clone(),
+                recovery_settings(&config),
+                stop_work.clone(),
+            ));
+            loops.spawn(retention::run(
+                state.store.clone(),
+                retention_settings(&config),
+                stop_work.clone(),
+            ));
+        }
         loops.close();
         tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, consumer = %dispatch.settings.consumer_name, "dispatcher serving");
 
@@ -338,5 +349,13 @@ fn recovery_settings(config: &Config) -> RecoverySettings {
         grace: config.recovery_grace,
         initial_lookback: config.recovery_initial_lookback,
         disable_failing_after: config.disable_failing_after,
+    }
+}
+
+fn retention_settings(config: &Config) -> retention::RetentionSettings {
+    retention::RetentionSettings {
+        interval: config.retention_interval,
+        batch: config.retention_batch,
+        batch_pause: config.retention_batch_pause,
     }
 }

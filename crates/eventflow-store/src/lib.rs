@@ -27,6 +27,7 @@ pub use endpoints::{
 };
 pub use error::StoreError;
 pub use events::{EventSearch, EventSummary, InsertOutcome, NewEvent, StoredEvent, insert_events};
+pub use maintenance::{ExpiredRows, PartitionDrop, ResumeOutlook, RetentionPolicy, uuid_floor};
 pub use migrate::migrations_fingerprint;
 pub use outbox::RelayError;
 pub use pool::{LeaderLock, PoolSettings, Store};

@@ -12,6 +12,7 @@ mod filters;
 mod isolation;
 mod lifecycle;
 mod resilience;
+mod retention;
 mod retries;
 mod scenario;
 mod signatures;
