@@ -113,7 +113,7 @@ impl DeliveryClient {
                 AttemptOutcome::Refused,
                 None,
                 None,
-                Some(refused.to_string()),
+                Some(refusal_text(&refused)),
             );
         }
         let mut builder = self
@@ -193,7 +193,7 @@ fn classify(error: &reqwest::Error) -> (AttemptOutcome, String) {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(refused) = cause.downcast_ref::<RefusedAddress>() {
-            return (AttemptOutcome::Refused, refused.to_string());
+            return (AttemptOutcome::Refused, refusal_text(refused));
         }
         source = cause.source();
     }
@@ -205,6 +205,17 @@ fn classify(error: &reqwest::Error) -> (AttemptOutcome, String) {
     } else {
         (AttemptOutcome::Failed, description)
     }
+}
+
+/// What a refused delivery records, and so what its tenant reads.
+const REFUSED_TEXT: &str = "refused: not a public address";
+
+/// Logs which address was refused and why (for the operator), and returns
+/// [`REFUSED_TEXT`]: the tenant never learns what a host name resolved to
+/// inside the deployment's network.
+fn refusal_text(refused: &RefusedAddress) -> String {
+    tracing::info!(address = %refused.ip, reason = refused.reason, "delivery refused: not a public address");
+    REFUSED_TEXT.to_owned()
 }
 
 fn error_chain(error: &dyn std::error::Error) -> String {

@@ -65,9 +65,14 @@ async fn spawn_without_allow_list() -> (TestGateway, TestDispatcher) {
     (gateway, dispatcher)
 }
 
-/// Delivers one event to `url` and checks it was refused for `reason`:
-/// status `refused`, one quick `refused_address` attempt, no retry.
-async fn assert_refused(gateway: &TestGateway, url: &str, reason: &str) {
+/// What the tenant reads for every refused address: never the address, nor
+/// what a name resolved to.
+const REFUSED: &str = "refused: not a public address";
+
+/// Delivers one event to `url` and checks it was refused: status `refused`,
+/// one quick `refused_address` attempt, no retry, and an error naming no
+/// address.
+async fn assert_refused(gateway: &TestGateway, url: &str) {
     let (project, key) = gateway.create_project_with_key("ingest").await;
     let endpoint = gateway.create_endpoint(project, url, &["order.*"]).await;
 
@@ -80,11 +85,7 @@ async fn assert_refused(gateway: &TestGateway, url: &str, reason: &str) {
 
     let delivery = delivery_of(event, endpoint.id);
     let state = wait_for_status(gateway, delivery, DeliveryStatus::Refused).await;
-    let error = state.last_error.clone().unwrap_or_default();
-    assert!(
-        error.contains(reason),
-        "{url}: the recorded reason {error:?} names {reason:?}"
-    );
+    assert_eq!(state.last_error.as_deref(), Some(REFUSED), "{url}");
     assert_eq!(
         state.next_attempt_at, None,
         "{url}: nothing more is scheduled"
@@ -115,7 +116,6 @@ async fn a_delivery_to_the_cloud_metadata_address_is_refused() {
     assert_refused(
         &gateway,
         "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
-        "cloud metadata",
     )
     .await;
 }
@@ -124,7 +124,7 @@ async fn a_delivery_to_the_cloud_metadata_address_is_refused() {
 async fn a_delivery_to_a_private_network_address_is_refused() {
     let (gateway, _dispatcher) = spawn_without_allow_list().await;
 
-    assert_refused(&gateway, "http://10.0.0.1/hooks", "private network").await;
+    assert_refused(&gateway, "http://10.0.0.1/hooks").await;
 }
 
 #[tokio::test]
@@ -132,7 +132,7 @@ async fn a_delivery_to_ipv4_loopback_is_refused_without_an_allow_list() {
     let (gateway, _dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
-    assert_refused(&gateway, &sink.url("/hooks"), "loopback").await;
+    assert_refused(&gateway, &sink.url("/hooks")).await;
 
     assert!(sink.received().is_empty());
 }
@@ -143,7 +143,7 @@ async fn a_delivery_to_ipv6_loopback_is_refused() {
     let receiver = Tripwire::bind("[::1]:0").await;
 
     let url = format!("http://[::1]:{}/hooks", receiver.addr.port());
-    assert_refused(&gateway, &url, "loopback").await;
+    assert_refused(&gateway, &url).await;
 
     assert_eq!(receiver.connections(), 0);
 }
@@ -154,7 +154,7 @@ async fn a_delivery_to_an_ipv4_mapped_ipv6_loopback_address_is_refused() {
     let sink = WebhookSink::start().await;
 
     let url = format!("http://[::ffff:127.0.0.1]:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url, "loopback").await;
+    assert_refused(&gateway, &url).await;
 
     assert!(sink.received().is_empty());
 }
@@ -166,7 +166,7 @@ async fn a_delivery_to_loopback_written_as_a_single_number_is_refused() {
 
     // 2130706433 is 127.0.0.1, as URL parsers read it.
     let url = format!("http://2130706433:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url, "loopback").await;
+    assert_refused(&gateway, &url).await;
 
     assert!(sink.received().is_empty());
 }
@@ -178,7 +178,7 @@ async fn a_delivery_to_the_unspecified_address_is_refused() {
 
     // Connecting to 0.0.0.0 reaches this machine on Linux.
     let url = format!("http://0.0.0.0:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url, "unspecified").await;
+    assert_refused(&gateway, &url).await;
 
     assert!(sink.received().is_empty());
 }
@@ -189,7 +189,7 @@ async fn a_delivery_to_a_host_name_that_resolves_to_loopback_is_refused() {
     let sink = WebhookSink::start().await;
 
     let url = format!("http://localhost:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url, "loopback").await;
+    assert_refused(&gateway, &url).await;
 
     assert!(sink.received().is_empty());
 }
