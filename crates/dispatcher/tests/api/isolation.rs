@@ -2,11 +2,11 @@
 
 use std::time::{Duration, Instant};
 
-use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
-
 use eventflow_test_support::traffic::{
-    Acknowledged, DeliveryCounts, Producer, count, delivery_counts, quantile, wait_until_received,
+    Acknowledged, DeliveryCounts, Producer, count, delivery_counts, quantile, settle_ledger,
+    wait_until_received,
 };
+use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
 
 /// Events per phase, and the steady rate they are sent at (200 in ~2 s).
 const EVENTS: usize = 200;
@@ -137,4 +137,57 @@ async fn a_dead_endpoint_does_not_raise_a_live_endpoints_latency() {
         assert_eq!(counts.pending + counts.failed, counts.total);
     }
     assert!(attempts_to_dead > 0, "the dead endpoints were tried");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_endpoint_answering_in_10_s_leaves_nine_healthy_ones_their_latency() {
+    const HEALTHY: usize = 9;
+    const SLOW_ANSWER: Duration = Duration::from_secs(10);
+    const HEALTHY_P99_BOUND: Duration = Duration::from_secs(1);
+    let gateway = spawn_gateway().await;
+    // A timeout above the slow answer: the slow endpoint really holds each
+    // request for 10 s and then succeeds; it never fails.
+    let _dispatcher = gateway
+        .spawn_dispatcher_with(|config| {
+            config.delivery_timeout = Duration::from_secs(15);
+            config.claim_timeout = Duration::from_secs(40);
+        })
+        .await;
+    let (project, key) = gateway.create_project_with_key("ingest").await;
+    let slow = WebhookSink::start().await;
+    slow.delay(SLOW_ANSWER);
+    gateway
+        .create_endpoint(project, &slow.url("/hooks"), &["*"])
+        .await;
+    let mut healthy = Vec::new();
+    for _ in 0..HEALTHY {
+        let sink = WebhookSink::start().await;
+        let endpoint = gateway
+            .create_endpoint(project, &sink.url("/hooks"), &["*"])
+            .await;
+        healthy.push((sink, endpoint));
+    }
+
+    let posted = Producer::paced(&gateway, &key, 150, Duration::from_millis(20))
+        .finish()
+        .await;
+    let mut worst_p99 = Duration::ZERO;
+    for (n, (sink, endpoint)) in healthy.iter().enumerate() {
+        let report = settle_ledger(
+            &format!("healthy endpoint {n} beside one answering in 10 s"),
+            &posted,
+            sink,
+            &endpoint.secret,
+            Duration::from_secs(30),
+        )
+        .await;
+        worst_p99 = worst_p99.max(report.p99);
+    }
+    let slow_received = slow.received().len();
+    println!("slow endpoint: {slow_received} requests received; worst healthy p99 {worst_p99:?}");
+    assert!(slow_received > 0, "the slow endpoint was sent deliveries");
+    assert!(
+        worst_p99 < HEALTHY_P99_BOUND,
+        "a healthy endpoint's p99 {worst_p99:?} exceeds {HEALTHY_P99_BOUND:?} beside a 10 s one"
+    );
 }

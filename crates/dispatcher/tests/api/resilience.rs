@@ -1,5 +1,5 @@
-//! No acknowledged event is lost when a dispatcher is killed or shut down
-//! mid-run, when Redis loses this deployment's keys, or when PostgreSQL is out
+//! No acknowledged event is lost when a dispatcher is killed, shut down or
+//! sent SIGTERM mid-run, when Redis loses this deployment's keys, or when PostgreSQL is out
 //! of reach for a while; and several dispatchers share the work.
 //!
 //! Each test posts events to a real gateway while deliveries are in flight,
@@ -19,14 +19,13 @@ use std::time::{Duration, Instant};
 
 use eventflow_queue::DISPATCH_GROUP;
 use eventflow_store::CreatedEndpoint;
+use eventflow_test_support::traffic::{
+    Acknowledged, Producer, assert_all_delivered, delivery_counts, settle_ledger,
+};
 use eventflow_test_support::{
     TcpProxy, TestDatabase, TestGateway, WebhookSink, redis_url, spawn_gateway,
 };
 use fred::prelude::*;
-
-use eventflow_test_support::traffic::{
-    Acknowledged, Producer, assert_all_delivered, delivery_counts,
-};
 
 /// A gateway with a project, its ingest key and one endpoint for every event
 /// type at a receiver that answers each request after a delay.
@@ -522,4 +521,84 @@ async fn two_dispatchers_share_the_stream_and_deliver_everything_once() {
     );
     a.shutdown().await.unwrap();
     b.shutdown().await.unwrap();
+}
+
+/// Sends SIGTERM to a child process, as an orchestrator stopping it does.
+fn sigterm(child: &tokio::process::Child) {
+    let pid = child.id().expect("the process runs");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success(), "SIGTERM sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dispatcher_stopped_with_sigterm_mid_delivery_finishes_what_it_sent_and_loses_nothing() {
+    let Scene {
+        gateway,
+        sink,
+        key,
+        endpoint,
+    } = Scene::start(Duration::from_millis(300)).await;
+    let redis = redis().await;
+    let mut first = start_dispatcher_process(&gateway);
+
+    let producer = Producer::flood(&gateway, &key, 400, 1, 4);
+    wait_until(
+        "deliveries are in flight (received, not yet answered)",
+        Duration::from_secs(25),
+        async || sink.received().len() >= 40 && !pending_entries(&redis, &gateway).await.is_empty(),
+    )
+    .await;
+    let in_flight_at_sigterm = pending_entries(&redis, &gateway).await.len();
+    sigterm(&first);
+    let status = tokio::time::timeout(Duration::from_secs(20), first.wait())
+        .await
+        .expect("the dispatcher exits within 20 s of SIGTERM")
+        .expect("reaped");
+    assert!(status.success(), "a clean exit after SIGTERM: {status:?}");
+
+    // What it sent was answered, recorded and acknowledged before it exited.
+    let sent: HashSet<String> = sink
+        .received()
+        .iter()
+        .filter_map(|request| request.header("webhook-id").map(str::to_owned))
+        .collect();
+    let recorded = delivery_counts(&gateway, endpoint.id).await;
+    assert_eq!(
+        recorded.succeeded,
+        sent.len() as i64,
+        "every delivery sent before the exit is recorded as succeeded: {recorded:?}"
+    );
+    let left_pending = pending_entries(&redis, &gateway).await;
+    assert!(
+        left_pending.is_empty(),
+        "no stream entry is left pending: {left_pending:?}"
+    );
+
+    let second = gateway.spawn_dispatcher().await;
+    let posted = producer.finish().await;
+    println!(
+        "dispatcher SIGTERM with {in_flight_at_sigterm} entries in flight, {} delivered before the exit",
+        sent.len()
+    );
+    let report = settle_ledger(
+        "dispatcher sigterm",
+        &posted,
+        &sink,
+        &endpoint.secret,
+        Duration::from_secs(40),
+    )
+    .await;
+    assert_all_delivered(
+        &gateway,
+        &sink,
+        endpoint.id,
+        &posted.acknowledged,
+        Duration::from_secs(20),
+    )
+    .await;
+    assert_eq!(report.duplicates, 0, "a clean stop sends nothing twice");
+    second.shutdown().await.unwrap();
 }
