@@ -17,6 +17,10 @@ pub enum ApiError {
     NotFound(&'static str),
     #[error("{}", describe(.0))]
     Invalid(Vec<FieldError>),
+    /// Well-formed values the request cannot be served with (a time range
+    /// out of bounds or reversed): 422.
+    #[error("{}", describe(.0))]
+    OutOfRange(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
     #[error(transparent)]
@@ -52,6 +56,14 @@ impl ApiError {
         }])
     }
 
+    /// A 422 naming one field.
+    pub fn out_of_range(field: &str, message: impl Into<String>) -> Self {
+        Self::OutOfRange(vec![FieldError {
+            field: field.to_owned(),
+            message: message.into(),
+        }])
+    }
+
     pub fn kind(&self) -> ErrorKind {
         match self {
             Self::Auth(AuthError::Missing | AuthError::Invalid) => ErrorKind::Unauthenticated,
@@ -63,6 +75,7 @@ impl ApiError {
             Self::Invalid(_) => ErrorKind::BadRequest,
             Self::Busy => ErrorKind::Unavailable,
             Self::Conflict(_) => ErrorKind::Conflict,
+            Self::OutOfRange(_) => ErrorKind::Unprocessable,
             Self::Dispatcher(status) => match status.code() {
                 tonic::Code::NotFound => ErrorKind::NotFound,
                 tonic::Code::InvalidArgument => ErrorKind::BadRequest,
@@ -80,7 +93,7 @@ impl ApiError {
             ErrorKind::Unauthenticated => "unauthenticated",
             ErrorKind::Forbidden => "forbidden",
             ErrorKind::NotFound => "not-found",
-            ErrorKind::BadRequest => "invalid-request",
+            ErrorKind::BadRequest | ErrorKind::Unprocessable => "invalid-request",
             ErrorKind::Conflict => "conflict",
             ErrorKind::Unavailable => "unavailable",
             _ => "internal",
@@ -105,7 +118,9 @@ impl ApiError {
             kind => {
                 let problem = Problem::new(kind, self.slug(), self.to_string());
                 match self {
-                    Self::Invalid(errors) => problem.with_errors(errors.clone()),
+                    Self::Invalid(errors) | Self::OutOfRange(errors) => {
+                        problem.with_errors(errors.clone())
+                    }
                     _ => problem,
                 }
             }

@@ -23,8 +23,29 @@ use crate::error::ApiError;
 
 /// The most buckets one request may ask for.
 const MAX_BUCKETS: i64 = 10_000;
-/// The range when `since` is not given: this long before `until`.
+/// The range when `since` is not given: this long before `until` (from
+/// [`EARLIEST`] at most).
 const DEFAULT_RANGE: time::Duration = time::Duration::hours(24);
+/// The earliest and latest instants `since` and `until` may name. Nothing is
+/// counted before the Unix epoch, and the latest leaves room to align a range
+/// outwards to whole days (and to print it) without leaving the years the
+/// API can represent (0000 to 9999).
+const EARLIEST: OffsetDateTime = time::macros::datetime!(1970-01-01 00:00:00 UTC);
+const LATEST: OffsetDateTime = time::macros::datetime!(9999-12-31 00:00:00 UTC);
+const EARLIEST_TEXT: &str = "1970-01-01T00:00:00Z";
+const LATEST_TEXT: &str = "9999-12-31T00:00:00Z";
+
+/// A 422 naming `field` unless `at` lies within [`EARLIEST`, `LATEST`].
+fn check_bounds(field: &str, at: OffsetDateTime) -> Result<(), ApiError> {
+    if (EARLIEST..=LATEST).contains(&at) {
+        Ok(())
+    } else {
+        Err(ApiError::out_of_range(
+            field,
+            format!("must be between {EARLIEST_TEXT} and {LATEST_TEXT}"),
+        ))
+    }
+}
 
 /// Registers this module's routes.
 pub fn register(config: &mut ServiceConfig) {
@@ -39,10 +60,12 @@ pub struct StatsParams {
     /// `minute`, `hour` (default) or `day`; buckets are aligned on UTC.
     pub bucket: Option<String>,
     /// RFC 3339 start of the range (default: 24 h before `until`); widened
-    /// to the start of its bucket.
+    /// to the start of its bucket. Between 1970-01-01T00:00:00Z and
+    /// 9999-12-31T00:00:00Z.
     pub since: Option<String>,
     /// RFC 3339 end of the range, exclusive (default: now); widened to the
-    /// end of its bucket.
+    /// end of its bucket. Between 1970-01-01T00:00:00Z and
+    /// 9999-12-31T00:00:00Z, after `since`.
     pub until: Option<String>,
     /// `ep_…`: only this endpoint's deliveries and attempts.
     pub endpoint_id: Option<String>,
@@ -122,7 +145,8 @@ struct StatsRequest {
 }
 
 impl StatsParams {
-    /// Checks every parameter; the 400 names each offending one.
+    /// Checks every parameter: a malformed one is a 400, a range the series
+    /// cannot cover a 422; each names the offending parameter.
     fn validate(&self, now: OffsetDateTime) -> Result<StatsRequest, ApiError> {
         let mut errors = Vec::new();
         let mut fail = |field: &str, message: String| {
@@ -167,13 +191,20 @@ impl StatsParams {
             return Err(ApiError::Invalid(errors));
         };
         let until = until.unwrap_or(now);
-        let since = since.unwrap_or(until - DEFAULT_RANGE);
+        check_bounds("until", until)?;
+        // The default range never reaches before the earliest instant.
+        let since = since.unwrap_or_else(|| {
+            until
+                .checked_sub(DEFAULT_RANGE)
+                .map_or(EARLIEST, |since| since.max(EARLIEST))
+        });
+        check_bounds("since", since)?;
         if since >= until {
-            return Err(ApiError::invalid("since", "must be before until"));
+            return Err(ApiError::out_of_range("since", "must be before until"));
         }
         let buckets = bucket.count(since, until);
         if buckets > MAX_BUCKETS {
-            return Err(ApiError::invalid(
+            return Err(ApiError::out_of_range(
                 "since",
                 format!(
                     "the range spans {buckets} {} buckets; at most {MAX_BUCKETS} are allowed",
@@ -197,7 +228,8 @@ impl StatsParams {
     params(StatsParams),
     responses(
         (status = 200, description = "the series, zero-filled", body = StatsOut),
-        (status = 400, description = "an invalid parameter", content_type = "application/problem+json"),
+        (status = 400, description = "a malformed parameter", content_type = "application/problem+json"),
+        (status = 422, description = "a range out of bounds, reversed or of more than 10,000 buckets", content_type = "application/problem+json"),
         (status = 401, description = "no or invalid credentials"),
         (status = 403, description = "the key lacks the read scope"),
         (status = 404, description = "no such endpoint in the project", content_type = "application/problem+json"),
@@ -270,6 +302,13 @@ mod tests {
         }
     }
 
+    fn out_of_range(error: ApiError) -> Vec<String> {
+        match error {
+            ApiError::OutOfRange(errors) => errors.into_iter().map(|e| e.field).collect(),
+            other => panic!("not a 422: {other:?}"),
+        }
+    }
+
     #[test]
     fn the_default_is_hourly_buckets_over_the_last_24_hours() {
         let request = params(&[]).validate(NOW).unwrap();
@@ -303,14 +342,60 @@ mod tests {
             ("since", "2026-11-27T12:00:00Z"),
             ("until", "2026-11-27T11:00:00Z"),
         ]);
-        assert_eq!(fields(backwards.validate(NOW).unwrap_err()), ["since"]);
+        assert_eq!(
+            out_of_range(backwards.validate(NOW).unwrap_err()),
+            ["since"]
+        );
         let too_many = params(&[("bucket", "minute"), ("since", "2026-11-01T00:00:00Z")]);
-        assert_eq!(fields(too_many.validate(NOW).unwrap_err()), ["since"]);
+        assert_eq!(out_of_range(too_many.validate(NOW).unwrap_err()), ["since"]);
         let most = params(&[
             ("bucket", "minute"),
             ("since", "2026-11-20T00:00:00Z"),
             ("until", "2026-11-26T22:40:00Z"),
         ]);
         assert!(most.validate(NOW).is_ok());
+    }
+
+    #[test]
+    fn times_at_the_ends_of_the_years_0000_to_9999_are_422_naming_the_field() {
+        let cases = [
+            (
+                vec![
+                    ("bucket", "day"),
+                    ("since", "9999-12-30T00:00:00Z"),
+                    ("until", "9999-12-31T12:00:00Z"),
+                ],
+                "until",
+            ),
+            (vec![("until", "0000-01-01T00:00:00Z")], "until"),
+            (vec![("until", "1970-01-01T00:00:00Z")], "since"),
+            (
+                vec![("since", "0000-01-01T00:00:00Z"), ("bucket", "day")],
+                "since",
+            ),
+            (
+                vec![
+                    ("since", "9999-12-31T23:59:59Z"),
+                    ("until", "9999-12-31T23:59:59.5Z"),
+                ],
+                "until",
+            ),
+        ];
+        for (pairs, field) in cases {
+            let error = params(&pairs).validate(NOW).unwrap_err();
+            assert_eq!(out_of_range(error), [field], "{pairs:?}");
+        }
+        let last_day = params(&[
+            ("bucket", "day"),
+            ("since", "9999-12-30T00:00:00Z"),
+            ("until", "9999-12-31T00:00:00Z"),
+        ])
+        .validate(NOW)
+        .unwrap();
+        assert_eq!(last_day.bucket.ceil(last_day.until), LATEST);
+        let first_day = params(&[("bucket", "day"), ("until", "1970-01-02T00:00:00Z")])
+            .validate(NOW)
+            .unwrap();
+        assert_eq!(first_day.since, EARLIEST);
     }
 }

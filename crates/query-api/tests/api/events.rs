@@ -587,6 +587,37 @@ async fn the_query_api_reaches_the_dispatcher_only_with_the_shared_internal_toke
 }
 
 #[tokio::test]
+async fn event_searches_at_the_ends_of_the_years_0000_to_9999_answer_normally() {
+    let gateway = spawn_gateway().await;
+    let api = gateway
+        .spawn_query_api_with(|c| c.dispatcher_grpc_url = NO_DISPATCHER.into())
+        .await;
+    let (_, key) = gateway.create_project_with_key("ingest,read").await;
+    post_event_id(&gateway, &key, "order.created").await;
+
+    let (status, everything) = get(
+        &api,
+        &key,
+        "/v1/events?since=0000-01-01T00:00:00Z&until=9999-12-31T23:59:59.999999Z",
+    )
+    .await;
+    assert_eq!(status, 200, "{everything}");
+    assert_eq!(ids(&everything).len(), 1);
+    for query in [
+        "since=9999-12-31T23:59:59.999999Z",
+        "until=0000-01-01T00:00:00Z",
+        "until=0000-01-01T00:00:00.000001Z&since=0000-01-01T00:00:00Z",
+    ] {
+        let (status, page) = get(&api, &key, &format!("/v1/events?{query}")).await;
+        assert_eq!(status, 200, "{query}: {page}");
+        assert!(ids(&page).is_empty(), "{query}");
+    }
+    let (status, problem) = get(&api, &key, "/v1/events?since=10000-01-01T00:00:00Z").await;
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(problem["errors"][0]["field"], "since");
+}
+
+#[tokio::test]
 async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
     let gateway = spawn_gateway().await;
     let api = gateway
