@@ -1,14 +1,18 @@
 //! API key authentication shared by the services, with a short-lived cache, so a request costs no
 //! PostgreSQL round trip while a revoked key still stops working within
-//! `auth_cache_ttl`.
+//! `auth_cache_ttl`. Expiry is checked against the clock on every request,
+//! cached or not, so an expired key stops at its `expires_at`.
 
 use std::collections::HashMap;
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
-use eventflow_domain::{ApiKeyId, ProjectId, Scope, Scopes, hashes_match, parse_presented_key};
+use eventflow_domain::{
+    ApiKeyId, ProjectId, Scope, Scopes, format_rfc3339, hashes_match, parse_presented_key,
+};
 use eventflow_queue::RateLimit;
 use eventflow_store::{Store, StoreError};
+use time::OffsetDateTime;
 
 /// Entries kept at most; past this, expired entries are dropped, then all.
 const MAX_CACHED_KEYS: usize = 10_000;
@@ -20,6 +24,8 @@ pub struct Principal {
     pub project_id: ProjectId,
     pub scopes: Scopes,
     pub rate_limit: RateLimit,
+    /// From when the key is refused; None never expires.
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl Principal {
@@ -40,6 +46,8 @@ pub enum AuthError {
     Missing,
     #[error("invalid api key")]
     Invalid,
+    #[error("this api key expired at {}; create a new one", format_rfc3339(*.0))]
+    Expired(OffsetDateTime),
     #[error("this api key lacks the `{}` scope", .0.as_str())]
     MissingScope(Scope),
     #[error("could not check the api key")]
@@ -80,12 +88,21 @@ impl Authenticator {
             .map(str::trim)
             .ok_or(AuthError::Missing)?;
         let presented = parse_presented_key(token).map_err(|_| AuthError::Invalid)?;
-        if let Some(cached) = self.cached(&presented.hash) {
-            return cached.ok_or(AuthError::Invalid);
+        let principal = match self.cached(&presented.hash) {
+            Some(cached) => cached,
+            None => {
+                let principal = self.load(&presented.lookup_prefix, &presented.hash).await?;
+                self.remember(presented.hash, principal.clone());
+                principal
+            }
+        };
+        let principal = principal.ok_or(AuthError::Invalid)?;
+        match principal.expires_at {
+            Some(expires_at) if expires_at <= OffsetDateTime::now_utc() => {
+                Err(AuthError::Expired(expires_at))
+            }
+            _ => Ok(principal),
         }
-        let principal = self.load(&presented.lookup_prefix, &presented.hash).await?;
-        self.remember(presented.hash, principal.clone());
-        principal.ok_or(AuthError::Invalid)
     }
 
     fn cached(&self, hash: &[u8; 32]) -> Option<Option<Principal>> {
@@ -125,6 +142,7 @@ impl Authenticator {
             project_id: found.project_id,
             scopes: found.scopes,
             rate_limit,
+            expires_at: found.expires_at,
         }))
     }
 

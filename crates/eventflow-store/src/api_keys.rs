@@ -14,6 +14,9 @@ pub struct ApiKeyRecord {
     pub created_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub revoked_at: Option<OffsetDateTime>,
+    /// From when the key is refused; None never expires.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 /// A key just created: the only time its plaintext exists.
@@ -24,7 +27,7 @@ pub struct CreatedApiKey {
 }
 
 /// What authenticating a presented key needs, in one row: the stored hash,
-/// scopes, revocation and the project's rate limit.
+/// scopes, revocation, expiry and the project's rate limit.
 #[derive(Debug, Clone)]
 pub struct KeyLookup {
     pub key_id: ApiKeyId,
@@ -32,26 +35,41 @@ pub struct KeyLookup {
     pub key_hash: [u8; 32],
     pub scopes: Scopes,
     pub revoked: bool,
+    pub expires_at: Option<OffsetDateTime>,
     pub rate_limit_per_second: Option<i32>,
     pub rate_limit_burst: Option<i32>,
 }
 
 impl Store {
-    /// Creates a key for the project with the given scopes; NotFound if the project does not exist.
-    #[tracing::instrument(skip_all, fields(project_id = %project_id))]
+    /// Creates a key for the project with the given scopes that never
+    /// expires; NotFound if the project does not exist.
     pub async fn create_api_key(
         &self,
         project_id: ProjectId,
         name: &str,
         scopes: &Scopes,
     ) -> Result<CreatedApiKey, StoreError> {
+        self.create_expiring_api_key(project_id, name, scopes, None)
+            .await
+    }
+
+    /// Creates a key for the project with the given scopes, refused from
+    /// `expires_at` on when given; NotFound if the project does not exist.
+    #[tracing::instrument(skip_all, fields(project_id = %project_id))]
+    pub async fn create_expiring_api_key(
+        &self,
+        project_id: ProjectId,
+        name: &str,
+        scopes: &Scopes,
+        expires_at: Option<OffsetDateTime>,
+    ) -> Result<CreatedApiKey, StoreError> {
         let generated = generate_api_key();
         let id = ApiKeyId::new();
         let row = self
             .query_opt_prepared(
-                "INSERT INTO api_keys (id, project_id, name, lookup_prefix, key_hash, scopes) \
-                 SELECT $1, id, $3, $4, $5, $6 FROM projects WHERE id = $2 \
-                 RETURNING created_at",
+                "INSERT INTO api_keys (id, project_id, name, lookup_prefix, key_hash, scopes, expires_at) \
+                 SELECT $1, id, $3, $4, $5, $6, $7 FROM projects WHERE id = $2 \
+                 RETURNING created_at, expires_at",
                 &[
                     &id.uuid(),
                     &project_id.uuid(),
@@ -59,6 +77,7 @@ impl Store {
                     &generated.lookup_prefix,
                     &generated.hash.as_slice(),
                     &scopes.to_strings(),
+                    &expires_at,
                 ],
             )
             .await?
@@ -70,6 +89,7 @@ impl Store {
             scopes: *scopes,
             created_at: row.get("created_at"),
             revoked_at: None,
+            expires_at: row.get("expires_at"),
         };
         Ok(CreatedApiKey {
             record,
@@ -98,7 +118,7 @@ impl Store {
         let client = self.connection().await?;
         let statement = client
             .prepare_cached(
-                "SELECT k.id, k.project_id, k.key_hash, k.scopes, k.revoked_at IS NOT NULL AS revoked, \
+                "SELECT k.id, k.project_id, k.key_hash, k.scopes, k.revoked_at IS NOT NULL AS revoked, k.expires_at, \
                         p.rate_limit_per_second, p.rate_limit_burst \
                  FROM api_keys k JOIN projects p ON p.id = k.project_id \
                  WHERE k.lookup_prefix = $1",
@@ -122,13 +142,14 @@ impl Store {
             key_hash,
             scopes,
             revoked: row.get("revoked"),
+            expires_at: row.get("expires_at"),
             rate_limit_per_second: row.get("rate_limit_per_second"),
             rate_limit_burst: row.get("rate_limit_burst"),
         }))
     }
 }
 
-const KEY_COLUMNS: &str = "id, project_id, name, scopes, created_at, revoked_at";
+const KEY_COLUMNS: &str = "id, project_id, name, scopes, created_at, revoked_at, expires_at";
 
 impl ApiKeyRecord {
     fn from_row(row: &tokio_postgres::Row) -> Result<Self, StoreError> {
@@ -144,6 +165,7 @@ impl ApiKeyRecord {
             scopes,
             created_at: row.get("created_at"),
             revoked_at: row.get("revoked_at"),
+            expires_at: row.get("expires_at"),
         })
     }
 }

@@ -72,7 +72,9 @@ impl ApiError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Auth(AuthError::Missing | AuthError::Invalid) => ErrorKind::Unauthenticated,
+            Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
+                ErrorKind::Unauthenticated
+            }
             Self::Auth(AuthError::MissingScope(_)) => ErrorKind::Forbidden,
             Self::Auth(AuthError::Store(error)) if error.is_unavailable() => ErrorKind::Unavailable,
             Self::Auth(AuthError::Store(_)) => ErrorKind::Internal,
@@ -89,7 +91,9 @@ impl ApiError {
 
     fn slug(&self) -> &'static str {
         match self {
-            Self::Auth(AuthError::Missing | AuthError::Invalid) => "unauthenticated",
+            Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
+                "unauthenticated"
+            }
             Self::Auth(AuthError::MissingScope(_)) => "missing-scope",
             Self::UnsupportedMediaType => "unsupported-media-type",
             Self::PayloadTooLarge { .. } => "payload-too-large",

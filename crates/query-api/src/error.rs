@@ -66,7 +66,9 @@ impl ApiError {
 
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Self::Auth(AuthError::Missing | AuthError::Invalid) => ErrorKind::Unauthenticated,
+            Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
+                ErrorKind::Unauthenticated
+            }
             Self::Auth(AuthError::MissingScope(_)) | Self::Forbidden(_) => ErrorKind::Forbidden,
             Self::Auth(AuthError::Store(error)) | Self::Store(error) if error.is_unavailable() => {
                 ErrorKind::Unavailable

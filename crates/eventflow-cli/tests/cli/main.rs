@@ -1,6 +1,7 @@
 //! `eventflow` integration tests: one binary, one module per command family.
 //! Every test runs the real binary against a fresh database.
 
+mod keys;
 mod operator;
 mod send;
 

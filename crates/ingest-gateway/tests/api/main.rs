@@ -9,6 +9,7 @@ mod contract_errors;
 mod grpc;
 mod idempotency;
 mod isolation;
+mod key_expiry;
 mod operations;
 mod outages;
 mod payload_depth;

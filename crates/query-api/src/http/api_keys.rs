@@ -2,10 +2,12 @@
 //! project, a project's `admin` key those of its own project. A key's
 //! plaintext exists only in the answer to its creation; the store keeps its
 //! hash, which no route ever returns. Revoking keeps the key listed, with
-//! `revoked_at`; services refuse it within their auth cache TTL.
+//! `revoked_at`; services refuse it within their auth cache TTL. A key
+//! created with `expires_at` is refused from that instant on (401 saying it
+//! expired), by every service, cached or not.
 
 use actix_web::{HttpResponse, delete, get, post, web};
-use eventflow_domain::{ApiKeyId, ProjectId, Scope, Scopes};
+use eventflow_domain::{ApiKeyId, ProjectId, Scope, Scopes, parse_rfc3339};
 use eventflow_runtime::api_error::FieldError;
 use eventflow_store::ApiKeyRecord;
 use serde::{Deserialize, Serialize};
@@ -50,6 +52,10 @@ pub struct ApiKeyOut {
     #[serde(with = "time::serde::rfc3339::option")]
     #[schema(value_type = Option<String>, format = DateTime)]
     pub revoked_at: Option<OffsetDateTime>,
+    /// From when the key is refused (401); null: it never expires.
+    #[serde(with = "time::serde::rfc3339::option")]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<OffsetDateTime>,
 }
 
 impl From<ApiKeyRecord> for ApiKeyOut {
@@ -61,6 +67,7 @@ impl From<ApiKeyRecord> for ApiKeyOut {
             scopes: record.scopes,
             created_at: record.created_at,
             revoked_at: record.revoked_at,
+            expires_at: record.expires_at,
         }
     }
 }
@@ -85,6 +92,10 @@ pub struct ApiKeyIn {
     pub name: Option<String>,
     /// At least one of `ingest`, `read` and `admin`.
     pub scopes: Vec<String>,
+    /// RFC 3339 instant in the future from which the key is refused; left
+    /// out, the key never expires.
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub expires_at: Option<String>,
 }
 
 /// Which keys to list.
@@ -142,8 +153,35 @@ async fn managed_key(
     }
 }
 
-fn check_new_key(body: &ApiKeyIn) -> Result<(String, Scopes), ApiError> {
+/// A new key's name, scopes and expiry, checked.
+#[derive(Debug)]
+struct NewKey {
+    name: String,
+    scopes: Scopes,
+    expires_at: Option<OffsetDateTime>,
+}
+
+/// Parses `expires_at`, which must lie in the future.
+fn check_expiry(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<OffsetDateTime> {
+    let mut fail = |message: String| {
+        errors.push(FieldError {
+            field: "expires_at".into(),
+            message,
+        })
+    };
+    let expires_at = parse_rfc3339(raw?)
+        .map_err(|error| fail(error.to_string()))
+        .ok()?;
+    if expires_at <= OffsetDateTime::now_utc() {
+        fail("must be in the future".into());
+        return None;
+    }
+    Some(expires_at)
+}
+
+fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
     let mut errors = Vec::new();
+    let expires_at = check_expiry(body.expires_at.as_deref(), &mut errors);
     let name = body.name.as_deref().unwrap_or_default().trim().to_owned();
     if name.chars().count() > MAX_NAME_LEN {
         errors.push(FieldError {
@@ -157,7 +195,11 @@ fn check_new_key(body: &ApiKeyIn) -> Result<(String, Scopes), ApiError> {
             .into(),
     });
     match scopes {
-        Ok(scopes) if errors.is_empty() => Ok((name, scopes)),
+        Ok(scopes) if errors.is_empty() => Ok(NewKey {
+            name,
+            scopes,
+            expires_at,
+        }),
         Ok(_) => Err(ApiError::Invalid(errors)),
         Err(error) => {
             errors.push(error);
@@ -187,10 +229,14 @@ pub async fn create_api_key(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let project_id = target_project(&caller, body.project_id.as_deref())?;
-    let (name, scopes) = check_new_key(&body)?;
+    let NewKey {
+        name,
+        scopes,
+        expires_at,
+    } = check_new_key(&body)?;
     let created = state
         .store
-        .create_api_key(project_id, &name, &scopes)
+        .create_expiring_api_key(project_id, &name, &scopes, expires_at)
         .await?;
     tracing::info!(%project_id, key_id = %created.record.id, scopes = %scopes, "api key created");
     Ok(HttpResponse::Created().json(CreatedApiKeyOut {
@@ -292,6 +338,7 @@ mod tests {
             project_id: None,
             name: name.map(str::to_owned),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            expires_at: None,
         }
     }
 
@@ -304,10 +351,10 @@ mod tests {
 
     #[test]
     fn a_key_needs_known_scopes_and_a_short_name() {
-        let (name, scopes) = check_new_key(&body(Some(" ci "), &["read", "admin"])).unwrap();
-        assert_eq!(name, "ci");
-        assert_eq!(scopes.to_strings(), ["read", "admin"]);
-        assert_eq!(check_new_key(&body(None, &["ingest"])).unwrap().0, "");
+        let key = check_new_key(&body(Some(" ci "), &["read", "admin"])).unwrap();
+        assert_eq!(key.name, "ci");
+        assert_eq!(key.scopes.to_strings(), ["read", "admin"]);
+        assert_eq!(check_new_key(&body(None, &["ingest"])).unwrap().name, "");
 
         assert_eq!(
             fields(check_new_key(&body(None, &[])).unwrap_err()),
@@ -321,6 +368,23 @@ mod tests {
         assert_eq!(
             fields(check_new_key(&body(Some(&long), &["write"])).unwrap_err()),
             ["name", "scopes"]
+        );
+    }
+
+    #[test]
+    fn an_expiry_must_be_rfc_3339_in_the_future() {
+        let mut expiring = body(None, &["read"]);
+        expiring.expires_at = Some("2999-01-01T00:00:00Z".into());
+        assert!(check_new_key(&expiring).unwrap().expires_at.is_some());
+        expiring.expires_at = Some("2000-01-01T00:00:00Z".into());
+        assert_eq!(
+            fields(check_new_key(&expiring).unwrap_err()),
+            ["expires_at"]
+        );
+        expiring.expires_at = Some("tomorrow".into());
+        assert_eq!(
+            fields(check_new_key(&expiring).unwrap_err()),
+            ["expires_at"]
         );
     }
 

@@ -415,3 +415,87 @@ async fn keys_are_listed_newest_first_a_page_at_a_time() {
     assert_eq!(seen.len(), 4, "three created here and the harness's own");
     assert_eq!(seen[..3], [ids[2].clone(), ids[1].clone(), ids[0].clone()]);
 }
+
+#[tokio::test]
+async fn a_key_with_expires_at_is_listed_with_it_and_refused_with_a_401_once_it_passes() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let (project, _) = gateway.create_project_with_key("read").await;
+    let expires_at = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let expires_text = eventflow_domain::format_rfc3339(expires_at);
+
+    let (status, created) = send(
+        &api,
+        reqwest::Method::POST,
+        "/v1/api-keys",
+        TEST_ADMIN_TOKEN,
+        Some(json!({"project_id": project.to_string(), "scopes": ["read"], "expires_at": expires_text})),
+    )
+    .await;
+    assert_eq!(status, 201, "{created}");
+    let key = created["key"].as_str().unwrap().to_owned();
+    let (_, listed) = send(
+        &api,
+        reqwest::Method::GET,
+        &format!("/v1/api-keys?project_id={project}"),
+        TEST_ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    let shown = listed["data"][0]["expires_at"].as_str().unwrap();
+    assert_eq!(
+        eventflow_domain::parse_rfc3339(shown)
+            .unwrap()
+            .unix_timestamp(),
+        expires_at.unix_timestamp()
+    );
+    assert!(listed["data"][1]["expires_at"].is_null(), "{listed}");
+    let (status, _) = send(&api, reqwest::Method::GET, "/v1/endpoints", &key, None).await;
+    assert_eq!(status, 200);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let (status, problem) = loop {
+        let (status, body) = send(&api, reqwest::Method::GET, "/v1/endpoints", &key, None).await;
+        if status != 200 {
+            break (status, body);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the key still works past its expiry"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(status, 401, "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("expired"),
+        "{problem}"
+    );
+}
+
+#[tokio::test]
+async fn a_key_cannot_be_created_with_an_expiry_in_the_past() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let (project, _) = gateway.create_project_with_key("read").await;
+
+    let (status, problem) = send(
+        &api,
+        reqwest::Method::POST,
+        "/v1/api-keys",
+        TEST_ADMIN_TOKEN,
+        Some(json!({"project_id": project.to_string(), "scopes": ["read"], "expires_at": "2020-01-01T00:00:00Z"})),
+    )
+    .await;
+
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(error_fields(&problem), ["expires_at"]);
+    let (_, listed) = send(
+        &api,
+        reqwest::Method::GET,
+        &format!("/v1/api-keys?project_id={project}"),
+        TEST_ADMIN_TOKEN,
+        None,
+    )
+    .await;
+    assert_eq!(listed["data"].as_array().unwrap().len(), 1);
+}
