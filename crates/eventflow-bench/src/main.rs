@@ -2,8 +2,9 @@
 //! and prints a text or JSON report: `ingest` (the gateway alone), `e2e` and `fanout`
 //! (gateway, dispatcher and webhooks to the benchmark's own receiver, one or several
 //! endpoints per event) in closed or open loop, `drain` (a dispatcher working off a
-//! backlog), and `query` (the query API's reads over a large seeded project while
-//! events are ingested).
+//! backlog), `query` (the query API's reads over a large seeded project while
+//! events are ingested), and `soak` (a steady rate for a long time with failing
+//! endpoints: memory, p99 and backlog over time).
 //!
 //! A run sends for `--warmup` without recording, then measures for `--duration`. The
 //! report counts what was sent in the measured window: accepted events and events/s,
@@ -32,6 +33,7 @@ mod receiver;
 mod report;
 mod runner;
 mod schedule;
+mod soak;
 mod stats;
 mod tracking;
 
@@ -70,6 +72,10 @@ enum Command {
     /// Seeds a large project once, then measures the query API's list, search, detail and
     /// statistics reads by concurrent readers, optionally while events are ingested.
     Query(query::QueryArgs),
+    /// Sends a steady rate of events for a long time to one healthy and some failing
+    /// endpoints; prints throughput, p99, backlog and the services' memory over time.
+    #[command(after_help = delivery::SETUP_HELP)]
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -131,6 +137,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Soak(args) => {
+            let outcome = runtime.block_on(soak::run(args))?;
+            Ok(delivery_exit_code(outcome.accepted, outcome.lost == 0))
         }
     }
 }

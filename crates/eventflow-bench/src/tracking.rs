@@ -166,6 +166,27 @@ impl DeliveryTracker {
         self.counts().outstanding(self.endpoints)
     }
 
+    /// Returns, for every acknowledged event whose first delivery to `endpoint` arrived
+    /// in `[from, to)`, the time from its 202 to that arrival (zero when the webhook
+    /// overtook the 202): the latencies of one reporting interval of a long run.
+    pub fn latencies_arrived_between(
+        &self,
+        endpoint: usize,
+        from: Instant,
+        to: Instant,
+    ) -> Vec<Duration> {
+        let state = self.lock();
+        state
+            .events
+            .values()
+            .filter_map(|record| {
+                let ack = record.ack?;
+                let arrived = (*record.arrivals.get(endpoint)?)?;
+                (arrived >= from && arrived < to).then(|| arrived.saturating_duration_since(ack.at))
+            })
+            .collect()
+    }
+
     /// Takes every record collected so far, leaving the tracker empty.
     pub fn take_records(&self) -> HashMap<EventId, EventRecord> {
         let mut state = self.lock();
