@@ -85,16 +85,41 @@ fn spawn_upkeep(handle: PrometheusHandle) {
     }
 }
 
+/// The methods that keep their own `method` label (RFC 9110's and PATCH); any other is `other`.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// The `method` label of `method`: itself when standard, else `other`. A client chooses the
+/// method freely, and every distinct label value would be a new series kept forever.
+pub fn method_label(method: &str) -> &'static str {
+    KNOWN_METHODS
+        .iter()
+        .find(|known| **known == method)
+        .copied()
+        .unwrap_or("other")
+}
+
+/// The `status` label of `status`: the code when it is a valid HTTP status, else `other`.
+pub fn status_label(status: u16) -> String {
+    if (100..=599).contains(&status) {
+        status.to_string()
+    } else {
+        "other".to_owned()
+    }
+}
+
 /// Records one served HTTP request in `http_server_request_duration_seconds`.
 ///
 /// `route` must be the route pattern (`/v1/events/{id}`), never the raw path, to keep the
-/// number of series bounded.
+/// number of series bounded; the method and status are bounded here ([`method_label`],
+/// [`status_label`]).
 pub fn record_http_request(method: &str, route: &str, status: u16, elapsed: Duration) {
     metrics::histogram!(
         "http_server_request_duration_seconds",
-        "method" => method.to_owned(),
+        "method" => method_label(method),
         "route" => route.to_owned(),
-        "status" => status.to_string(),
+        "status" => status_label(status),
     )
     .record(elapsed.as_secs_f64());
 }
@@ -109,7 +134,9 @@ pub fn metrics_route(metrics: Metrics) -> Resource {
 
 /// Middleware timing every request: `App::new().wrap(eventflow_runtime::metrics::RequestMetrics)`.
 ///
-/// The route label is the matched pattern, or `unmatched` for requests no route matched.
+/// The route label is the matched pattern (a template from the code, never the raw path), or
+/// `unmatched` for requests no route matched; the method and status are bounded as in
+/// [`record_http_request`]. So no request, however made up, adds more than a handful of series.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RequestMetrics;
 
@@ -238,5 +265,77 @@ mod tests {
             "{body}"
         );
         assert!(body.contains(r#"route="unmatched",status="404""#), "{body}");
+    }
+
+    #[test]
+    fn labels_stay_within_known_sets() {
+        assert_eq!(method_label("GET"), "GET");
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("get"), "other");
+        assert_eq!(method_label("X-MADE-UP"), "other");
+        assert_eq!(status_label(404), "404");
+        assert_eq!(status_label(99), "other");
+        assert_eq!(status_label(600), "other");
+    }
+
+    #[actix_web::test]
+    async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+        let metrics = Metrics::install();
+        let app = init_service(
+            App::new()
+                .wrap(RequestMetrics)
+                .route(
+                    "/bounded-test/{id}",
+                    web::get().to(|| async { HttpResponse::NoContent().finish() }),
+                )
+                .service(metrics_route(metrics.clone()))
+                .default_service(web::to(|| async { HttpResponse::NotFound().finish() })),
+        )
+        .await;
+        let series = |body: &str| {
+            body.lines()
+                .filter(|line| line.starts_with("http_server_request_duration_seconds_count"))
+                .count()
+        };
+        // One of each kind first, so the series they need exist before measuring.
+        for (method, path) in [("X-WARM-UP", "/warm/up"), ("GET", "/bounded-test/0")] {
+            let method = actix_web::http::Method::from_bytes(method.as_bytes()).unwrap();
+            call_service(
+                &app,
+                TestRequest::default().method(method).uri(path).to_request(),
+            )
+            .await;
+        }
+        let before = metrics.render();
+
+        for n in 0..300 {
+            let method = actix_web::http::Method::from_bytes(format!("M{n}X").as_bytes()).unwrap();
+            let made_up = TestRequest::default()
+                .method(method)
+                .uri(&format!("/made-up/{n}/path?q={n}"))
+                .to_request();
+            call_service(&app, made_up).await;
+            let routed = TestRequest::get()
+                .uri(&format!("/bounded-test/{n}"))
+                .to_request();
+            call_service(&app, routed).await;
+        }
+
+        let after = metrics.render();
+        assert_eq!(series(&after), series(&before), "{after}");
+        assert!(
+            after.len() < before.len() + 200,
+            "grew from {} to {} bytes",
+            before.len(),
+            after.len()
+        );
+        assert!(
+            after.contains(r#"method="other",route="unmatched",status="404""#),
+            "{after}"
+        );
+        assert!(
+            !after.contains("M299X") && !after.contains("/made-up/"),
+            "{after}"
+        );
     }
 }

@@ -76,6 +76,47 @@ async fn metrics_are_served_in_prometheus_text() {
 }
 
 #[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = spawn_app().await;
+    let send = async |method: &str, path: &str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        app.client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    // One of each first, so every series they need exists before measuring.
+    send("WARMUP", "/warm/up").await;
+    send("WARMUP", "/v1/events").await;
+    send("GET", "/v1/events/evt_warm").await;
+    app.get("/metrics").await;
+    let before = app.get("/metrics").await.text().await.unwrap();
+
+    for n in 0..300 {
+        send(&format!("MADEUP{n}"), &format!("/made/up/{n}")).await;
+        send(&format!("MADEUP{n}"), "/v1/events").await;
+        send("GET", &format!("/v1/events/evt_{n}")).await;
+    }
+
+    let after = app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        after.len() < before.len() + 2_000,
+        "/metrics grew from {} to {} bytes",
+        before.len(),
+        after.len()
+    );
+    assert!(
+        !after.contains("MADEUP") && !after.contains("/made/up"),
+        "{after}"
+    );
+    assert!(after.contains(r#"method="other""#), "{after}");
+    assert!(after.contains(r#"route="/v1/events/{id}""#), "{after}");
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
 async fn grpc_health_turns_serving_once_the_dependencies_answer() {
     let app = spawn_app().await;
     let mut health = HealthClient::new(channel(app.grpc_url()).await);
