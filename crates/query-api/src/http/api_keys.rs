@@ -1,5 +1,8 @@
 //! `/v1/api-keys`: the operator (admin token) manages the keys of every
-//! project, a project's `admin` key those of its own project. A key's
+//! project, a project's `admin` key those of its own project. A key never
+//! grants more than it holds: an `admin` key creates keys only with scopes
+//! it carries itself, and none that outlives it (a key of an expiring key
+//! expires no later; left out, it takes the creator's expiry). A key's
 //! plaintext exists only in the answer to its creation; the store keeps its
 //! hash, which no route ever returns. Revoking keeps the key listed, with
 //! `revoked_at`; services refuse it within their auth cache TTL. A key
@@ -179,6 +182,39 @@ fn check_expiry(raw: Option<&str>, errors: &mut Vec<FieldError>) -> Option<Offse
     Some(expires_at)
 }
 
+/// Refuses (403) a key with a scope its creating key lacks, or expiring
+/// after it; returns the new key's expiry (the creator's when none is
+/// asked). The operator grants anything.
+fn within_the_callers_grant(
+    caller: &Caller,
+    scopes: Scopes,
+    expires_at: Option<OffsetDateTime>,
+) -> Result<Option<OffsetDateTime>, ApiError> {
+    let Caller::Key(principal) = caller else {
+        return Ok(expires_at);
+    };
+    let lacking: Vec<&str> = scopes
+        .iter()
+        .filter(|scope| !principal.scopes.contains(*scope))
+        .map(|scope| scope.as_str())
+        .collect();
+    if !lacking.is_empty() {
+        return Err(ApiError::Forbidden(format!(
+            "a key cannot grant scopes it lacks: this key has {} but not {}",
+            principal.scopes,
+            lacking.join(", ")
+        )));
+    }
+    match (principal.expires_at, expires_at) {
+        (Some(limit), Some(asked)) if asked > limit => Err(ApiError::Forbidden(format!(
+            "a key cannot outlive the key that creates it: expires_at must not be after {}",
+            eventflow_domain::format_rfc3339(limit)
+        ))),
+        (Some(limit), None) => Ok(Some(limit)),
+        _ => Ok(expires_at),
+    }
+}
+
 fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
     let mut errors = Vec::new();
     let expires_at = check_expiry(body.expires_at.as_deref(), &mut errors);
@@ -216,7 +252,7 @@ fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
         (status = 201, description = "created; `key` is shown only here", body = CreatedApiKeyOut),
         (status = 400, description = "invalid project, name or scopes", content_type = "application/problem+json"),
         (status = 401, description = "no or invalid credentials"),
-        (status = 403, description = "neither the operator nor an `admin` key"),
+        (status = 403, description = "neither the operator nor an `admin` key, or an `admin` key asked for a scope it lacks itself or an expiry past its own", content_type = "application/problem+json"),
         (status = 404, description = "no such project (or another project's)"),
     )
 )]
@@ -234,6 +270,7 @@ pub async fn create_api_key(
         scopes,
         expires_at,
     } = check_new_key(&body)?;
+    let expires_at = within_the_callers_grant(&caller, scopes, expires_at)?;
     let created = state
         .store
         .create_expiring_api_key(project_id, &name, &scopes, expires_at)

@@ -1,5 +1,10 @@
-//! `/v1/projects`: the operator creates projects; a project's `admin` key may
-//! read and change its own project's settings.
+//! `/v1/projects`: the operator creates projects and alone sets their rate
+//! limit and retention (they bound what a tenant costs everyone else); a
+//! project's `admin` key may read its own project and rename it. See the
+//! README's "Who may do what".
+
+/// Why an `admin` key may not change a project's limits.
+const OPERATOR_ONLY_SETTINGS: &str = "only the operator (admin token) sets a project's rate limit and retention; an admin key may change its name only";
 
 use actix_web::{HttpResponse, get, patch, post, web};
 use eventflow_domain::ProjectId;
@@ -193,8 +198,19 @@ pub async fn get_project(
     Ok(HttpResponse::Ok().json(ProjectOut::from(state.store.project(id).await?)))
 }
 
-/// Changes a project's name, rate limit or retention.
-#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), request_body = ProjectPatch, responses((status = 200, description = "OK", body = ProjectOut), (status = 400, description = "invalid request"), (status = 404, description = "not found")))]
+/// Changes a project's name (the operator or the project's `admin` key), rate
+/// limit or retention (the operator only).
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = String, Path, description = "prj_…")),
+    request_body = ProjectPatch,
+    responses(
+        (status = 200, description = "OK", body = ProjectOut),
+        (status = 400, description = "invalid request", content_type = "application/problem+json"),
+        (status = 403, description = "an `admin` key tried to change the rate limit or retention, which only the operator sets; or the key lacks `admin`", content_type = "application/problem+json"),
+        (status = 404, description = "not found"),
+    )
+)]
 #[patch("/v1/projects/{id}")]
 pub async fn update_project(
     caller: Caller,
@@ -205,6 +221,12 @@ pub async fn update_project(
     let id = parse_project_id(&id)?;
     caller.manage(id)?;
     let body = body.into_inner();
+    let sets_limits = body.rate_limit_per_second.is_some()
+        || body.rate_limit_burst.is_some()
+        || body.retention_days.is_some();
+    if sets_limits && !caller.is_operator() {
+        return Err(ApiError::Forbidden(OPERATOR_ONLY_SETTINGS.into()));
+    }
     check_settings(
         body.name.as_deref(),
         body.rate_limit_per_second,

@@ -104,7 +104,7 @@ async fn a_revoked_key_is_listed_as_revoked_and_refused_by_the_gateway_within_th
     let gateway =
         spawn_gateway_with(|config| config.auth_cache_ttl = Duration::from_millis(300)).await;
     let api = gateway.spawn_query_api().await;
-    let (_, admin) = gateway.create_project_with_key("admin").await;
+    let (_, admin) = gateway.create_project_with_key("admin,ingest").await;
     let (_, created) = send(
         &api,
         reqwest::Method::POST,
@@ -171,7 +171,7 @@ async fn a_revoked_key_is_listed_as_revoked_and_refused_by_the_gateway_within_th
 async fn an_admin_key_manages_only_its_own_projects_keys() {
     let gateway = spawn_gateway().await;
     let api = gateway.spawn_query_api().await;
-    let (own, admin) = gateway.create_project_with_key("admin").await;
+    let (own, admin) = gateway.create_project_with_key("admin,read,ingest").await;
     let (other, _) = gateway.create_project_with_key("read").await;
     let foreign_key_id = gateway
         .store

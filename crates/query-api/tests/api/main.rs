@@ -13,6 +13,7 @@ mod grpc;
 mod isolation;
 mod lifecycle;
 mod projects;
+mod scopes;
 mod stats;
 
 use std::time::Duration;
