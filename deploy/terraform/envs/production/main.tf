@@ -15,6 +15,7 @@ module "eventflow" {
   github_repository           = var.github_repository
   create_github_oidc_provider = false
   image_tag                   = var.image_tag
+  promote_from                = "staging"
 
   ecs_capacity      = "EC2"
   ecs_instance_type = "m6i.large"

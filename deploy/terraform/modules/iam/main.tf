@@ -129,15 +129,16 @@ data "aws_iam_policy_document" "github_assume" {
       variable = "token.actions.githubusercontent.com:aud"
       values   = ["sts.amazonaws.com"]
     }
-    # A job without an environment presents the branch; a deploy job presents
-    # its environment, whose protection rules admit only the main branch.
+    # A deploy job presents its environment, whose protection rules admit
+    # only the main branch (and, for production, a reviewer's approval). A
+    # job without an environment presents the branch; only staging trusts it.
     condition {
       test     = "StringEquals"
       variable = "token.actions.githubusercontent.com:sub"
-      values = [
-        "repo:${var.github_repository}:ref:refs/heads/${var.github_branch}",
-        "repo:${var.github_repository}:environment:${var.environment}",
-      ]
+      values = concat(
+        ["repo:${var.github_repository}:environment:${var.environment}"],
+        var.allow_branch_jobs ? ["repo:${var.github_repository}:ref:refs/heads/${var.github_branch}"] : [],
+      )
     }
   }
 }
@@ -166,12 +167,24 @@ data "aws_iam_policy_document" "github" {
     resources = var.ecr_repository_arns
   }
 
-  # Task definitions and Describe* calls have no resource-level scoping in ECS.
+  dynamic "statement" {
+    for_each = length(var.promote_from_repository_arns) > 0 ? [1] : []
+    content {
+      sid       = "PullImagesToPromote"
+      actions   = ["ecr:BatchCheckLayerAvailability", "ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer", "ecr:DescribeImages"]
+      resources = var.promote_from_repository_arns
+    }
+  }
+
+  # Task definitions and Describe* calls have no resource-level scoping.
   statement {
     sid = "RegisterAndDescribe"
     actions = [
       "ecs:DescribeServices", "ecs:DescribeTaskDefinition", "ecs:DescribeTasks",
       "ecs:ListTaskDefinitions", "ecs:RegisterTaskDefinition",
+      # The smoke test reads target health (the ALB's /readyz checks).
+      "elasticloadbalancing:DescribeLoadBalancers", "elasticloadbalancing:DescribeTargetGroups",
+      "elasticloadbalancing:DescribeTargetHealth",
     ]
     resources = ["*"]
   }
@@ -207,7 +220,7 @@ data "aws_iam_policy_document" "github" {
 
   statement {
     sid       = "ReadMigrateLogs"
-    actions   = ["logs:GetLogEvents", "logs:FilterLogEvents"]
+    actions   = ["logs:GetLogEvents", "logs:FilterLogEvents", "logs:DescribeLogStreams"]
     resources = ["${var.log_group_arns["migrate"]}:*"]
   }
 }

@@ -59,3 +59,15 @@ variable "database_instance_arn" {
   description = "RDS instance the pipeline snapshots before migrating."
   type        = string
 }
+
+variable "allow_branch_jobs" {
+  description = "Also trust jobs of github_branch that run without an environment (the build job pushing images). Production trusts only its approved environment."
+  type        = bool
+  default     = false
+}
+
+variable "promote_from_repository_arns" {
+  description = "Repositories (of the environment before this one) whose tested images this environment's deploy job pulls to promote them."
+  type        = list(string)
+  default     = []
+}

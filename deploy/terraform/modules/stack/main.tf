@@ -63,8 +63,15 @@ module "observability" {
   db_max_connections        = var.db_max_connections
 }
 
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
 module "iam" {
-  source                      = "../iam"
+  source            = "../iam"
+  allow_branch_jobs = var.promote_from == ""
+  promote_from_repository_arns = var.promote_from == "" ? [] : [
+    "arn:aws:ecr:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:repository/eventflow-${var.promote_from}/*",
+  ]
   name                        = local.name
   environment                 = var.environment
   services                    = module.ecs.secret_names

@@ -128,3 +128,9 @@ variable "deletion_protection" {
   type        = bool
   default     = true
 }
+
+variable "promote_from" {
+  description = "Environment whose tested images this one promotes (production: staging); empty: images are built for this one."
+  type        = string
+  default     = ""
+}
