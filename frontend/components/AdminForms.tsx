@@ -18,22 +18,22 @@ function Banner({ state }: { state: FormState }) {
 }
 
 /** A project's name, rate limit and retention (the operator token alone may change limits). */
-export function ProjectForm({ action, initial, submitLabel }: { action: (p: FormState, f: FormData) => Promise<FormState>; initial: Record<string, string>; submitLabel: string }) {
+export function ProjectForm({ action, initial, submitLabel, idPrefix }: { action: (p: FormState, f: FormData) => Promise<FormState>; initial: Record<string, string>; submitLabel: string; idPrefix: string }) {
   const [state, formAction, pending] = useActionState(action, { errors: {}, values: initial });
   const v = state.values;
   const e = state.errors;
   return (
     <form action={formAction} noValidate>
       <Banner state={state} />
-      <Field name="name" label="Name" error={e.name}>{(p) => <input {...p} type="text" defaultValue={v.name} key={`n-${v.name}`} />}</Field>
+      <Field idPrefix={idPrefix} name="name" label="Name" error={e.name}>{(p) => <input {...p} type="text" defaultValue={v.name} key={`n-${v.name}`} />}</Field>
       <div className="grid2">
-        <Field name="rate_limit_per_second" label="Ingest rate limit (events/s)" error={e.rate_limit_per_second} hint="Empty: the gateway's default.">
+        <Field idPrefix={idPrefix} name="rate_limit_per_second" label="Ingest rate limit (events/s)" error={e.rate_limit_per_second} hint="Empty: the gateway's default.">
           {(p) => <input {...p} type="number" min={1} defaultValue={v.rate_limit_per_second} key={`r-${v.rate_limit_per_second}`} />}
         </Field>
-        <Field name="rate_limit_burst" label="Burst" error={e.rate_limit_burst}>
+        <Field idPrefix={idPrefix} name="rate_limit_burst" label="Burst" error={e.rate_limit_burst}>
           {(p) => <input {...p} type="number" min={1} defaultValue={v.rate_limit_burst} key={`b-${v.rate_limit_burst}`} />}
         </Field>
-        <Field name="retention_days" label="Retention (days)" error={e.retention_days}>
+        <Field idPrefix={idPrefix} name="retention_days" label="Retention (days)" error={e.retention_days}>
           {(p) => <input {...p} type="number" min={1} defaultValue={v.retention_days} key={`d-${v.retention_days}`} />}
         </Field>
       </div>
@@ -58,7 +58,7 @@ export function KeyForm({ action, projectId }: { action: (p: KeyState, f: FormDa
         <Banner state={state} />
         <input type="hidden" name="project_id" value={projectId} />
         <TzInput />
-        <Field name="name" label="Key name" error={e.name} hint="Who or what uses it, e.g. “billing service”.">
+        <Field idPrefix="key-" name="name" label="Key name" error={e.name} hint="Who or what uses it, e.g. “billing service”.">
           {(p) => <input {...p} type="text" defaultValue={state.values.name} key={`k-${state.created?.id ?? ""}`} />}
         </Field>
         <fieldset aria-describedby={e.scopes ? "scopes-error" : undefined}>
@@ -68,7 +68,7 @@ export function KeyForm({ action, projectId }: { action: (p: KeyState, f: FormDa
           <label className="check"><input type="checkbox" name="scopes" value="admin" /> admin — manage endpoints, replay, keys</label>
           {e.scopes ? <p id="scopes-error" className="field-error">{e.scopes}</p> : null}
         </fieldset>
-        <Field name="expires_at" label="Expires (optional)" error={e.expires_at} hint="Your local time; empty: never.">
+        <Field idPrefix="key-" name="expires_at" label="Expires (optional)" error={e.expires_at} hint="Your local time; empty: never.">
           {(p) => <input {...p} type="datetime-local" style={{ width: "auto" }} />}
         </Field>
         <button className="btn primary" type="submit" aria-disabled={pending}>{pending ? "Creating…" : "Create key"}</button>

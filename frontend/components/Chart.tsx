@@ -36,6 +36,12 @@ export function linePath(values: (number | null)[], max: number, min = 0): strin
   return d;
 }
 
+/** Indexes of values with no neighbour to draw a line to: they get a dot. */
+export function isolated(values: (number | null)[]): number[] {
+  const has = (i: number) => i >= 0 && i < values.length && values[i] !== null && Number.isFinite(values[i] as number);
+  return values.flatMap((_, i) => (has(i) && !has(i - 1) && !has(i + 1) ? [i] : []));
+}
+
 /**
  * A small hand-drawn SVG chart (no chart library: nothing to download or
  * hydrate). `kind="bars"` draws the first series as bars. The figure has a
@@ -95,7 +101,12 @@ export function Chart({
             })
           : null}
         {series.slice(kind === "bars" ? 1 : 0).map((s) => (
-          <path key={s.name} d={linePath(s.values, max)} className={`line ${s.className}`} fill="none" />
+          <g key={s.name}>
+            <path d={linePath(s.values, max)} className={`line ${s.className}`} fill="none" />
+            {isolated(s.values).map((i) => (
+              <circle key={i} cx={PAD.left + (n <= 1 ? 0 : (i * plotW) / (n - 1))} cy={PAD.top + (1 - (s.values[i] as number) / max) * plotH} r={3} className={s.className} />
+            ))}
+          </g>
         ))}
         {labelIdx.map((i, k) =>
           times[i] ? (

@@ -73,9 +73,9 @@ function endpointBody(form: FormData, editing: boolean): { body: Record<string, 
 export async function createEndpoint(_prev: FormState, form: FormData): Promise<FormState> {
   const { body, errors, values } = endpointBody(form, false);
   if (Object.keys(errors).length) return { errors, values };
-  const r = await api<{ endpoint: { id: string }; secret: string }>("POST", "/v1/endpoints", body);
+  const r = await api<{ id: string; secret: string }>("POST", "/v1/endpoints", body);
   if (!r.ok) return { errors: errorsByField(r.problem.errors, ENDPOINT_FIELDS), values, message: r.problem.errors?.length ? undefined : problemText(r.problem) };
-  redirect(`/endpoints/${r.data.endpoint.id}?created=1&secret=show`);
+  redirect(`/endpoints/${r.data.id}?created=1&secret=show`);
 }
 
 export async function updateEndpoint(id: string, _prev: FormState, form: FormData): Promise<FormState> {
@@ -202,10 +202,11 @@ export async function createKey(_prev: KeyState, form: FormData): Promise<KeySta
     if (!at) return { errors: { expires_at: "must be a date and time" }, values };
     body.expires_at = at;
   }
-  const r = await api<{ api_key: ApiKey; key: string }>("POST", "/v1/api-keys", body);
+  // The created key is the key object with its plaintext alongside (flattened).
+  const r = await api<ApiKey & { key: string }>("POST", "/v1/api-keys", body);
   if (!r.ok) return { errors: errorsByField(r.problem.errors, ["name", "scopes", "project_id", "expires_at"]), values, message: r.problem.errors?.length ? undefined : problemText(r.problem) };
   revalidatePath("/admin");
-  return { errors: {}, values: {}, created: { key: r.data.key, id: r.data.api_key.id, name: r.data.api_key.name } };
+  return { errors: {}, values: {}, created: { key: r.data.key, id: r.data.id, name: r.data.name } };
 }
 
 export async function revokeKey(form: FormData) {

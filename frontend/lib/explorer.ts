@@ -4,6 +4,8 @@ import { localInputToRfc3339 } from "./format";
 export interface ExplorerState {
   type: string;
   status: string;
+  /** `ep_…`: only events delivered (or being delivered) to this endpoint. */
+  endpoint: string;
   since: string;
   until: string;
   tz: string;
@@ -20,6 +22,7 @@ export function readExplorer(sp: Record<string, string | string[] | undefined>):
   return {
     type: one(sp.type).trim(),
     status: ["pending", "succeeded", "failed", "refused"].includes(one(sp.status)) ? one(sp.status) : "",
+    endpoint: one(sp.endpoint).trim(),
     since: one(sp.since),
     until: one(sp.until),
     tz: one(sp.tz) || "0",
@@ -35,6 +38,7 @@ export function apiParams(s: ExplorerState, limit: number): Record<string, strin
   return {
     type: s.type || undefined,
     status: s.status || undefined,
+    endpoint_id: s.endpoint || undefined,
     since: s.since ? localInputToRfc3339(s.since, tz) ?? s.since : undefined,
     until: s.until ? localInputToRfc3339(s.until, tz) ?? s.until : undefined,
     cursor: s.cursor || undefined,
@@ -48,6 +52,7 @@ export function explorerHref(s: ExplorerState, change: Partial<ExplorerState>): 
   const sp = new URLSearchParams();
   if (n.type) sp.set("type", n.type);
   if (n.status) sp.set("status", n.status);
+  if (n.endpoint) sp.set("endpoint", n.endpoint);
   if (n.since) sp.set("since", n.since);
   if (n.until) sp.set("until", n.until);
   if ((n.since || n.until) && n.tz !== "0") sp.set("tz", n.tz);

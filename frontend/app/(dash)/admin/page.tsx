@@ -51,7 +51,7 @@ export default async function Admin({ searchParams }: { searchParams: Promise<Re
         {session.operator ? (
           <details className="panel">
             <summary>Create a project</summary>
-            <ProjectForm action={createProject} submitLabel="Create project" initial={{ name: "", rate_limit_per_second: "", rate_limit_burst: "", retention_days: "" }} />
+            <ProjectForm idPrefix="new-" action={createProject} submitLabel="Create project" initial={{ name: "", rate_limit_per_second: "", rate_limit_burst: "", retention_days: "" }} />
           </details>
         ) : null}
       </section>
@@ -62,6 +62,7 @@ export default async function Admin({ searchParams }: { searchParams: Promise<Re
             <h2 id="project-h">Project {chosen.name}</h2>
             {!session.operator ? <p className="hint">Rate limit and retention can be changed with the operator token only.</p> : null}
             <ProjectForm
+              idPrefix="prj-"
               action={updateProject.bind(null, chosen.id)}
               submitLabel="Save project"
               initial={{ name: chosen.name, rate_limit_per_second: String(chosen.rate_limit_per_second ?? ""), rate_limit_burst: String(chosen.rate_limit_burst ?? ""), retention_days: String(chosen.retention_days) }}

@@ -19,7 +19,7 @@ export default async function Events({ searchParams }: { searchParams: Promise<R
   if (!session.read) return <ScopeNeeded scope="read" operator={session.operator} />;
   const s = readExplorer(await searchParams);
   const result = await get<Page<EventSummary>>(`/v1/events${qs(apiParams(s, PAGE_SIZE))}`);
-  const filtered = !!(s.type || s.status || s.since || s.until);
+  const filtered = !!(s.type || s.status || s.endpoint || s.since || s.until);
   const links = result.ok ? pageLinks(s, result.data.next_cursor) : { older: null, newer: null };
   return (
     <>
@@ -27,7 +27,7 @@ export default async function Events({ searchParams }: { searchParams: Promise<R
         <h1>Events</h1>
         <div className="row">
           {s.live && !s.cursor ? <AutoRefresh ms={3000} label="Live: new events appear as they arrive" /> : null}
-          <Link className={`btn small${s.live ? " primary" : ""}`} href={explorerHref(s, { live: !s.live, cursor: "", trail: [] })} aria-pressed={s.live}>
+          <Link className={`btn small${s.live ? " primary" : ""}`} href={explorerHref(s, { live: !s.live, cursor: "", trail: [] })}>
             {s.live ? "Stop live" : "Go live"}
           </Link>
         </div>
@@ -58,6 +58,12 @@ export default async function Events({ searchParams }: { searchParams: Promise<R
         </div>
         <TzInput initial={s.tz} />
         {s.live ? <input type="hidden" name="live" value="1" /> : null}
+        {s.endpoint ? (
+          <div>
+            <input type="hidden" name="endpoint" value={s.endpoint} />
+            <span className="small">Endpoint <code>{s.endpoint}</code> only</span>
+          </div>
+        ) : null}
         <div className="row">
           <button className="btn primary" type="submit">Apply</button>
           {filtered ? <Link className="btn" href="/events">Clear</Link> : null}

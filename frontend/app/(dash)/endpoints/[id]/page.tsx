@@ -72,8 +72,9 @@ export default async function EndpointPage({ params, searchParams }: { params: P
           <dt>Last success</dt><dd>{e.last_success_at ? <LocalTime iso={e.last_success_at} /> : "never"}</dd>
           <dt>Created</dt><dd><LocalTime iso={e.created_at} /></dd>
         </dl>
-        <p className="row">
-          <Link className="btn" href={`/events?${new URLSearchParams({ status: "failed" })}`}>Failed events</Link>
+        <div className="row">
+          <Link className="btn" href={`/events?${new URLSearchParams({ endpoint: e.id, status: "failed" })}`}>Its failed events</Link>
+          <Link className="btn" href={`/events?${new URLSearchParams({ endpoint: e.id })}`}>Its events</Link>
           {session.admin ? (
             <>
               <Switch id={e.id} field="enabled" value={!e.enabled} label={e.enabled ? "Disable" : "Enable"} />
@@ -84,7 +85,7 @@ export default async function EndpointPage({ params, searchParams }: { params: P
               </form>
             </>
           ) : null}
-        </p>
+        </div>
       </section>
 
       {session.admin ? (

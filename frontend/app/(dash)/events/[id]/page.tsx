@@ -41,7 +41,10 @@ export default async function EventPage({ params, searchParams }: { params: Prom
   const attempts = await Promise.all(deliveries.map((d) => get<Page<Attempt>>(`/v1/deliveries/${d.id}/attempts${qs({ limit: 100 })}`)));
   const endpoints = new Map((endpointsResult.ok ? endpointsResult.data.data : []).map((e) => [e.id, e]));
   const payloadText = JSON.stringify(event.payload, null, 2);
-  const busy = deliveries.some((d) => d.status === "pending") || !!sp.replayed || !!sp.test;
+  // Keep refreshing while anything may still change: pending deliveries, a
+  // replay just asked for, or an event so new that its fan-out may not be done.
+  const fresh = Date.now() - new Date(event.received_at).getTime() < 30_000;
+  const busy = fresh || deliveries.some((d) => d.status === "pending") || !!sp.replayed || !!sp.test;
   return (
     <>
       <p><Link href="/events">← Events</Link></p>
