@@ -19,6 +19,10 @@ mod pagination;
 mod scan_gate;
 mod search;
 
+/// The endpoint URL check of the API, for the fuzz targets (fuzz/); not an API.
+#[doc(hidden)]
+pub use crate::http::endpoints::definition::endpoint_url;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 

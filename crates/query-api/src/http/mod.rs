@@ -4,7 +4,7 @@
 mod api_keys;
 mod deliveries;
 pub mod docs;
-mod endpoints;
+pub(crate) mod endpoints;
 mod events;
 mod health;
 mod projects;
