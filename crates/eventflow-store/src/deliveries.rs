@@ -614,19 +614,39 @@ impl Store {
         Ok(row.as_ref().map(state_from_row))
     }
 
-    /// Returns the deliveries of the project's event, newest first (one per
-    /// endpoint it was sent to).
+    /// Returns up to `limit` deliveries of the project's event (one per
+    /// endpoint it was sent to) in descending id order, those below `before`
+    /// when given: one page of a cursor-paginated list.
     #[tracing::instrument(level = "debug", skip_all, fields(event_id = %event_id))]
     pub async fn project_event_deliveries(
         &self,
         project_id: ProjectId,
         event_id: EventId,
+        before: Option<DeliveryId>,
+        limit: i64,
     ) -> Result<Vec<DeliveryState>, StoreError> {
         let (floor, ceiling) = ids_of_the_same_millisecond(event_id);
+        // A cursor only narrows the same primary-key range scan.
+        let ceiling = match before {
+            Some(before) => before.uuid().min(ceiling),
+            None => ceiling,
+        };
         let rows = self
             .query_prepared(
-                &project_event_deliveries_sql(),
-                &[&event_id.uuid(), &project_id.uuid(), &floor, &ceiling],
+                &format!(
+                    "SELECT {DELIVERY_COLUMNS} FROM deliveries \
+                     WHERE event_id = $1 AND project_id = $2 AND id >= $3 \
+                       AND (id < $4 OR ($5 AND id = $4)) \
+                     ORDER BY id DESC LIMIT $6"
+                ),
+                &[
+                    &event_id.uuid(),
+                    &project_id.uuid(),
+                    &floor,
+                    &ceiling,
+                    &before.is_none(),
+                    &limit,
+                ],
             )
             .await?;
         Ok(rows.iter().map(state_from_row).collect())

@@ -262,23 +262,53 @@ const DISABLED_BY_USER: &str = "disabled by user";
 
 impl Store {
     /// Creates an endpoint of the project with a fresh signing secret and
-    /// returns it whole; NotFound if the project does not exist.
+    /// returns it whole, unless the project already has `max_endpoints`
+    /// (LimitReached); NotFound if the project does not exist.
+    ///
+    /// The count and the insert run in one transaction that first locks the
+    /// project's row (`FOR NO KEY UPDATE`, which inserts elsewhere do not
+    /// wait on), so concurrent creations take turns and cannot pass the cap.
     #[tracing::instrument(skip_all, fields(project_id = %project_id))]
     pub async fn create_endpoint_from(
         &self,
         project_id: ProjectId,
         definition: &EndpointDefinition,
+        max_endpoints: usize,
     ) -> Result<EndpointDetails, StoreError> {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
         let disabled_reason = (!definition.enabled).then_some(DISABLED_BY_USER);
-        let row = self
-            .query_opt_prepared(
+        let mut client = self.connection().await?;
+        let transaction = client.transaction().await?;
+        transaction
+            .query_opt(
+                "SELECT 1 FROM projects WHERE id = $1 FOR NO KEY UPDATE",
+                &[&project_id.uuid()],
+            )
+            .await?
+            .ok_or(StoreError::NotFound { what: "project" })?;
+        // A new statement: under READ COMMITTED it sees every endpoint
+        // committed by whoever held the lock before.
+        let existing: i64 = transaction
+            .query_one(
+                "SELECT count(*) FROM endpoints WHERE project_id = $1",
+                &[&project_id.uuid()],
+            )
+            .await?
+            .get(0);
+        if usize::try_from(existing).unwrap_or(usize::MAX) >= max_endpoints {
+            return Err(StoreError::LimitReached {
+                what: "endpoints",
+                limit: max_endpoints,
+            });
+        }
+        let row = transaction
+            .query_one(
                 &format!(
                     "INSERT INTO endpoints (id, project_id, url, description, event_types, payload_filter, \
                                             headers, secret, rate_limit_per_second, max_concurrency, \
                                             enabled, disabled_reason) \
-                     SELECT $1, id, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12 FROM projects WHERE id = $2 \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      RETURNING {DETAIL_COLUMNS}"
                 ),
                 &[
@@ -296,8 +326,8 @@ impl Store {
                     &disabled_reason,
                 ],
             )
-            .await?
-            .ok_or(StoreError::NotFound { what: "project" })?;
+            .await?;
+        transaction.commit().await?;
         Ok(EndpointDetails::from_row(&row))
     }
 

@@ -18,6 +18,9 @@ pub enum StoreError {
     /// A row that must exist does not.
     #[error("{what} not found")]
     NotFound { what: &'static str },
+    /// Creating the row would pass a per-project limit; nothing was written.
+    #[error("a project may have at most {limit} {what}")]
+    LimitReached { what: &'static str, limit: usize },
     /// A stored value does not parse as its domain type (the schema should prevent this).
     #[error("corrupt row in {table}")]
     Corrupt {

@@ -41,6 +41,8 @@ pub struct Config {
     pub cors_allowed_origins: Vec<String>,
     pub default_page_limit: u32,
     pub max_page_limit: u32,
+    /// Most endpoints one project may have (creating one more answers 409).
+    pub max_endpoints_per_project: usize,
     /// Networks an endpoint URL may name by IP literal (or `localhost`)
     /// although private, loopback or link-local; empty: public addresses only.
     #[serde(deserialize_with = "allow_list")]

@@ -69,6 +69,8 @@ pub(crate) struct AppState {
     admin_token: Option<SecretString>,
     dispatcher: Dispatcher,
     page_limits: PageLimits,
+    /// Most endpoints one project may have.
+    max_endpoints_per_project: usize,
     /// Bounds the searches and statistics reads running at once.
     scans: ScanGate,
     /// Which private networks endpoint URLs may name (`endpoint_allow_nets`).
@@ -146,6 +148,7 @@ impl Application {
                 default: config.default_page_limit,
                 max: config.max_page_limit,
             },
+            max_endpoints_per_project: config.max_endpoints_per_project,
             scans: ScanGate::new(config.max_concurrent_scans, config.database_timeout),
             store,
             queue,

@@ -272,21 +272,30 @@ pub async fn event(
         .ok_or(ApiError::NotFound("event"))
 }
 
-/// Returns the deliveries of the project's event.
+/// Returns a page of the deliveries of the project's event.
 pub async fn event_deliveries(
     state: &AppState,
     project_id: ProjectId,
     raw_id: &str,
-) -> Result<Vec<DeliveryState>, ApiError> {
+    page: PageText<'_>,
+) -> Result<Paged<DeliveryState>, ApiError> {
     let id = parse_id("id", raw_id, EventId::parse)?;
-    let (exists, deliveries) = tokio::try_join!(
+    let mut checks = Checks::default();
+    let page = checks.page(page, state.page_limits);
+    checks.finish()?;
+    let (exists, rows) = tokio::try_join!(
         state.store.project_event_exists(project_id, id),
-        state.store.project_event_deliveries(project_id, id),
+        state.store.project_event_deliveries(
+            project_id,
+            id,
+            page.before.map(DeliveryId::from_uuid),
+            i64::from(page.limit) + 1,
+        ),
     )?;
     if !exists {
         return Err(ApiError::NotFound("event"));
     }
-    Ok(deliveries)
+    Ok(Paged::from_rows(rows, page, |delivery| delivery.id.uuid()))
 }
 
 /// Searches the project's deliveries.

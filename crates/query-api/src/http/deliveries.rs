@@ -96,10 +96,16 @@ impl From<DeliveryState> for DeliveryOut {
     }
 }
 
-/// Deliveries of one event.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct DeliveryList {
-    pub data: Vec<DeliveryOut>,
+/// The query of `GET /v1/events/{id}/deliveries`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventDeliveryListQuery {
+    /// Deliveries per page (1 to the server's maximum).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
 }
 
 /// One attempt to deliver.

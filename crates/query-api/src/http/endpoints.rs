@@ -8,7 +8,7 @@
 //! cache expires on its own). A test send and a recovery are carried out by
 //! the dispatcher too (`ReplayEvents`, `RecoverEndpoint`).
 
-pub(crate) mod definition;
+mod definition;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -21,7 +21,7 @@ use eventflow_proto::dispatch::v1::{
     RecoverEndpointRequest, RefreshEndpointCacheRequest, ReplayEventsRequest,
 };
 use eventflow_store::{
-    EndpointChanges, EndpointDefinition, EndpointDetails, InsertOutcome, NewEvent,
+    EndpointChanges, EndpointDefinition, EndpointDetails, InsertOutcome, NewEvent, StoreError,
 };
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::Value;
@@ -405,6 +405,7 @@ async fn refresh_dispatcher_cache(state: &AppState, project_id: ProjectId) {
         (status = 400, description = "invalid URL, filters, headers or limits", content_type = "application/problem+json"),
         (status = 401, description = "no or invalid credentials"),
         (status = 403, description = "the key lacks the `admin` scope"),
+        (status = 409, description = "the project already has `max_endpoints_per_project` endpoints (100 by default)", content_type = "application/problem+json"),
     )
 )]
 #[post("/v1/endpoints")]
@@ -418,8 +419,14 @@ pub async fn create_endpoint(
     let definition = check_new(body.into_inner(), &state)?;
     let created = state
         .store
-        .create_endpoint_from(project_id, &definition)
-        .await?;
+        .create_endpoint_from(project_id, &definition, state.max_endpoints_per_project)
+        .await
+        .map_err(|error| match error {
+            StoreError::LimitReached { .. } => {
+                ApiError::Conflict(format!("{error}; delete one before creating another"))
+            }
+            other => other.into(),
+        })?;
     tracing::info!(%project_id, endpoint_id = %created.record.id, "endpoint created");
     refresh_dispatcher_cache(&state, project_id).await;
     let secret = created.record.secret.clone();

@@ -11,7 +11,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::deliveries::{DeliveryList, DeliveryOut, Scheduled, dispatcher_error};
+use super::deliveries::{DeliveryOut, EventDeliveryListQuery, Scheduled, dispatcher_error};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -206,13 +206,14 @@ pub async fn get_event(
     Ok(HttpResponse::Ok().json(event_detail(event, deliveries)?))
 }
 
-/// Returns the deliveries of one of the caller's events (one per endpoint).
+/// Returns the deliveries of one of the caller's events (one per endpoint),
+/// a page at a time, with the cursor pagination of the other lists.
 #[utoipa::path(
     tag = "events",
-    params(("id" = String, Path, description = "evt_…")),
+    params(("id" = String, Path, description = "evt_…"), EventDeliveryListQuery),
     responses(
-        (status = 200, description = "OK", body = DeliveryList),
-        (status = 400, description = "not an event id", content_type = "application/problem+json"),
+        (status = 200, description = "OK", body = Page<DeliveryOut>),
+        (status = 400, description = "not an event id, or a bad limit or cursor", content_type = "application/problem+json"),
         (status = 404, description = "no such event in the caller's project"),
     )
 )]
@@ -220,12 +221,18 @@ pub async fn get_event(
 pub async fn list_event_deliveries(
     caller: Caller,
     id: web::Path<String>,
+    query: web::Query<EventDeliveryListQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let deliveries = search::event_deliveries(&state, project_id, &id).await?;
-    Ok(HttpResponse::Ok().json(DeliveryList {
-        data: deliveries.into_iter().map(DeliveryOut::from).collect(),
+    let page = PageText {
+        limit: query.limit.as_deref(),
+        cursor: query.cursor.as_deref(),
+    };
+    let page = search::event_deliveries(&state, project_id, &id, page).await?;
+    Ok(HttpResponse::Ok().json(Page::<DeliveryOut> {
+        data: page.items.into_iter().map(DeliveryOut::from).collect(),
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod api_keys;
+mod caps;
 mod deliveries;
 mod endpoints;
 mod events;
