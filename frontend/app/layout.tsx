@@ -1,6 +1,7 @@
 import type { Metadata, Viewport } from "next";
 import { cookies } from "next/headers";
 import "./globals.css";
+import { Hydrated } from "@/components/Hydrated";
 
 export const metadata: Metadata = {
   title: { default: "EventFlow", template: "%s · EventFlow" },
@@ -19,6 +20,7 @@ export default async function RootLayout({ children }: { children: React.ReactNo
       <body>
         <a className="skip" href="#main">Skip to content</a>
         {children}
+        <Hydrated />
       </body>
     </html>
   );

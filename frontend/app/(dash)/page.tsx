@@ -107,7 +107,7 @@ export default async function Overview({ searchParams }: { searchParams: Promise
           <div className="table-wrap">
             <table>
               <thead>
-                <tr><th scope="col">Endpoint</th><th scope="col" className="num">Attempts</th><th scope="col" className="num">Succeeded</th><th scope="col" className="num">Dead-lettered</th><th scope="col" className="num">Success</th><th scope="col" className="num">p50</th><th scope="col" className="num">p99</th></tr>
+                <tr><th scope="col">Endpoint</th><th scope="col" className="num hide-phone">Attempts</th><th scope="col" className="num hide-phone">Succeeded</th><th scope="col" className="num">Dead-lettered</th><th scope="col" className="num">Success</th><th scope="col" className="num hide-phone">p50</th><th scope="col" className="num">p99</th></tr>
               </thead>
               <tbody>
                 {eps.slice(0, ENDPOINT_ROWS).map((e, i) => {
@@ -115,11 +115,11 @@ export default async function Overview({ searchParams }: { searchParams: Promise
                   return (
                     <tr key={e.id}>
                       <td className="break"><Link href={`/endpoints/${e.id}`}>{e.url}</Link></td>
-                      <td className="num">{s ? formatCount(s.attempts) : "—"}</td>
-                      <td className="num">{s ? formatCount(s.succeeded) : "—"}</td>
+                      <td className="num hide-phone">{s ? formatCount(s.attempts) : "—"}</td>
+                      <td className="num hide-phone">{s ? formatCount(s.succeeded) : "—"}</td>
                       <td className="num">{s ? formatCount(s.failed) : "—"}</td>
                       <td className="num">{s ? formatPercent(s.successRate) : "—"}</td>
-                      <td className="num">{s?.p50 != null ? `${s.p50} ms` : "—"}</td>
+                      <td className="num hide-phone">{s?.p50 != null ? `${s.p50} ms` : "—"}</td>
                       <td className="num">{s?.p99 != null ? `${s.p99} ms` : "—"}</td>
                     </tr>
                   );
