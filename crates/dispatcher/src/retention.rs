@@ -167,3 +167,153 @@ pub async fn enforce(
     }
     Ok(report)
 }
+
+/// A bounded soak: simulated days of traffic under a fixed retention, with
+/// retention applied at each simulated midnight. The size of the event
+/// tables must stop growing once events expire as fast as they arrive.
+/// `EVENTFLOW_SOAK_EVENTS_PER_DAY` and `EVENTFLOW_SOAK_DAYS` make it bigger
+/// (BENCHMARKS.md); run with `--nocapture` to see the size per day.
+#[cfg(test)]
+mod soak {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use eventflow_test_support::TestDatabase;
+
+    fn setting(name: &str, default: i64) -> i64 {
+        std::env::var(name)
+            .ok()
+            .and_then(|value| value.parse().ok())
+            .unwrap_or(default)
+    }
+
+    /// Writes `count` events of `project` on `day` (UTC), each with one
+    /// delivered delivery and one attempt, in three statements.
+    async fn write_day(store: &Store, project: uuid::Uuid, day: time::Date, count: i64) {
+        let client = store.connection().await.unwrap();
+        let start = day.midnight().assume_utc();
+        client
+            .batch_execute(&format!(
+                "SELECT eventflow_ensure_partitions(t, '{day}'::date, 2) \
+                 FROM unnest(ARRAY['events', 'deliveries', 'attempts']) AS t"
+            ))
+            .await
+            .unwrap();
+        // Ids share the 48-bit millisecond of their time, as UUID v7 ids do;
+        // the rest is random. A delivery shares its event's millisecond.
+        client
+            .execute(
+                "WITH spread AS ( \
+                     SELECT $2::timestamptz + (i * (86000000.0 / $3::bigint)) * interval '1 millisecond' AS at, \
+                            md5(random()::text || i) AS noise \
+                     FROM generate_series(0::bigint, $3::bigint - 1) AS i), \
+                 ids AS ( \
+                     SELECT at, \
+                            (substr(replace(eventflow_uuid_floor(at)::text, '-', ''), 1, 12) || substr(noise, 1, 20))::uuid AS event, \
+                            (substr(replace(eventflow_uuid_floor(at)::text, '-', ''), 1, 12) || substr(noise, 13, 20))::uuid AS delivery, \
+                            (substr(replace(eventflow_uuid_floor(at + interval '1 second')::text, '-', ''), 1, 12) || substr(noise, 7, 20))::uuid AS attempt \
+                     FROM spread), \
+                 e AS (INSERT INTO events (id, project_id, event_type, payload, occurred_at, received_at) \
+                       SELECT event, $1, 'order.created', '{\"order\": 1234, \"amount\": \"19.99\"}', at, at FROM ids), \
+                 d AS (INSERT INTO deliveries (id, project_id, event_id, endpoint_id, status, attempt_count, created_at) \
+                       SELECT delivery, $1, event, $1, 'succeeded', 1, at FROM ids) \
+                 INSERT INTO attempts (id, delivery_id, project_id, endpoint_id, attempt_number, started_at, duration_us, status_code) \
+                 SELECT attempt, delivery, $1, $1, 1, at, 1500, 200 FROM ids",
+                &[&project, &start, &count],
+            )
+            .await
+            .unwrap();
+    }
+
+    async fn event_tables_bytes(store: &Store) -> i64 {
+        let client = store.connection().await.unwrap();
+        client
+            .query_one(
+                "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c \
+                 WHERE c.relkind = 'r' AND c.relname ~ '^(events|deliveries|attempts)_'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_database_stops_growing_when_events_expire_as_fast_as_they_arrive() {
+        let per_day = setting("EVENTFLOW_SOAK_EVENTS_PER_DAY", 2_000);
+        let days = setting("EVENTFLOW_SOAK_DAYS", 16);
+        let db = TestDatabase::create().await;
+        let store = db.store();
+        // Two projects: one at the longest retention (its days are dropped
+        // whole), one at a shorter one (its rows deleted in batches).
+        let long = store.create_project("long", None, None).await.unwrap().id;
+        let short = store.create_project("short", None, None).await.unwrap().id;
+        let client = store.connection().await.unwrap();
+        client
+            .execute(
+                "UPDATE projects SET retention_days = CASE WHEN id = $1 THEN 7 ELSE 3 END",
+                &[&long.uuid()],
+            )
+            .await
+            .unwrap();
+        let settings = RetentionSettings {
+            interval: Duration::from_secs(1),
+            batch: 1000,
+            batch_pause: Duration::ZERO,
+        };
+        let first = OffsetDateTime::now_utc().date() - time::Duration::days(days + 30);
+        let mut sizes = Vec::new();
+        for offset in 0..days {
+            let day = first + time::Duration::days(offset);
+            write_day(&store, long.uuid(), day, per_day / 2).await;
+            write_day(&store, short.uuid(), day, per_day / 2).await;
+            let midnight = (day + time::Duration::days(1)).midnight().assume_utc();
+            let started = std::time::Instant::now();
+            let report = enforce(&store, settings, midnight, &CancellationToken::new())
+                .await
+                .unwrap();
+            let took = started.elapsed();
+            // What autovacuum does between runs in production: the space of
+            // rows deleted in batches becomes reusable.
+            client
+                .batch_execute("VACUUM events, deliveries, attempts")
+                .await
+                .unwrap();
+            let bytes = event_tables_bytes(&store).await;
+            println!(
+                "day {offset:>3}: {bytes:>12} bytes, {:>3} partitions dropped, {:>7} rows deleted in batches, retention run {:?}",
+                report.partitions.dropped.len(),
+                report.rows.events + report.rows.deliveries + report.rows.attempts,
+                took
+            );
+            sizes.push(bytes);
+        }
+        // Steady state from the day after the longest retention (7) on: the
+        // size moves within one day's worth of data, and never trends up.
+        let steady = &sizes[9..];
+        let low = *steady.iter().min().unwrap();
+        let high = *steady.iter().max().unwrap();
+        let day_share = sizes[9] / 8;
+        assert!(
+            high - low <= day_share + day_share / 2,
+            "size keeps moving after the retention window: {sizes:?}"
+        );
+        assert!(
+            sizes[sizes.len() - 1] <= sizes[9] + day_share / 2,
+            "size grows in steady state: {sizes:?}"
+        );
+        let remaining: i64 = client
+            .query_one(
+                "SELECT count(*) FROM events WHERE project_id = $1",
+                &[&short.uuid()],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(
+            remaining,
+            3 * (per_day / 2),
+            "the short project keeps exactly 3 days"
+        );
+    }
+}
