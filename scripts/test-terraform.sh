@@ -118,8 +118,8 @@ fi
 # A copy under target/ so no .terraform directory or override lands in deploy/
 # (the providers are symlinked, so init stays cheap on later runs).
 mkdir -p "$WORK/terraform"
-rsync -a --delete --exclude .terraform --exclude .terraform.lock.hcl --exclude '*.tfstate*' \
-  --exclude '*_override.tf' --exclude '*.bin' --exclude '*.json' deploy/terraform/ "$WORK/terraform/"
+find "$WORK/terraform" -mindepth 1 -name .terraform -prune -o -type f -delete
+cp -R deploy/terraform/. "$WORK/terraform/"
 
 tf_init() { terraform -chdir="$1" init -input=false -no-color -plugin-dir="$PLUGIN_DIR" "${@:2}"; }
 
@@ -142,11 +142,18 @@ if [ "$terraform_ok" -eq 2 ]; then
   MOTO_IAM_LOAD_MANAGED_POLICIES=true MOTO_ACM_VALIDATION_WAIT=0 \
     "$VENV/bin/moto_server" -H 127.0.0.1 -p "$port" > "$WORK/moto.log" 2>&1 &
   moto_pid=$!
-  for _ in $(seq 1 100); do
-    curl -fs -o /dev/null "$endpoint/moto-api/" 2>/dev/null && break
-    kill -0 "$moto_pid" 2>/dev/null || break
-    sleep 0.2
-  done
+  "$VENV/bin/python" - "$endpoint" <<'EOF' || fail "moto_server did not answer on $endpoint (see $WORK/moto.log)"
+import sys, time, urllib.request
+deadline = time.monotonic() + 30
+while True:
+    try:
+        urllib.request.urlopen(sys.argv[1] + "/moto-api/", timeout=1)
+        break
+    except OSError:
+        if time.monotonic() > deadline:
+            sys.exit(1)
+        time.sleep(0.2)
+EOF
 
   staging="$WORK/terraform/envs/staging"
   rm -rf "$staging/terraform.tfstate"* "$staging/.terraform/terraform.tfstate"

@@ -3,6 +3,12 @@
 # single-AZ for the MVP (multi_az by variable), and optionally its backups
 # replicated to a second region for the region-failure scenario.
 
+locals {
+  # Off on the smallest burstable classes, which Performance Insights does not
+  # support for every engine: a refused CreateDBInstance would block the apply.
+  performance_insights = !contains(["db.t3.micro", "db.t3.small", "db.t4g.micro", "db.t4g.small"], var.instance_class)
+}
+
 resource "aws_db_subnet_group" "this" {
   name       = var.name
   subnet_ids = var.subnet_ids
@@ -90,6 +96,7 @@ ephemeral "aws_secretsmanager_random_password" "master" {
 
 resource "aws_db_instance" "this" {
   # checkov:skip=CKV2_AWS_69: the services connect without TLS (tokio-postgres NoTls) inside private subnets that only the services reach; rds.force_ssl=1 would lock them out
+  # checkov:skip=CKV_AWS_353: on except for micro/small burstable classes, which Performance Insights does not support for every engine (staging's db.t4g.micro); production's class has it
   # checkov:skip=CKV_AWS_157: single-AZ is the MVP's choice (multi_az is a variable; production sets it)
   identifier     = var.name
   engine         = "postgres"
@@ -125,9 +132,9 @@ resource "aws_db_instance" "this" {
 
   auto_minor_version_upgrade            = true
   iam_database_authentication_enabled   = true
-  performance_insights_enabled          = true
-  performance_insights_kms_key_id       = var.kms_key_arn
-  performance_insights_retention_period = 7
+  performance_insights_enabled          = local.performance_insights
+  performance_insights_kms_key_id       = local.performance_insights ? var.kms_key_arn : null
+  performance_insights_retention_period = local.performance_insights ? 7 : null
   monitoring_interval                   = 60
   monitoring_role_arn                   = aws_iam_role.monitoring.arn
   enabled_cloudwatch_logs_exports       = ["postgresql", "upgrade"]

@@ -152,6 +152,20 @@ data "aws_iam_policy_document" "tls_only" {
     }
   }
 
+  # Regions opened since August 2022 deliver as this service principal.
+  dynamic "statement" {
+    for_each = each.key == "logs" ? [1] : []
+    content {
+      sid       = "AlbAccessLogsDeliveryService"
+      actions   = ["s3:PutObject"]
+      resources = ["${each.value.arn}/alb/AWSLogs/${data.aws_caller_identity.current.account_id}/*"]
+      principals {
+        type        = "Service"
+        identifiers = ["logdelivery.elasticloadbalancing.amazonaws.com"]
+      }
+    }
+  }
+
   dynamic "statement" {
     for_each = each.key == "logs" ? [1] : []
     content {

@@ -8,6 +8,8 @@ output "backups_bucket_arn" {
 
 output "logs_bucket" {
   value = aws_s3_bucket.this["logs"].id
+  # The ALB checks at creation that it may write its access logs here.
+  depends_on = [aws_s3_bucket_policy.this]
 }
 
 output "logs_bucket_arn" {

@@ -37,6 +37,34 @@ data "aws_iam_policy_document" "key" {
     }
   }
 
+  # The ECS container instances' EBS volumes are encrypted with this key and
+  # launched by the Auto Scaling service-linked role, which IAM policies of the
+  # account do not cover: without this, instances fail to launch.
+  statement {
+    sid       = "AutoScalingUsesKeyForEbs"
+    actions   = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"]
+    }
+  }
+
+  statement {
+    sid       = "AutoScalingGrantsForEbs"
+    actions   = ["kms:CreateGrant"]
+    resources = ["*"]
+    principals {
+      type        = "AWS"
+      identifiers = ["arn:${data.aws_partition.current.partition}:iam::${data.aws_caller_identity.current.account_id}:role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"]
+    }
+    condition {
+      test     = "Bool"
+      variable = "kms:GrantIsForAWSResource"
+      values   = ["true"]
+    }
+  }
+
   # Alarms publish to the encrypted SNS topic.
   statement {
     sid       = "CloudWatchAlarmsPublishToEncryptedTopic"
