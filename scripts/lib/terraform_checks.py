@@ -349,6 +349,13 @@ def cmd_drift(state: dict, repo: Path) -> Report:
         unread = sorted(n for n in names if f'"{n}"' not in cli_src and n[len("EVENTFLOW_"):].lower() not in cli_src)
         report.check(not unread, "migrate task definition sets only variables the CLI reads", str(unread))
         report.check(migrate.get("command") == ["migrate"], "migrate task runs `eventflow migrate`")
+        cli = (compose or {}).get("cli")
+        if cli is not None:
+            cnames = {n for n in compose_env(cli) if n.startswith("EVENTFLOW_")}
+            unread = sorted(n for n in cnames if f'"{n}"' not in cli_src and n[len("EVENTFLOW_"):].lower() not in cli_src)
+            report.check(not unread, "compose.yaml migrate sets only variables the CLI reads", str(unread))
+            secrets = {s["name"] for s in migrate.get("secrets", [])}
+            report.check(secrets <= cnames, "compose.yaml migrate sets every secret the migrate task injects", str(sorted(secrets - cnames)))
 
     # The images declare the same ports (docker/Dockerfile EXPOSE per target).
     dockerfile = repo / "docker/Dockerfile"
