@@ -35,7 +35,9 @@ PASSED=0
 FAILED=0
 STARTED_DOCKERD=""
 RECEIVER_PID=""
+COMPOSE_UP=""
 CONTAINERS=()
+SECRETS=() # the endpoints' signing secrets
 declare -A SIZE READY
 
 pass() { PASSED=$((PASSED + 1)); printf 'ok     %s\n' "$*"; }
@@ -94,6 +96,7 @@ cleanup() {
   set +e
   [ -n "$RECEIVER_PID" ] && kill "$RECEIVER_PID" 2>/dev/null
   if [ "${#CONTAINERS[@]}" -gt 0 ]; then "$DOCKER" rm -f "${CONTAINERS[@]}" >/dev/null 2>&1; fi
+  [ -n "$COMPOSE_UP" ] && compose down -v --remove-orphans >/dev/null 2>&1
   "$DOCKER" network rm "$RUN_ID" >/dev/null 2>&1
   if [ -n "$STARTED_DOCKERD" ]; then
     log "stopping the dockerd this test started"
@@ -169,6 +172,21 @@ print("\n".join(bad))
 sys.exit(1 if bad else 0)'
 }
 check "compose.yaml sets only settings the services have" compose_names_are_settings
+
+# The pipeline's build context is the repository: .dockerignore must keep target/,
+# node_modules/, .git and secrets out of it (they would cost minutes and leak).
+context_is_lean() {
+  local id files leaked
+  printf 'FROM scratch\nCOPY . /context/\n' | "$DOCKER" build --quiet -f - -t eventflow-test/context . >/dev/null
+  id=$("$DOCKER" create eventflow-test/context none)
+  files=$("$DOCKER" export "$id" | tar -t)
+  "$DOCKER" rm "$id" >/dev/null
+  echo "context: $(wc -l <<<"$files") entries, $(($("$DOCKER" image inspect -f '{{.Size}}' eventflow-test/context) / 1000000)) MB"
+  leaked=$(grep -E '^context/((.*/)?target/|\.git/|\.env$|(.*/)?node_modules/|frontend/\.next/)' <<<"$files" | head -n 5 || true)
+  [ -z "$leaked" ] || { echo "in the context: $leaked"; return 1; }
+  [ "$("$DOCKER" image inspect -f '{{.Size}}' eventflow-test/context)" -lt 50000000 ]
+}
+check ".dockerignore keeps target/, node_modules/, .git and secrets out of the context" context_is_lean
 
 # ---- build ---------------------------------------------------------------------------------
 # BIN_DIR=dir takes the binaries from there instead of building (as the benchmark scripts do).
@@ -343,8 +361,9 @@ project=$(cli --json projects create container-test | python3 -c 'import json, s
 key=$(cli --json keys create --project "$project" --scopes ingest,read | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
 secret=$(cli --json endpoints create --project "$project" --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" \
   --event-types 'order.*' | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
+SECRETS+=("$secret")
 
-delivered() { python3 docker/test/webhooks.py check --log "$WORK/deliveries.jsonl" --secret "$secret" --acked "$@"; }
+delivered() { python3 docker/test/webhooks.py check --log "$WORK/deliveries.jsonl" --secret "${SECRETS[@]}" --acked "$@"; }
 send() { python3 docker/test/webhooks.py send --gateway "$GATEWAY" --key "$key" "$@"; }
 
 send --acked "$WORK/acked-first.txt" --batch 20 >/dev/null
@@ -352,8 +371,8 @@ check "20 events sent through the gateway container arrive signed" wait_for 60 d
 
 # The dispatcher stopped with deliveries in flight: it must exit 0 within its drain time, and
 # once started again every acknowledged event must arrive.
-echo 1.5 >"$WORK/delay"
-send --acked "$WORK/acked-dispatcher.txt" --batch 200 >/dev/null
+echo 1 >"$WORK/delay"
+send --acked "$WORK/acked-dispatcher.txt" --batch 100 >/dev/null
 arrivals() { [ "$(wc -l <"$WORK/deliveries.jsonl")" -gt "$1" ]; }
 wait_for 30 arrivals "$(($(wc -l <"$WORK/deliveries.jsonl") + 5))" || true
 t0=$(now)
@@ -361,6 +380,8 @@ t0=$(now)
 stop_dispatcher=$(elapsed "$t0" "$(now)")
 exit_code() { [ "$("$DOCKER" inspect -f '{{.State.ExitCode}}' "$RUN_ID-$1")" = 0 ]; }
 check "dispatcher: docker stop with deliveries in flight drains and exits 0 (${stop_dispatcher} s)" exit_code dispatcher
+"$DOCKER" logs "$RUN_ID-dispatcher" 2>&1 | grep -E 'shutting down|still in flight|not all recorded|dispatcher stopped' |
+  cut -c1-240 | sed 's/^/       /' || true
 echo 0 >"$WORK/delay"
 "$DOCKER" start "$RUN_ID-dispatcher" >/dev/null
 check "dispatcher restarted: no acknowledged event lost" wait_for 120 delivered "$WORK/acked-dispatcher.txt"
@@ -378,6 +399,53 @@ wait "$sender" || true
 log "sender during the gateway's stop: $(cat "$WORK/sender.log")"
 check "ingest-gateway: docker stop under load drains and exits 0 (${stop_gateway} s)" exit_code ingest-gateway
 check "ingest-gateway stopped: no acknowledged event lost" wait_for 60 delivered "$WORK/acked-gateway.txt"
+
+# ---- docker compose up: compose.yaml as written -------------------------------------------
+# Only PostgreSQL and Redis come from the test's image (no registry); ports are any free ones.
+cat >"$WORK/compose.test.yaml" <<EOF
+services:
+  postgres:
+    image: $BACKING_IMAGE
+  redis:
+    image: $BACKING_IMAGE
+    user: redis
+EOF
+compose() {
+  EVENTFLOW_DELIVERY_ALLOW_NETS="$BRIDGE_IP/32" EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s,5s \
+    GATEWAY_PORT=0 GATEWAY_GRPC_PORT=0 QUERY_API_PORT=0 QUERY_API_GRPC_PORT=0 DISPATCHER_PORT=0 DASHBOARD_PORT=0 \
+    "${COMPOSE[@]}" -p "${RUN_ID}c" -f compose.yaml -f "$WORK/compose.test.yaml" "$@"
+}
+COMPOSE_SERVICES=(ingest-gateway dispatcher query-api ${DASHBOARD:+dashboard})
+COMPOSE_UP=1
+check "docker compose up (migrate first, each service once what it needs is healthy)" \
+  compose up -d --no-build "${COMPOSE_SERVICES[@]}"
+compose_healthy() {
+  local service
+  for service in "${COMPOSE_SERVICES[@]}"; do
+    [ "$("$DOCKER" inspect -f '{{.State.Health.Status}}' "$(compose ps -q "$service")")" = healthy ] || return 1
+  done
+}
+check "compose: ${COMPOSE_SERVICES[*]} healthy" wait_for 60 compose_healthy
+migrated() { [ "$("$DOCKER" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$(compose ps -q migrate)")" = "exited 0" ]; }
+check "compose: the migrate task ran and exited 0" migrated
+# The README's first event, then its delivery.
+compose_first_event() {
+  local project key gateway answer
+  project=$(compose run --rm -T migrate projects create compose-test)
+  key=$(compose run --rm -T migrate keys create --project "$project" --scopes ingest,read | head -n 1)
+  compose run --rm -T migrate --json endpoints create --project "$project" \
+    --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])' >"$WORK/compose-secret.txt"
+  gateway=$(compose port ingest-gateway 8080)
+  answer=$(curl -s --max-time 10 "http://$gateway/v1/events" -H "Authorization: Bearer $key" \
+    -H 'Content-Type: application/json' -d '{"type": "order.created", "payload": {"order_id": 42}}')
+  echo "$answer"
+  python3 -c 'import json, sys; print(json.loads(sys.argv[1])["id"])' "$answer" >"$WORK/acked-compose.txt"
+}
+if check "compose: the README's first event is acknowledged" compose_first_event; then
+  SECRETS+=("$(cat "$WORK/compose-secret.txt")")
+  check "compose: the first event arrives signed" wait_for 60 delivered "$WORK/acked-compose.txt"
+fi
 log "all events: $(delivered "$WORK"/acked-*.txt || true)"
 
 # ---- report --------------------------------------------------------------------------------

@@ -8,7 +8,7 @@
            --acked; --batch N sends one batch of N, --until FILE keeps --concurrency senders
            posting single events until FILE exists (and through a gateway's stop).
   check    verifies the receiver's log: every delivery carries a valid Standard Webhooks
-           signature for --secret, and every acknowledged id arrived. Exits 1 otherwise.
+           signature for one of --secret, and every acknowledged id arrived. Exits 1 otherwise.
 """
 
 import argparse
@@ -134,13 +134,17 @@ def send(args):
     print(f"{counts['acked']} acknowledged, {counts['refused']} refused or failed")
 
 
-def signature_valid(secret, record):
-    key = base64.b64decode(secret.removeprefix("whsec_"))
+def signature_valid(secrets, record):
+    """True when a v1 signature is the HMAC under one of the endpoints' secrets, and fresh."""
     signed = f"{record['id']}.{record['timestamp']}.{record['body']}".encode()
-    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
     presented = [s.split(",", 1)[1] for s in (record["signature"] or "").split() if s.startswith("v1,")]
     fresh = abs(time.time() - int(record["timestamp"] or 0)) < 300
-    return fresh and any(hmac.compare_digest(expected, p) for p in presented)
+    for secret in secrets:
+        key = base64.b64decode(secret.removeprefix("whsec_"))
+        expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+        if any(hmac.compare_digest(expected, p) for p in presented):
+            return fresh
+    return False
 
 
 def check(args):
@@ -183,7 +187,7 @@ def main():
     s.add_argument("--concurrency", type=int, default=4)
     c = commands.add_parser("check")
     c.add_argument("--log", required=True)
-    c.add_argument("--secret", required=True)
+    c.add_argument("--secret", nargs="+", required=True, help="the endpoints' whsec_ secrets")
     c.add_argument("--acked", nargs="+", required=True)
     c.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
