@@ -2,8 +2,10 @@
 # The whole test suite, on a fresh machine or a used one: makes sure
 # PostgreSQL and Redis answer (installing and starting them when missing),
 # that Chromium and playwright-core are there for the browser checks,
-# checks formatting and lints, runs every test, then drops the databases the
-# tests created.
+# checks formatting and lints, runs every cargo test, then the suites of
+# scripts/test-*.sh (API schema, dependencies, data lifecycle, Terraform,
+# dashboard, containers), and drops the databases the tests created.
+# Ends with "suites: N passed, M failed"; exits non-zero when any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
@@ -40,10 +42,36 @@ drop_test_databases() {
 }
 trap drop_test_databases EXIT
 
+passed=0
+failed=()
 if cargo nextest --version >/dev/null 2>&1; then
   log "cargo nextest run (workspace)"
-  cargo nextest run --workspace
+  cargo nextest run --workspace && passed=1 || failed+=("cargo tests")
 else
   log "cargo test (workspace; cargo-nextest not installed)"
-  cargo test --workspace
+  cargo test --workspace && passed=1 || failed+=("cargo tests")
 fi
+
+# The suites beyond cargo's: each script installs and starts what it needs,
+# and says plainly when something cannot run on this machine.
+#   test-api-schema  schemathesis against the query API's /openapi.json
+#   test-deny        cargo deny: licences, bans, sources (advisories when reachable)
+#   test-lifecycle   backup, restore drill, Redis snapshot, rollback, PITR resume (moto)
+#   test-terraform   terraform fmt/validate/plan/apply against moto, checkov, actionlint, drift
+#   test-frontend    the dashboard: Vitest, build, end-to-end in Debian's Chromium
+#   test-containers  every image built and the stack run in a real container engine
+# The fuzz targets run by hand or on a schedule: scripts/fuzz.sh [SECONDS].
+for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers; do
+  log "scripts/$suite.sh"
+  started=$SECONDS
+  if bash "scripts/$suite.sh"; then
+    passed=$((passed + 1))
+    log "$suite passed in $((SECONDS - started)) s"
+  else
+    failed+=("$suite")
+    log "$suite FAILED after $((SECONDS - started)) s"
+  fi
+done
+if [ "${#failed[@]}" -gt 0 ]; then log "failed: ${failed[*]}"; fi
+echo "suites: $passed passed, ${#failed[@]} failed"
+[ "${#failed[@]}" -eq 0 ]
