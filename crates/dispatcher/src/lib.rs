@@ -31,10 +31,9 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControlServer;
 use eventflow_queue::{Queue, QueueSettings};
-use eventflow_runtime::api_error;
+use eventflow_runtime::internal_auth::RequireInternalToken;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_runtime::serve::{
-use eventflow_runtime::internal_auth::RequireInternalToken;
     Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
 };
 use eventflow_store::{PoolSettings, Store};
@@ -244,13 +243,14 @@ impl Application {
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
+        let route_table = Arc::new(http::route_table());
         let http_server = HttpServer::new(move || {
             App::new()
                 .app_data(http_state.clone())
                 .wrap(RequestMetrics)
                 .configure(http::routes)
                 .service(metrics_route(metrics.clone()))
-                .default_service(web::to(api_error::not_found))
+                .default_service(route_table.fallback())
         })
         .workers(HTTP_WORKERS)
         .disable_signals()

@@ -34,6 +34,8 @@ pub enum ErrorKind {
     Forbidden,
     /// The resource does not exist, or is not visible to the caller.
     NotFound,
+    /// The path exists, but not for this method (or no route serves the method).
+    MethodNotAllowed,
     /// The request conflicts with the resource's current state.
     Conflict,
     /// The body exceeds the configured limit.
@@ -52,11 +54,12 @@ pub enum ErrorKind {
 
 impl ErrorKind {
     /// Every kind, for exhaustive tests and documentation.
-    pub const ALL: [ErrorKind; 11] = [
+    pub const ALL: [ErrorKind; 12] = [
         Self::BadRequest,
         Self::Unauthenticated,
         Self::Forbidden,
         Self::NotFound,
+        Self::MethodNotAllowed,
         Self::Conflict,
         Self::PayloadTooLarge,
         Self::UnsupportedMediaType,
@@ -98,6 +101,11 @@ impl ErrorKind {
             ),
             Self::Forbidden => (StatusCode::FORBIDDEN, Code::PermissionDenied, "Forbidden"),
             Self::NotFound => (StatusCode::NOT_FOUND, Code::NotFound, "Not Found"),
+            Self::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                Code::Unimplemented,
+                "Method Not Allowed",
+            ),
             Self::Conflict => (StatusCode::CONFLICT, Code::AlreadyExists, "Conflict"),
             Self::PayloadTooLarge => (
                 StatusCode::PAYLOAD_TOO_LARGE,
@@ -320,6 +328,11 @@ pub fn path_config() -> web::PathConfig {
 /// A problem+json 404 for `App::default_service(web::to(eventflow_runtime::api_error::not_found))`,
 /// so unknown routes do not get actix's empty default answer.
 pub async fn not_found() -> HttpResponse {
+    not_found_response()
+}
+
+/// The problem+json 404 of a path no route serves.
+pub fn not_found_response() -> HttpResponse {
     Problem::new(ErrorKind::NotFound, "not-found", "no resource at this path").to_response()
 }
 
@@ -361,6 +374,7 @@ mod tests {
             (ErrorKind::Unauthenticated, 401, Code::Unauthenticated),
             (ErrorKind::Forbidden, 403, Code::PermissionDenied),
             (ErrorKind::NotFound, 404, Code::NotFound),
+            (ErrorKind::MethodNotAllowed, 405, Code::Unimplemented),
             (ErrorKind::Conflict, 409, Code::AlreadyExists),
             (ErrorKind::PayloadTooLarge, 413, Code::InvalidArgument),
             (ErrorKind::UnsupportedMediaType, 415, Code::InvalidArgument),

@@ -10,6 +10,7 @@
 
 pub mod api_error;
 pub mod config;
+pub mod fallback;
 pub mod internal_auth;
 pub mod metrics;
 pub mod serve;

@@ -25,7 +25,6 @@ use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, QueueSettings, RateLimit};
-use eventflow_runtime::api_error::not_found;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics};
 use eventflow_runtime::serve::{Dependencies, HealthChecks, Listeners, drain_servers};
 use eventflow_store::{PoolSettings, Store};
@@ -183,12 +182,13 @@ impl Application {
         } else {
             config.http_workers
         };
+        let route_table = Arc::new(http::route_table());
         let http_server = HttpServer::new(move || {
             App::new()
                 .wrap(RequestMetrics)
                 .app_data(http_state.clone())
                 .configure(http::routes)
-                .default_service(web::to(not_found))
+                .default_service(route_table.fallback())
         })
         .workers(workers)
         .disable_signals()

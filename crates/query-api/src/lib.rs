@@ -35,6 +35,7 @@ use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
 use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
+use eventflow_runtime::fallback::RouteTable;
 use eventflow_runtime::internal_auth::AttachInternalToken;
 use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
 use eventflow_runtime::serve::{
@@ -194,7 +195,10 @@ impl Application {
 
         let http_state = web::Data::from(state.clone());
         let metrics = state.metrics.clone();
-        let openapi = web::Data::new(http::docs::OpenApiJson(openapi_document()?));
+        let openapi = web::Data::new(http::docs::OpenApiJson(openapi_document(
+            config.max_page_limit,
+        )?));
+        let route_table = Arc::new(route_table());
         let cors_origins = config.cors_allowed_origins.clone();
         let http_server = HttpServer::new(move || {
             let (app, _) = App::new()
@@ -210,7 +214,7 @@ impl Application {
                 .wrap(RequestMetrics)
                 .configure(http::operational)
                 .service(metrics_route(metrics.clone()))
-                .default_service(web::to(api_error::not_found))
+                .default_service(route_table.fallback())
         })
         .workers(http_workers())
         .disable_signals()
@@ -263,14 +267,49 @@ fn http_workers() -> usize {
         .unwrap_or(2)
 }
 
-/// The OpenAPI document of every `/v1` route, rendered as JSON.
-pub fn openapi_document() -> anyhow::Result<String> {
+/// The OpenAPI document of every `/v1` route.
+fn openapi() -> utoipa::openapi::OpenApi {
     let (_, document) = App::new()
         .into_utoipa_app()
         .openapi(<http::docs::ApiDoc as utoipa::OpenApi>::openapi())
         .configure(http::api)
         .split_for_parts();
+    document
+}
+
+/// The OpenAPI document of every `/v1` route, rendered as JSON, for a
+/// server whose largest page is `max_page_limit`.
+pub fn openapi_document(max_page_limit: u32) -> anyhow::Result<String> {
+    let mut document =
+        serde_json::to_value(openapi()).context("cannot render the OpenAPI document")?;
+    http::docs::complete(&mut document, max_page_limit);
     serde_json::to_string(&document).context("cannot render the OpenAPI document")
+}
+
+/// Every path and method served: the documented API and the operational
+/// routes, so that any other method answers 405.
+fn route_table() -> RouteTable {
+    let document = openapi();
+    let documented = document
+        .paths
+        .paths
+        .iter()
+        .fold(RouteTable::new(), |table, (path, item)| {
+            let methods: Vec<&str> = [
+                ("GET", item.get.is_some()),
+                ("PUT", item.put.is_some()),
+                ("POST", item.post.is_some()),
+                ("DELETE", item.delete.is_some()),
+                ("PATCH", item.patch.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(method, present)| present.then_some(method))
+            .collect();
+            table.route(path, &methods)
+        });
+    http::OPERATIONAL_PATHS
+        .iter()
+        .fold(documented, |table, path| table.route(path, &["GET"]))
 }
 
 /// Browsers may call the API from the configured origins (the dashboard).

@@ -219,3 +219,30 @@ async fn build_names_the_setting_when_redis_is_unreachable() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn trace_and_unknown_methods_are_405_problems_naming_the_allowed_methods() {
+    let app = spawn_app().await;
+    for (method, path, allow) in [
+        ("TRACE", "/healthz", "GET"),
+        ("POST", "/metrics", "GET"),
+        ("MADEUP", "/nowhere", ""),
+    ] {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method.clone(), app.url(path))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 405, "{method} {path}");
+        assert_eq!(response.headers()["allow"], allow, "{method} {path}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{method} {path}"
+        );
+    }
+    assert_eq!(app.get("/nowhere").await.status(), 404);
+    app.shutdown().await.unwrap();
+}

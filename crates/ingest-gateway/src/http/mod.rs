@@ -5,6 +5,7 @@ mod events;
 mod health;
 
 use actix_web::web;
+use eventflow_runtime::fallback::RouteTable;
 
 pub use events::{BatchResponse, EventAccepted, ItemResult};
 
@@ -16,4 +17,14 @@ pub fn routes(config: &mut web::ServiceConfig) {
         .service(health::healthz)
         .service(health::readyz)
         .service(health::metrics);
+}
+
+/// The paths and methods [`routes`] serves, so that other methods answer 405.
+pub fn route_table() -> RouteTable {
+    RouteTable::new()
+        .route("/v1/events", &["POST"])
+        .route("/v1/events/batch", &["POST"])
+        .route("/healthz", &["GET"])
+        .route("/readyz", &["GET"])
+        .route("/metrics", &["GET"])
 }

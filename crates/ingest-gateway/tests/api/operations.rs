@@ -134,3 +134,42 @@ async fn shutdown_lets_requests_in_flight_finish_and_loses_none() {
         "every 202 is stored"
     );
 }
+
+#[tokio::test]
+async fn trace_and_unknown_methods_are_405_problems_naming_the_allowed_methods() {
+    let gateway = spawn_gateway().await;
+    let send = async |method: &str, path: &str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = gateway
+            .client
+            .request(method, gateway.url(path))
+            .send()
+            .await
+            .unwrap();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (response.status().as_u16(), allow, content_type)
+    };
+
+    for (method, path, allow) in [
+        ("TRACE", "/v1/events", Some("POST")),
+        ("GET", "/v1/events", Some("POST")),
+        ("DELETE", "/v1/events/batch", Some("POST")),
+        ("TRACE", "/healthz", Some("GET")),
+        ("MADEUP", "/nowhere", Some("")),
+    ] {
+        let (status, allowed, content_type) = send(method, path).await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
+        assert_eq!(content_type, "application/problem+json", "{method} {path}");
+    }
+    let (status, _, content_type) = send("GET", "/nowhere").await;
+    assert_eq!(status, 404);
+    assert_eq!(content_type, "application/problem+json");
+}

@@ -3,6 +3,9 @@
 //! this binary: no CDN, works offline).
 
 use actix_web::{HttpResponse, get, web};
+use eventflow_domain::{ApiKeyId, DeliveryId, EndpointId, EventId, ProjectId};
+use eventflow_runtime::api_error::PROBLEM_CONTENT_TYPE;
+use serde_json::{Value, json};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -32,6 +35,300 @@ impl Modify for BearerAuth {
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
     }
+}
+
+/// Completes the collected document with what every route shares, so that
+/// it is stated once here instead of in each of the handlers' annotations:
+/// the problem+json answers (401 and 403 on every route, 415 and 413 where a
+/// body is taken, 400 where anything is parsed, 503 on every route, since
+/// each reads PostgreSQL), and the constraints the API enforces on its
+/// parameters (id formats, `limit` bounds, the cursor's form, time formats).
+pub fn complete(document: &mut Value, max_page_limit: u32) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(operations) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in operations.values_mut() {
+            constrain_parameters(path, operation, max_page_limit);
+            refuse_null_bodies(operation);
+            add_problem_answers(operation);
+        }
+    }
+    if let Some(schemas) = document
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        constrain_bodies(schemas);
+        schemas.insert("Problem".to_owned(), problem_schema());
+    }
+}
+
+/// `*`, an event type, or an event type followed by `.*` (what
+/// `EventTypeFilter::parse` accepts).
+const EVENT_TYPE_FILTER_PATTERN: &str =
+    "^([*]|[A-Za-z0-9][A-Za-z0-9._:-]{0,127}|[A-Za-z0-9][A-Za-z0-9._:-]{0,127}[.][*])$";
+
+/// The limits the handlers enforce on body fields, by schema and property.
+/// Kept here, next to the other shared constraints, rather than as
+/// attributes: utoipa cannot state an array's item rules on a `Vec<String>`.
+/// A unit test checks that each entry names an existing property.
+fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
+    let project_name = json!({"minLength": 1, "maxLength": 200, "pattern": "\\S"});
+    let positive = json!({"minimum": 1, "maximum": i32::MAX});
+    let retention = json!({"minimum": 1, "maximum": 3650});
+    let url = json!({"minLength": 1, "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"});
+    let event_types = json!({
+        "minItems": 1,
+        "maxItems": 256,
+        "items": {"type": "string", "pattern": EVENT_TYPE_FILTER_PATTERN},
+    });
+    let headers = json!({
+        "maxProperties": 32,
+        "additionalProperties": {"type": "string", "maxLength": 4096, "pattern": "^[ -~]*$"},
+    });
+    let rate = json!({"minimum": 1, "maximum": 100_000});
+    let concurrency = json!({"minimum": 1, "maximum": 1000});
+    let description = json!({"maxLength": 1000});
+    let mut constraints = Vec::new();
+    for schema in ["ProjectIn", "ProjectPatch"] {
+        constraints.extend([
+            (schema, "name", project_name.clone()),
+            (schema, "rate_limit_per_second", positive.clone()),
+            (schema, "rate_limit_burst", positive.clone()),
+            (schema, "retention_days", retention.clone()),
+        ]);
+    }
+    for schema in ["EndpointIn", "EndpointPatch"] {
+        constraints.extend([
+            (schema, "url", url.clone()),
+            (schema, "description", description.clone()),
+            (schema, "event_types", event_types.clone()),
+            (schema, "headers", headers.clone()),
+            (schema, "rate_limit_per_second", rate.clone()),
+            (schema, "max_concurrency", concurrency.clone()),
+        ]);
+    }
+    constraints.extend([
+        ("ApiKeyIn", "name", json!({"maxLength": 200})),
+        ("ApiKeyIn", "project_id", id_schema(ProjectId::PREFIX)),
+        (
+            "ApiKeyIn",
+            "scopes",
+            json!({
+                "minItems": 1,
+                "items": {"type": "string", "enum": ["ingest", "read", "admin"]},
+            }),
+        ),
+        (
+            "RotateIn",
+            "grace_period_seconds",
+            json!({"minimum": 0, "maximum": 604_800}),
+        ),
+        ("RecoverIn", "since", json!({"format": "date-time"})),
+        (
+            "ReplayIn",
+            "endpoint_ids",
+            json!({"maxItems": 100, "items": id_schema(EndpointId::PREFIX)}),
+        ),
+    ]);
+    constraints
+}
+
+/// Merges [`body_constraints`] into the schemas' properties; returns the
+/// entries whose schema or property does not exist.
+fn constrain_bodies(schemas: &mut serde_json::Map<String, Value>) -> Vec<String> {
+    let mut missing = Vec::new();
+    for (schema, property, constraint) in body_constraints() {
+        let target = schemas
+            .get_mut(schema)
+            .and_then(|schema| schema.pointer_mut(&format!("/properties/{property}")))
+            .and_then(Value::as_object_mut);
+        let (Some(target), Some(constraint)) = (target, constraint.as_object()) else {
+            missing.push(format!("{schema}.{property}"));
+            continue;
+        };
+        for (key, value) in constraint {
+            // An id schema also carries `type: string`; a nullable field keeps its own type.
+            if key != "type" {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+    missing
+}
+
+/// The id prefix of the resource under `/v1/<collection>`.
+fn id_prefix(collection: &str) -> Option<&'static str> {
+    Some(match collection {
+        "events" => EventId::PREFIX,
+        "endpoints" => EndpointId::PREFIX,
+        "deliveries" => DeliveryId::PREFIX,
+        "projects" => ProjectId::PREFIX,
+        "api-keys" => ApiKeyId::PREFIX,
+        _ => return None,
+    })
+}
+
+/// `<prefix>_` and 32 lowercase hex digits: the only spelling ids parse from.
+fn id_schema(prefix: &str) -> Value {
+    json!({
+        "type": "string",
+        "pattern": format!("^{prefix}_[0-9a-f]{{32}}$"),
+        "minLength": prefix.len() + 33,
+        "maxLength": prefix.len() + 33,
+    })
+}
+
+fn constrain_parameters(path: &str, operation: &mut Value, max_page_limit: u32) {
+    let collection = path
+        .trim_start_matches("/v1/")
+        .split('/')
+        .next()
+        .unwrap_or("");
+    let Some(parameters) = operation
+        .get_mut("parameters")
+        .and_then(Value::as_array_mut)
+    else {
+        return;
+    };
+    for parameter in parameters {
+        let name = parameter["name"].as_str().unwrap_or("").to_owned();
+        let location = parameter["in"].as_str().unwrap_or("").to_owned();
+        let schema = match (location.as_str(), name.as_str()) {
+            ("path", "id") => id_prefix(collection).map(id_schema),
+            ("query", "endpoint_id") => Some(id_schema(EndpointId::PREFIX)),
+            ("query", "project_id") => Some(id_schema(ProjectId::PREFIX)),
+            ("query", "limit") => Some(json!({
+                "type": "integer",
+                "minimum": 1,
+                "maximum": max_page_limit,
+            })),
+            // A cursor is the base64url (unpadded) of a 16-byte id: 22
+            // characters, the last carrying 2 bits, hence one of four.
+            ("query", "cursor") => Some(json!({
+                "type": "string",
+                "pattern": "^[A-Za-z0-9_-]{21}[AQgw]$",
+                "minLength": 22,
+                "maxLength": 22,
+            })),
+            ("query", "since" | "until") => Some(json!({
+                "type": "string",
+                "format": "date-time",
+            })),
+            // `*`, an event type, or an event type followed by `.*`.
+            ("query", "type") => Some(json!({
+                "type": "string",
+                "pattern": EVENT_TYPE_FILTER_PATTERN,
+            })),
+            ("query", "bucket") => Some(json!({
+                "type": "string",
+                "enum": ["minute", "hour", "day"],
+            })),
+            _ => None,
+        };
+        if let Some(schema) = schema {
+            parameter["schema"] = schema;
+        }
+    }
+}
+
+/// An optional body (`Option<T>` in the handler) may be left out, but the
+/// handlers refuse a JSON `null`: the document says so.
+fn refuse_null_bodies(operation: &mut Value) {
+    let Some(schema) = operation.pointer_mut("/requestBody/content/application~1json/schema")
+    else {
+        return;
+    };
+    let Some(alternatives) = schema.get("oneOf").and_then(Value::as_array) else {
+        return;
+    };
+    let not_null: Vec<&Value> = alternatives
+        .iter()
+        .filter(|alternative| alternative.get("type") != Some(&json!("null")))
+        .collect();
+    if let [only] = not_null.as_slice() {
+        *schema = (*only).clone();
+        operation["requestBody"]["required"] = json!(false);
+    }
+}
+
+/// Adds each problem answer the operation can give and does not declare yet,
+/// and the problem+json body to every error answer declared without one.
+fn add_problem_answers(operation: &mut Value) {
+    let takes_body = operation.get("requestBody").is_some();
+    let parses = takes_body
+        || operation
+            .get("parameters")
+            .and_then(Value::as_array)
+            .is_some_and(|parameters| !parameters.is_empty());
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let mut wanted = vec![
+        ("401", "no credentials, or unknown, revoked or expired ones"),
+        ("403", "the credentials lack the permission the route needs"),
+        (
+            "503",
+            "a dependency is unavailable or too busy; retry after Retry-After seconds",
+        ),
+    ];
+    if parses {
+        wanted.push((
+            "400",
+            "a malformed parameter or body (each offending field is named)",
+        ));
+    }
+    if takes_body {
+        wanted.push(("413", "the body exceeds the size limit"));
+        wanted.push(("415", "the body is not application/json"));
+    }
+    for (status, description) in wanted {
+        responses
+            .entry(status)
+            .or_insert_with(|| json!({ "description": description }));
+    }
+    for (status, response) in responses.iter_mut() {
+        let is_error = status.starts_with('4') || status.starts_with('5');
+        // Every error answer is a problem document, however the handler declared it.
+        if is_error {
+            response["content"] = json!({
+                PROBLEM_CONTENT_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}
+            });
+        }
+    }
+}
+
+/// RFC 9457 problem details, as every error answer carries them.
+fn problem_schema() -> Value {
+    json!({
+        "type": "object",
+        "description": "RFC 9457 problem details.",
+        "required": ["type", "title", "status", "detail"],
+        "properties": {
+            "type": {"type": "string", "description": "a URI naming the problem"},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 100, "maximum": 599},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "description": "the offending fields of an invalid request",
+                "items": {
+                    "type": "object",
+                    "required": ["field", "message"],
+                    "properties": {
+                        "field": {"type": "string"},
+                        "message": {"type": "string"}
+                    }
+                }
+            }
+        }
+    })
 }
 
 /// The OpenAPI document, rendered once at start-up.
@@ -84,4 +381,82 @@ pub async fn docs_style() -> HttpResponse {
         .content_type("text/css")
         .insert_header(("cache-control", "public, max-age=86400"))
         .body(SWAGGER_CSS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn document() -> Value {
+        let mut document: Value =
+            serde_json::from_str(&crate::openapi_document(500).unwrap()).unwrap();
+        // `complete` already ran; run the body constraints again to see what they miss.
+        let schemas = document["components"]["schemas"].as_object_mut().unwrap();
+        assert_eq!(constrain_bodies(schemas), Vec::<String>::new());
+        document
+    }
+
+    #[test]
+    fn every_operation_declares_its_problem_answers() {
+        let document = document();
+        for (path, item) in document["paths"].as_object().unwrap() {
+            for (method, operation) in item.as_object().unwrap() {
+                let responses = operation["responses"].as_object().unwrap();
+                for status in ["401", "403", "503"] {
+                    assert!(responses.contains_key(status), "{method} {path}: {status}");
+                }
+                if operation.get("requestBody").is_some() {
+                    assert!(responses.contains_key("415"), "{method} {path}: 415");
+                }
+                for (status, response) in responses {
+                    if status.starts_with('4') || status.starts_with('5') {
+                        assert_eq!(
+                            response["content"]["application/problem+json"]["schema"]["$ref"],
+                            "#/components/schemas/Problem",
+                            "{method} {path}: {status}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn parameters_carry_the_constraints_the_api_enforces() {
+        let document = document();
+        let parameter = |path: &str, name: &str| {
+            document["paths"][path]["get"]["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|p| p["name"] == name)
+                .unwrap()["schema"]
+                .clone()
+        };
+        assert_eq!(
+            parameter("/v1/events/{id}", "id")["pattern"],
+            "^evt_[0-9a-f]{32}$"
+        );
+        assert_eq!(
+            parameter("/v1/deliveries/{id}", "id")["pattern"],
+            "^dlv_[0-9a-f]{32}$"
+        );
+        let limit = parameter("/v1/events", "limit");
+        assert_eq!(
+            (limit["minimum"].clone(), limit["maximum"].clone()),
+            (json!(1), json!(500))
+        );
+        assert_eq!(parameter("/v1/events", "cursor")["maxLength"], 22);
+        assert_eq!(parameter("/v1/stats", "since")["format"], "date-time");
+        assert_eq!(
+            document["components"]["schemas"]["ApiKeyIn"]["properties"]["scopes"]["minItems"],
+            1
+        );
+        let replay = &document["paths"]["/v1/events/{id}/replay"]["post"]["requestBody"];
+        assert_eq!(
+            replay["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ReplayIn"
+        );
+        assert_eq!(replay["required"], false);
+    }
 }

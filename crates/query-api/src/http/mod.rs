@@ -24,6 +24,17 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(stats::register);
 }
 
+/// The paths [`operational`] serves (GET only), and `/metrics`.
+pub const OPERATIONAL_PATHS: [&str; 7] = [
+    "/healthz",
+    "/readyz",
+    "/metrics",
+    "/openapi.json",
+    "/docs",
+    "/docs/swagger-ui-bundle.js",
+    "/docs/swagger-ui.css",
+];
+
 /// Registers the undocumented routes: probes and the documentation itself.
 pub fn operational(config: &mut web::ServiceConfig) {
     config

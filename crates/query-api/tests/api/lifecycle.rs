@@ -176,3 +176,47 @@ async fn build_names_the_setting_when_redis_is_unreachable() {
         "{error:#}"
     );
 }
+
+#[tokio::test]
+async fn trace_and_unknown_methods_are_405_problems_naming_the_allowed_methods() {
+    let app = spawn_app().await;
+    let send = async |method: &str, path: &str| {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let response = app
+            .client
+            .request(method, app.url(path))
+            .send()
+            .await
+            .unwrap();
+        let allow = response
+            .headers()
+            .get("allow")
+            .map(|value| value.to_str().unwrap().to_owned());
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (response.status().as_u16(), allow, content_type)
+    };
+
+    for (method, path, allow) in [
+        ("TRACE", "/v1/events", Some("GET")),
+        ("DELETE", "/v1/stats", Some("GET")),
+        (
+            "PUT",
+            "/v1/endpoints/ep_0192f3a0c0de7abc8def0123456789ab",
+            Some("DELETE, GET, PATCH"),
+        ),
+        ("TRACE", "/openapi.json", Some("GET")),
+        ("MADEUP", "/nowhere", Some("")),
+    ] {
+        let (status, allowed, content_type) = send(method, path).await;
+        assert_eq!(status, 405, "{method} {path}");
+        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
+        assert_eq!(content_type, "application/problem+json", "{method} {path}");
+    }
+    let (status, _, content_type) = send("GET", "/nowhere").await;
+    assert_eq!(status, 404);
+    assert_eq!(content_type, "application/problem+json");
+    app.shutdown().await.unwrap();
+}
