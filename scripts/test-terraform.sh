@@ -161,7 +161,7 @@ EOF
 import sys
 endpoint = sys.argv[1]
 services = ["acm", "applicationautoscaling", "autoscaling", "cloudwatch", "cloudwatchlogs", "ec2", "ecr",
-            "ecs", "elasticache", "elbv2", "iam", "kms", "rds", "route53", "s3", "secretsmanager",
+            "ecs", "elasticache", "elbv2", "events", "iam", "kms", "rds", "route53", "s3", "secretsmanager",
             "servicediscovery", "sns", "ssm", "sts"]
 endpoints = "\n".join(f'    {s} = "{endpoint}"' for s in services)
 print("# Test only (scripts/test-terraform.sh): every AWS API the staging env uses goes to moto.")

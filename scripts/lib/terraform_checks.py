@@ -29,26 +29,28 @@ EXPECTED_COUNTS = {
     "aws_appautoscaling_target": 4,
     "aws_autoscaling_group": 1,
     "aws_cloudwatch_dashboard": 1,
-    "aws_cloudwatch_log_group": 7,  # 4 services, migrate, sidecar metrics, VPC flow logs
+    "aws_cloudwatch_event_rule": 2,  # the monthly restore drill and its failure notice
+    "aws_cloudwatch_event_target": 2,
+    "aws_cloudwatch_log_group": 8,  # 4 services, migrate, restore drill, sidecar metrics, VPC flow logs
     "aws_cloudwatch_metric_alarm": 19,
     "aws_db_instance": 1,
     "aws_db_parameter_group": 1,
     "aws_db_subnet_group": 1,
     "aws_default_security_group": 1,
     "aws_ebs_volume": 1,
-    "aws_ecr_lifecycle_policy": 5,
-    "aws_ecr_repository": 5,
+    "aws_ecr_lifecycle_policy": 6,
+    "aws_ecr_repository": 6,  # 5 images + ops (restore drill)
     "aws_ecs_capacity_provider": 1,
     "aws_ecs_cluster": 1,
     "aws_ecs_cluster_capacity_providers": 1,
     "aws_ecs_service": 4,
-    "aws_ecs_task_definition": 5,  # 4 services + migrate
+    "aws_ecs_task_definition": 6,  # 4 services, migrate, restore drill
     "aws_eip": 1,
     "aws_flow_log": 1,
     "aws_iam_instance_profile": 2,
     "aws_iam_openid_connect_provider": 1,
-    "aws_iam_role": 15,
-    "aws_iam_role_policy": 10,
+    "aws_iam_role": 18,
+    "aws_iam_role_policy": 13,
     "aws_iam_role_policy_attachment": 4,
     "aws_instance": 1,
     "aws_internet_gateway": 1,

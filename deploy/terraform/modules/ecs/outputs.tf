@@ -28,3 +28,7 @@ output "log_streams" {
   description = "Names that need a log group: each service and migrate (known before any resource exists)."
   value       = concat(keys(local.services), ["migrate"])
 }
+
+output "cluster_arn" {
+  value = aws_ecs_cluster.this.arn
+}

@@ -4,6 +4,8 @@ locals {
   name              = "eventflow-${var.environment}"
   metrics_namespace = "EventFlow"
   images            = ["ingest-gateway", "dispatcher", "query-api", "dashboard", "cli"]
+  # The restore drill's image (scripts, PostgreSQL client, dispatcher); see restore_drill.tf.
+  ops_image = "ops"
 
   # Ports from the service catalogue (ecs module): ALB targets, gRPC and the
   # query API (the dashboard calls it inside the VPC).
@@ -41,7 +43,7 @@ module "s3" {
 
 module "ecr" {
   source       = "../ecr"
-  repositories = toset([for i in local.images : "${local.name}/${i}"])
+  repositories = toset([for i in concat(local.images, [local.ops_image]) : "${local.name}/${i}"])
   kms_key_arn  = module.secrets.kms_key_arn
 }
 

@@ -134,3 +134,9 @@ variable "promote_from" {
   type        = string
   default     = ""
 }
+
+variable "restore_drill_enabled" {
+  description = "Run the monthly restore drill; needs the eventflow-ENV/ops image (no docker/ target builds it yet)."
+  type        = bool
+  default     = false
+}
