@@ -118,7 +118,7 @@ fi
 # A copy under target/ so no .terraform directory or override lands in deploy/
 # (the providers are symlinked, so init stays cheap on later runs).
 mkdir -p "$WORK/terraform"
-find "$WORK/terraform" -mindepth 1 -name .terraform -prune -o -type f -delete
+find "$WORK/terraform" -type f -not -path '*/.terraform/*' -delete
 cp -R deploy/terraform/. "$WORK/terraform/"
 
 tf_init() { terraform -chdir="$1" init -input=false -no-color -plugin-dir="$PLUGIN_DIR" "${@:2}"; }
