@@ -264,23 +264,9 @@ fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretString>> {
     }
 }
 
-/// Saves the key readable by its owner only, replacing the file atomically.
+/// Saves the key readable by its owner only.
 fn write_key_file(path: &Path, key: &str) -> anyhow::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let partial = path.with_extension("partial");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(&partial)
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    std::io::Write::write_all(&mut file, format!("{key}\n").as_bytes())
-        .with_context(|| format!("cannot write {}", partial.display()))?;
-    drop(file);
-    std::fs::rename(&partial, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::files::write_private(path, &format!("{key}\n"))
 }
 
 /// Returns the project of `key` when the key exists here, is not revoked and has every dev scope.

@@ -1,160 +1,190 @@
-//! `eventflow endpoints`: where deliveries go. Creating one prints the secret
-//! that signs its deliveries, which the receiver needs to verify them.
+//! `eventflow endpoints`: where deliveries go, through the query API. The
+//! project is the key's; reads need `read`, changes and the secret `admin`.
+//! Creating one prints the secret that signs its deliveries.
 
-use anyhow::{Context, bail};
-use eventflow_domain::{EndpointId, EventTypeFilters, ProjectId};
-use eventflow_store::{NewEndpoint, Store};
-use reqwest::Url;
-use serde::Serialize;
+use anyhow::Context;
+use serde_json::{Map, Value, json};
 
+use crate::api::Api;
 use crate::output::Output;
+use crate::paging::Paging;
+
+const COLUMNS: &[&str] = &[
+    "id",
+    "url",
+    "event_types",
+    "enabled",
+    "paused",
+    "failing_since",
+];
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create an endpoint and print its id and signing secret.
+    /// List the project's endpoints.
+    List {
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Show one endpoint.
+    Get { id: String },
+    /// Create an endpoint and print it with its signing secret.
+    #[command(
+        after_help = "Example:\n  eventflow endpoints create --url https://example.com/webhooks --event-types 'order.*'"
+    )]
     Create {
-        /// The project the endpoint belongs to (prj_…).
-        #[arg(long)]
-        project: String,
-        /// Where deliveries are POSTed: an http or https URL without credentials.
+        /// Where deliveries are POSTed: an http or https URL.
         #[arg(long)]
         url: String,
-        /// Comma-separated event types to deliver: exact types, `prefix.*` or `*` (every event).
-        #[arg(long, default_value = "*")]
-        event_types: String,
-        /// A note for humans.
-        #[arg(long, default_value = "")]
-        description: String,
+        #[command(flatten)]
+        definition: Definition,
+    },
+    /// Change an endpoint; only the options given change.
+    Update {
+        id: String,
+        /// A new URL.
+        #[arg(long)]
+        url: Option<String>,
+        #[command(flatten)]
+        definition: Definition,
+    },
+    /// Deliver to it again (deliveries held while disabled go out).
+    Enable { id: String },
+    /// Stop delivering to it; deliveries wait until it is enabled.
+    Disable { id: String },
+    /// Hold its deliveries until resumed.
+    Pause { id: String },
+    /// Release its held deliveries.
+    Resume { id: String },
+    /// Delete it.
+    Delete { id: String },
+    /// Print its signing secret (and the previous one during a rotation).
+    Secret { id: String },
+    /// Replace its signing secret; the old one keeps signing for the grace period.
+    RotateSecret {
+        id: String,
+        /// How long the old secret keeps signing, in seconds (default: a day).
+        #[arg(long)]
+        grace_seconds: Option<u64>,
+    },
+    /// Send it an `eventflow.test` event now.
+    Test { id: String },
+    /// Send its failed deliveries created since a time again.
+    Recover {
+        id: String,
+        /// RFC 3339, e.g. 2026-12-07T00:00:00Z.
+        #[arg(long)]
+        since: String,
     },
 }
 
-#[derive(Debug, Serialize)]
-struct CreatedEndpoint<'a> {
-    id: EndpointId,
-    project_id: ProjectId,
-    url: &'a str,
-    event_types: &'a [String],
-    description: &'a str,
-    /// The `whsec_…` secret that signs deliveries.
-    secret: &'a str,
+/// The endpoint settings shared by create and update.
+#[derive(Debug, clap::Args)]
+pub struct Definition {
+    /// Comma-separated event types: exact types, `prefix.*` or `*` (every event; the default on create).
+    #[arg(long)]
+    event_types: Option<String>,
+    /// A note for humans.
+    #[arg(long)]
+    description: Option<String>,
+    /// A payload predicate as JSON (see the README's filters).
+    #[arg(long)]
+    payload_filter: Option<String>,
+    /// A header added to every delivery, `name=value`; repeat for more.
+    #[arg(long = "header")]
+    headers: Vec<String>,
+    /// Deliveries per second at most.
+    #[arg(long)]
+    rate_limit: Option<i64>,
+    /// Deliveries in flight at most.
+    #[arg(long)]
+    max_concurrency: Option<i64>,
 }
 
-pub async fn run(command: Command, store: &Store, output: &Output) -> anyhow::Result<()> {
-    match command {
-        Command::Create {
-            project,
+impl Definition {
+    fn into_body(self, mut body: Map<String, Value>) -> anyhow::Result<Value> {
+        if let Some(types) = self.event_types {
+            let types: Vec<&str> = types.split(',').map(str::trim).collect();
+            body.insert("event_types".into(), json!(types));
+        }
+        if let Some(description) = self.description {
+            body.insert("description".into(), json!(description));
+        }
+        if let Some(filter) = self.payload_filter {
+            let filter: Value =
+                serde_json::from_str(&filter).context("invalid --payload-filter: not JSON")?;
+            body.insert("payload_filter".into(), filter);
+        }
+        if !self.headers.is_empty() {
+            let mut headers = Map::new();
+            for header in self.headers {
+                let (name, value) = header
+                    .split_once('=')
+                    .with_context(|| format!("invalid --header {header:?}: use name=value"))?;
+                headers.insert(name.trim().to_owned(), json!(value));
+            }
+            body.insert("headers".into(), Value::Object(headers));
+        }
+        if let Some(rate) = self.rate_limit {
+            body.insert("rate_limit_per_second".into(), json!(rate));
+        }
+        if let Some(concurrency) = self.max_concurrency {
+            body.insert("max_concurrency".into(), json!(concurrency));
+        }
+        Ok(Value::Object(body))
+    }
+}
+
+pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result<()> {
+    let path = |id: &str| format!("/v1/endpoints/{id}");
+    let answer = match command {
+        Command::List { paging } => {
+            let page = paging.fetch(api, "/v1/endpoints", Vec::new()).await?;
+            return output.list(&page, COLUMNS);
+        }
+        Command::Get { id } => api.get(&path(&id), &[]).await?,
+        Command::Create { url, definition } => {
+            let mut body = Map::new();
+            body.insert("url".into(), json!(url));
+            api.post("/v1/endpoints", &definition.into_body(body)?)
+                .await?
+        }
+        Command::Update {
+            id,
             url,
-            event_types,
-            description,
+            definition,
         } => {
-            let project_id = ProjectId::parse(&project).context("invalid --project")?;
-            let url = parse_endpoint_url(&url)?;
-            let event_types = parse_event_type_filters(&event_types)?;
-            let new = NewEndpoint {
-                project_id,
-                url: url.to_string(),
-                description,
-                event_types,
-            };
-            let created = store
-                .create_endpoint(new.clone())
-                .await
-                .context("cannot create the endpoint")?;
-            let shown = CreatedEndpoint {
-                id: created.id,
-                project_id,
-                url: &created.url,
-                event_types: &created.event_types,
-                description: &new.description,
-                secret: created.secret.as_str(),
-            };
-            output.print(&shown, || {
-                format!(
-                    "{}\nsigning secret {} (endpoint {} receives {})",
-                    shown.id,
-                    shown.secret,
-                    shown.url,
-                    shown.event_types.join(", ")
-                )
-            })
+            let mut body = Map::new();
+            if let Some(url) = url {
+                body.insert("url".into(), json!(url));
+            }
+            api.patch(&path(&id), &definition.into_body(body)?).await?
         }
-    }
-}
-
-/// Accepts an absolute http or https URL with a host and no user name or password.
-fn parse_endpoint_url(raw: &str) -> anyhow::Result<Url> {
-    let url = Url::parse(raw.trim()).with_context(|| format!("invalid --url {raw:?}"))?;
-    if !matches!(url.scheme(), "http" | "https") {
-        bail!("invalid --url {raw:?}: must be an http or https URL");
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        bail!("invalid --url {raw:?}: must not contain a user name or password");
-    }
-    if url.host().is_none() {
-        bail!("invalid --url {raw:?}: must name a host");
-    }
-    Ok(url)
-}
-
-/// Splits the comma-separated filters and checks each is `*`, `prefix.*` or an event type.
-fn parse_event_type_filters(raw: &str) -> anyhow::Result<Vec<String>> {
-    let filters = EventTypeFilters::parse_comma_separated(raw)
-        .with_context(|| format!("invalid --event-types {raw:?}"))?;
-    let mut unique: Vec<String> = Vec::new();
-    for filter in filters.to_strings() {
-        if !unique.contains(&filter) {
-            unique.push(filter);
+        Command::Enable { id } => api.patch(&path(&id), &json!({"enabled": true})).await?,
+        Command::Disable { id } => api.patch(&path(&id), &json!({"enabled": false})).await?,
+        Command::Pause { id } => api.patch(&path(&id), &json!({"paused": true})).await?,
+        Command::Resume { id } => api.patch(&path(&id), &json!({"paused": false})).await?,
+        Command::Delete { id } => {
+            api.delete(&path(&id)).await?;
+            let deleted = json!({"id": id, "deleted": true});
+            return output.print(&deleted, || format!("deleted {id}"));
         }
-    }
-    Ok(unique)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn http_and_https_urls_are_accepted() {
-        for raw in [
-            "https://example.com/hooks",
-            "http://127.0.0.1:9000/in?token=x",
-        ] {
-            assert!(parse_endpoint_url(raw).is_ok(), "{raw}");
+        Command::Secret { id } => {
+            let secret = api.get(&format!("{}/secret", path(&id)), &[]).await?;
+            return output.print(&secret, || crate::output::object_text(&secret));
         }
-    }
-
-    #[test]
-    fn other_schemes_credentials_and_relative_urls_are_refused() {
-        let cases = [
-            ("ftp://example.com/x", "http or https"),
-            ("https://user:pw@example.com/x", "user name or password"),
-            ("https://user@example.com/x", "user name or password"),
-            ("example.com/hooks", "invalid --url"),
-            ("", "invalid --url"),
-        ];
-        for (raw, expected) in cases {
-            let error = format!("{:#}", parse_endpoint_url(raw).unwrap_err());
-            assert!(error.contains(expected), "{raw}: {error}");
+        Command::RotateSecret { id, grace_seconds } => {
+            let mut body = json!({});
+            if let Some(grace) = grace_seconds {
+                body["grace_period_seconds"] = json!(grace);
+            }
+            api.post(&format!("{}/secret/rotate", path(&id)), &body)
+                .await?
         }
-    }
-
-    #[test]
-    fn filters_are_wildcards_prefixes_or_event_types() {
-        let filters = parse_event_type_filters("order.*, invoice.paid,*,order.*").unwrap();
-        assert_eq!(filters, ["order.*", "invoice.paid", "*"]);
-    }
-
-    #[test]
-    fn malformed_filters_are_refused() {
-        for raw in [
-            "",
-            "order.,",
-            "*.created",
-            "order*",
-            "order .created",
-            "order.**",
-        ] {
-            assert!(parse_event_type_filters(raw).is_err(), "{raw:?}");
+        Command::Test { id } => api.post(&format!("{}/test", path(&id)), &json!({})).await?,
+        Command::Recover { id, since } => {
+            api.post(&format!("{}/recover", path(&id)), &json!({"since": since}))
+                .await?
         }
-    }
+    };
+    output.object(&answer)
 }

@@ -1,28 +1,47 @@
-//! `eventflow keys`: API keys. A key's plaintext is printed once, at creation;
-//! the database keeps only its hash.
+//! `eventflow keys`: API keys through the query API. A key's plaintext is
+//! printed once, at creation; the service keeps only its hash.
 
 use anyhow::Context;
-use eventflow_domain::{
-    ApiKeyId, ProjectId, Scopes, format_rfc3339, parse_duration, parse_rfc3339,
-};
-use eventflow_store::Store;
-use serde::Serialize;
+use eventflow_domain::{format_rfc3339, parse_duration, parse_rfc3339};
+use serde_json::{Value, json};
 
+use crate::api::Api;
 use crate::output::Output;
+use crate::paging::{Paging, push_opt};
+
+const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "scopes",
+    "created_at",
+    "expires_at",
+    "revoked_at",
+];
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a key and print it (shown only this once) and its id.
-    Create {
-        /// The project the key belongs to (prj_…).
+    /// List a project's keys (never the keys themselves).
+    List {
+        /// prj_… (required with the operator token; an admin key lists its own project's).
         #[arg(long)]
-        project: String,
+        project: Option<String>,
+        #[command(flatten)]
+        paging: Paging,
+    },
+    /// Create a key and print it (shown only this once) and its id.
+    #[command(
+        after_help = "Examples:\n  eventflow keys create --scopes ingest --name checkout\n  eventflow keys create --project prj_… --scopes ingest,read --expires-in 90d"
+    )]
+    Create {
+        /// prj_… (required with the operator token; an admin key creates keys for its own project).
+        #[arg(long)]
+        project: Option<String>,
         /// Comma-separated scopes: ingest, read, admin.
         #[arg(long)]
         scopes: String,
         /// A label to tell keys apart.
-        #[arg(long, default_value = "")]
-        name: String,
+        #[arg(long)]
+        name: Option<String>,
         /// Refuse the key from this RFC 3339 instant on (e.g. 2027-01-01T00:00:00Z).
         #[arg(long, conflicts_with = "expires_in")]
         expires_at: Option<String>,
@@ -37,26 +56,13 @@ pub enum Command {
     },
 }
 
-#[derive(Debug, Serialize)]
-struct CreatedKey<'a> {
-    id: ApiKeyId,
-    project_id: ProjectId,
-    name: &'a str,
-    scopes: Scopes,
-    /// RFC 3339; null never expires.
-    expires_at: Option<String>,
-    /// The key itself; not stored, so not shown again.
-    key: &'a str,
-}
-
-#[derive(Debug, Serialize)]
-struct RevokedKey {
-    id: ApiKeyId,
-    revoked: bool,
-}
-
-pub async fn run(command: Command, store: &Store, output: &Output) -> anyhow::Result<()> {
+pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result<()> {
     match command {
+        Command::List { project, paging } => {
+            let mut query = Vec::new();
+            push_opt(&mut query, "project_id", &project);
+            output.list(&paging.fetch(api, "/v1/api-keys", query).await?, COLUMNS)
+        }
         Command::Create {
             project,
             scopes,
@@ -64,47 +70,44 @@ pub async fn run(command: Command, store: &Store, output: &Output) -> anyhow::Re
             expires_at,
             expires_in,
         } => {
-            let project_id = ProjectId::parse(&project).context("invalid --project")?;
-            let scopes = Scopes::parse_list(&scopes).context("invalid --scopes")?;
-            let expires_at = expiry(expires_at.as_deref(), expires_in.as_deref())?;
-            let created = store
-                .create_expiring_api_key(project_id, &name, &scopes, expires_at)
-                .await
-                .context("cannot create the key")?;
-            let shown = CreatedKey {
-                id: created.record.id,
-                project_id,
-                name: &created.record.name,
-                scopes: created.record.scopes,
-                expires_at: created.record.expires_at.map(format_rfc3339),
-                key: created.plaintext.expose(),
-            };
-            output.print(&shown, || {
-                let expiry = match &shown.expires_at {
-                    Some(at) => format!(", expires {at}"),
-                    None => String::new(),
-                };
-                format!(
-                    "{}\nkey id {} (project {project_id}, scopes {}{expiry}); the key is shown only this once",
-                    shown.key, shown.id, shown.scopes
-                )
-            })
+            let scopes: Vec<&str> = scopes.split(',').map(str::trim).collect();
+            let mut body = json!({"scopes": scopes});
+            if let Some(project) = project {
+                body["project_id"] = json!(project);
+            }
+            if let Some(name) = name {
+                body["name"] = json!(name);
+            }
+            if let Some(at) = expiry(expires_at.as_deref(), expires_in.as_deref())? {
+                body["expires_at"] = json!(format_rfc3339(at));
+            }
+            let created = api.post("/v1/api-keys", &body).await?;
+            output.print(&created, || created_text(&created))
         }
         Command::Revoke { id } => {
-            let id = ApiKeyId::parse(&id).context("invalid key id")?;
-            store
-                .revoke_api_key(id)
-                .await
-                .context("cannot revoke the key")?;
-            output.print(&RevokedKey { id, revoked: true }, || {
-                format!("revoked {id}")
-            })
+            api.delete(&format!("/v1/api-keys/{id}")).await?;
+            let revoked = api.get(&format!("/v1/api-keys/{id}"), &[]).await?;
+            output.print(&revoked, || format!("revoked {id}"))
         }
     }
 }
 
-/// The instant `--expires-at` names or `--expires-in` reaches from now; it
-/// must lie in the future.
+fn created_text(created: &Value) -> String {
+    let field = |name: &str| crate::output::cell(created.get(name));
+    let expiry = match created.get("expires_at").and_then(Value::as_str) {
+        Some(at) => format!(", expires {at}"),
+        None => String::new(),
+    };
+    format!(
+        "{}\nkey id {} (project {}, scopes {}{expiry}); the key is shown only this once",
+        field("key"),
+        field("id"),
+        field("project_id"),
+        field("scopes"),
+    )
+}
+
+/// The instant `--expires-at` names or `--expires-in` reaches from now.
 fn expiry(
     expires_at: Option<&str>,
     expires_in: Option<&str>,
@@ -119,6 +122,5 @@ fn expiry(
         }
         (None, None) => return Ok(None),
     };
-    anyhow::ensure!(at > now, "invalid --expires-at: must be in the future");
     Ok(Some(at))
 }

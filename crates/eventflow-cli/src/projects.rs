@@ -1,44 +1,94 @@
-//! `eventflow projects`: tenants.
+//! `eventflow projects`: through the query API. Creating a project, and
+//! changing its rate limit or retention, takes the operator token.
 
-use anyhow::{Context, bail};
-use eventflow_store::Store;
+use serde_json::{Map, Value, json};
 
+use crate::api::Api;
 use crate::output::Output;
 
-/// The longest project name the schema accepts.
-const MAX_NAME_CHARS: usize = 200;
+const COLUMNS: &[&str] = &[
+    "id",
+    "name",
+    "rate_limit_per_second",
+    "rate_limit_burst",
+    "retention_days",
+];
 
 #[derive(Debug, clap::Subcommand)]
 pub enum Command {
-    /// Create a project and print its id.
+    /// List the projects the key may manage (all of them with the operator token).
+    List,
+    /// Show one project.
+    Get {
+        /// prj_…
+        id: String,
+    },
+    /// Create a project (operator token).
+    #[command(
+        after_help = "Example:\n  EVENTFLOW_KEY=$(cat .eventflow/admin-token) eventflow projects create shop --rate-limit 100"
+    )]
     Create {
-        /// A name for humans, 1 to 200 characters.
+        /// The project's name.
         name: String,
-        /// Sustained events per second (default: the gateway's setting).
-        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
-        rate_limit: Option<i32>,
-        /// Events allowed in a burst above the sustained rate (default: the gateway's setting).
-        #[arg(long, value_parser = clap::value_parser!(i32).range(1..))]
-        burst: Option<i32>,
+        #[command(flatten)]
+        settings: Settings,
+    },
+    /// Change a project: its name (admin key), rate limit or retention (operator token).
+    Update {
+        /// prj_…
+        id: String,
+        /// A new name.
+        #[arg(long)]
+        name: Option<String>,
+        #[command(flatten)]
+        settings: Settings,
     },
 }
 
-pub async fn run(command: Command, store: &Store, output: &Output) -> anyhow::Result<()> {
-    match command {
-        Command::Create {
-            name,
-            rate_limit,
-            burst,
-        } => {
-            let name = name.trim();
-            if name.is_empty() || name.chars().count() > MAX_NAME_CHARS {
-                bail!("invalid project name: must be 1 to {MAX_NAME_CHARS} characters");
+#[derive(Debug, clap::Args)]
+pub struct Settings {
+    /// Events per second the gateway accepts.
+    #[arg(long)]
+    rate_limit: Option<i32>,
+    /// Events allowed in a burst.
+    #[arg(long)]
+    burst: Option<i32>,
+    /// Days events are kept.
+    #[arg(long)]
+    retention_days: Option<i32>,
+}
+
+impl Settings {
+    fn into_body(self, mut body: Map<String, Value>) -> Value {
+        for (name, value) in [
+            ("rate_limit_per_second", self.rate_limit),
+            ("rate_limit_burst", self.burst),
+            ("retention_days", self.retention_days),
+        ] {
+            if let Some(value) = value {
+                body.insert(name.into(), json!(value));
             }
-            let project = store
-                .create_project(name, rate_limit, burst)
-                .await
-                .context("cannot create the project")?;
-            output.print(&project, || project.id.to_string())
+        }
+        Value::Object(body)
+    }
+}
+
+pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result<()> {
+    match command {
+        Command::List => output.list(&api.get("/v1/projects", &[]).await?, COLUMNS),
+        Command::Get { id } => output.object(&api.get(&format!("/v1/projects/{id}"), &[]).await?),
+        Command::Create { name, settings } => {
+            let mut body = Map::new();
+            body.insert("name".into(), json!(name));
+            output.object(&api.post("/v1/projects", &settings.into_body(body)).await?)
+        }
+        Command::Update { id, name, settings } => {
+            let mut body = Map::new();
+            if let Some(name) = name {
+                body.insert("name".into(), json!(name));
+            }
+            let body = settings.into_body(body);
+            output.object(&api.patch(&format!("/v1/projects/{id}"), &body).await?)
         }
     }
 }

@@ -1,0 +1,80 @@
+//! `eventflow stats`: the project's series as a compact table with a
+//! sparkline per measure.
+
+use serde_json::Value;
+
+use crate::api::Api;
+use crate::output::{Output, sparkline};
+use crate::paging::push_opt;
+
+#[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  eventflow stats\n  eventflow stats --bucket minute --since 2026-12-07T12:00:00Z --json"
+)]
+pub struct Args {
+    /// minute, hour (default) or day.
+    #[arg(long)]
+    bucket: Option<String>,
+    /// RFC 3339 start (default: a day before --until).
+    #[arg(long)]
+    since: Option<String>,
+    /// RFC 3339 end (default: now).
+    #[arg(long)]
+    until: Option<String>,
+    /// ep_…: one endpoint's deliveries.
+    #[arg(long)]
+    endpoint: Option<String>,
+}
+
+/// The measures shown, as (label, field of a point).
+const MEASURES: [(&str, &str); 4] = [
+    ("events", "events"),
+    ("succeeded", "deliveries_succeeded"),
+    ("failed", "deliveries_failed"),
+    ("attempts", "attempts"),
+];
+
+pub async fn run(args: Args, api: &Api, output: &Output) -> anyhow::Result<()> {
+    let mut query = Vec::new();
+    push_opt(&mut query, "bucket", &args.bucket);
+    push_opt(&mut query, "since", &args.since);
+    push_opt(&mut query, "until", &args.until);
+    push_opt(&mut query, "endpoint_id", &args.endpoint);
+    let stats = api.get("/v1/stats", &query).await?;
+    output.print(&stats, || stats_text(&stats))
+}
+
+fn stats_text(stats: &Value) -> String {
+    let series = stats
+        .get("series")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let field = |name: &str| crate::output::cell(stats.get(name));
+    let mut lines = vec![format!(
+        "{} to {} by {}",
+        field("since"),
+        field("until"),
+        field("bucket")
+    )];
+    let values = |pick: &dyn Fn(&Value) -> Option<f64>| -> Vec<f64> {
+        series
+            .iter()
+            .map(|point| pick(point).unwrap_or(0.0))
+            .collect()
+    };
+    for (label, name) in MEASURES {
+        let points = values(&|point| point.get(name).and_then(Value::as_f64));
+        let total: f64 = points.iter().sum();
+        lines.push(format!("{label:<10} {total:>9}  {}", sparkline(&points)));
+    }
+    let p99 = values(&|point| point.pointer("/latency_ms/p99").and_then(Value::as_f64));
+    let worst = p99.iter().copied().fold(0.0_f64, f64::max);
+    lines.push(format!(
+        "{:<10} {:>9}  {}",
+        "p99 ms",
+        format!("≤{worst}"),
+        sparkline(&p99)
+    ));
+    lines.join("\n")
+}
