@@ -103,7 +103,7 @@ locals {
         alarms = concat(
           [aws_cloudwatch_metric_alarm.error_rate.arn, aws_cloudwatch_metric_alarm.stream_lag.arn,
             aws_cloudwatch_metric_alarm.dead_letters.arn, aws_cloudwatch_metric_alarm.open_circuits.arn,
-          aws_cloudwatch_metric_alarm.db_storage.arn, aws_cloudwatch_metric_alarm.db_connections.arn],
+          aws_cloudwatch_metric_alarm.database["free-storage"].arn, aws_cloudwatch_metric_alarm.database["connections"].arn],
           [for a in aws_cloudwatch_metric_alarm.p99_latency : a.arn],
         )
       }

@@ -104,30 +104,29 @@ resource "aws_cloudwatch_metric_alarm" "p99_latency" {
   ok_actions          = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "service_cpu" {
-  for_each            = var.service_names
-  alarm_name          = "${var.name}-${each.key}-cpu"
-  alarm_description   = "${each.key} CPU above 85 % for 10 minutes although it scales out at a lower level: scaling is at its maximum or stuck."
-  namespace           = "AWS/ECS"
-  metric_name         = "CPUUtilization"
-  dimensions          = { ClusterName = var.cluster_name, ServiceName = each.value }
-  statistic           = "Average"
-  period              = 60
-  evaluation_periods  = 10
-  threshold           = 85
-  comparison_operator = "GreaterThanThreshold"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+locals {
+  # Per service: ECS metric => (statistic, description). Both fire above 85 %
+  # for 10 minutes, beyond what auto-scaling at 60 % CPU should allow.
+  service_alarms = {
+    cpu    = { metric = "CPUUtilization", statistic = "Average", what = "CPU above 85 % for 10 minutes although it scales out at 60 %: scaling is at its maximum or stuck" }
+    memory = { metric = "MemoryUtilization", statistic = "Maximum", what = "memory above 85 % of its task's for 10 minutes" }
+  }
+  service_alarm_pairs = {
+    for pair in setproduct(keys(var.service_names), keys(local.service_alarms)) : "${pair[0]}-${pair[1]}" => {
+      service = pair[0]
+      alarm   = local.service_alarms[pair[1]]
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "service_memory" {
-  for_each            = var.service_names
-  alarm_name          = "${var.name}-${each.key}-memory"
-  alarm_description   = "${each.key} memory above 85 % of its task's for 10 minutes."
+resource "aws_cloudwatch_metric_alarm" "service" {
+  for_each            = local.service_alarm_pairs
+  alarm_name          = "${var.name}-${each.key}"
+  alarm_description   = "${each.value.service} ${each.value.alarm.what}."
   namespace           = "AWS/ECS"
-  metric_name         = "MemoryUtilization"
-  dimensions          = { ClusterName = var.cluster_name, ServiceName = each.value }
-  statistic           = "Maximum"
+  metric_name         = each.value.alarm.metric
+  dimensions          = { ClusterName = var.cluster_name, ServiceName = var.service_names[each.value.service] }
+  statistic           = each.value.alarm.statistic
   period              = 60
   evaluation_periods  = 10
   threshold           = 85
@@ -182,47 +181,38 @@ resource "aws_cloudwatch_metric_alarm" "open_circuits" {
   alarm_actions       = local.alarm_actions
 }
 
-resource "aws_cloudwatch_metric_alarm" "db_storage" {
-  alarm_name          = "${var.name}-db-free-storage"
-  alarm_description   = "PostgreSQL has less than 10 % of its allocated storage free (storage auto-scaling may be at its maximum)."
-  namespace           = "AWS/RDS"
-  metric_name         = "FreeStorageSpace"
-  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Minimum"
-  period              = 300
-  evaluation_periods  = 2
-  threshold           = var.db_allocated_storage_gib * 1073741824 * 0.1
-  comparison_operator = "LessThanThreshold"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
+locals {
+  database_alarms = {
+    free-storage = {
+      metric    = "FreeStorageSpace", statistic = "Minimum", periods = 2, comparison = "LessThanThreshold"
+      threshold = var.db_allocated_storage_gib * 1073741824 * 0.1
+      what      = "PostgreSQL has less than 10 % of its allocated storage free (storage auto-scaling may be at its maximum)."
+    }
+    connections = {
+      metric    = "DatabaseConnections", statistic = "Maximum", periods = 2, comparison = "GreaterThanThreshold"
+      threshold = floor(var.db_max_connections * 0.8)
+      what      = "PostgreSQL connections above 80 % of max_connections: add capacity or lower database_pool_size."
+    }
+    cpu = {
+      metric    = "CPUUtilization", statistic = "Average", periods = 3, comparison = "GreaterThanThreshold"
+      threshold = 80
+      what      = "PostgreSQL CPU above 80 % for 15 minutes."
+    }
+  }
 }
 
-resource "aws_cloudwatch_metric_alarm" "db_connections" {
-  alarm_name          = "${var.name}-db-connections"
-  alarm_description   = "PostgreSQL connections above 80 % of max_connections: add capacity or lower database_pool_size."
+resource "aws_cloudwatch_metric_alarm" "database" {
+  for_each            = local.database_alarms
+  alarm_name          = "${var.name}-db-${each.key}"
+  alarm_description   = each.value.what
   namespace           = "AWS/RDS"
-  metric_name         = "DatabaseConnections"
+  metric_name         = each.value.metric
   dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Maximum"
+  statistic           = each.value.statistic
   period              = 300
-  evaluation_periods  = 2
-  threshold           = floor(var.db_max_connections * 0.8)
-  comparison_operator = "GreaterThanThreshold"
-  alarm_actions       = local.alarm_actions
-  ok_actions          = local.alarm_actions
-}
-
-resource "aws_cloudwatch_metric_alarm" "db_cpu" {
-  alarm_name          = "${var.name}-db-cpu"
-  alarm_description   = "PostgreSQL CPU above 80 % for 15 minutes."
-  namespace           = "AWS/RDS"
-  metric_name         = "CPUUtilization"
-  dimensions          = { DBInstanceIdentifier = var.db_instance_id }
-  statistic           = "Average"
-  period              = 300
-  evaluation_periods  = 3
-  threshold           = 80
-  comparison_operator = "GreaterThanThreshold"
+  evaluation_periods  = each.value.periods
+  threshold           = each.value.threshold
+  comparison_operator = each.value.comparison
   alarm_actions       = local.alarm_actions
   ok_actions          = local.alarm_actions
 }
