@@ -357,22 +357,30 @@ python3 docker/test/webhooks.py receive --bind "$BRIDGE_IP" --port-file "$WORK/r
   --log "$WORK/deliveries.jsonl" --delay-file "$WORK/delay" &
 RECEIVER_PID=$!
 wait_for 10 test -s "$WORK/receiver.port"
-project=$(cli --json projects create container-test | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-key=$(cli --json keys create --project "$project" --scopes ingest,read | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])')
-secret=$(cli --json endpoints create --project "$project" --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" \
-  --event-types 'order.*' | python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])')
-SECRETS+=("$secret")
+json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+# Writes the key and the endpoint's secret to $WORK/key and $WORK/secret.
+create_endpoint() {
+  local project
+  project=$(cli --json projects create container-test | json_field id) || return 1
+  cli --json keys create --project "$project" --scopes ingest,read | json_field key >"$WORK/key" || return 1
+  cli --json endpoints create --project "$project" --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" \
+    --event-types 'order.*' | json_field secret >"$WORK/secret"
+}
+rm -f "$WORK/key" "$WORK/secret"
+check "eventflow/cli creates a project, a key and an endpoint" create_endpoint
+key=$(cat "$WORK/key" 2>/dev/null || true)
+SECRETS+=("$(cat "$WORK/secret" 2>/dev/null || true)")
 
 delivered() { python3 docker/test/webhooks.py check --log "$WORK/deliveries.jsonl" --secret "${SECRETS[@]}" --acked "$@"; }
 send() { python3 docker/test/webhooks.py send --gateway "$GATEWAY" --key "$key" "$@"; }
 
-send --acked "$WORK/acked-first.txt" --batch 20 >/dev/null
+send --acked "$WORK/acked-first.txt" --batch 20 >/dev/null || fail "sending a batch of 20 events"
 check "20 events sent through the gateway container arrive signed" wait_for 60 delivered "$WORK/acked-first.txt"
 
 # The dispatcher stopped with deliveries in flight: it must exit 0 within its drain time, and
 # once started again every acknowledged event must arrive.
 echo 1 >"$WORK/delay"
-send --acked "$WORK/acked-dispatcher.txt" --batch 100 >/dev/null
+send --acked "$WORK/acked-dispatcher.txt" --batch 100 >/dev/null || fail "sending a batch of 100 events"
 arrivals() { [ "$(wc -l <"$WORK/deliveries.jsonl")" -gt "$1" ]; }
 wait_for 30 arrivals "$(($(wc -l <"$WORK/deliveries.jsonl") + 5))" || true
 t0=$(now)
@@ -435,7 +443,7 @@ compose_first_event() {
   key=$(compose run --rm -T migrate keys create --project "$project" --scopes ingest,read | head -n 1)
   compose run --rm -T migrate --json endpoints create --project "$project" \
     --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin)["secret"])' >"$WORK/compose-secret.txt"
+    json_field secret >"$WORK/compose-secret.txt"
   gateway=$(compose port ingest-gateway 8080)
   answer=$(curl -s --max-time 10 "http://$gateway/v1/events" -H "Authorization: Bearer $key" \
     -H 'Content-Type: application/json' -d '{"type": "order.created", "payload": {"order_id": 42}}')
