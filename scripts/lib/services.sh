@@ -4,6 +4,11 @@
 
 log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
+# The key the services these scripts start (and the bench's provisioning)
+# encrypt endpoint signing secrets with. A fixed, public default: local runs
+# only; deployments set their own from a secret store.
+export EVENTFLOW_SECRETS_KEY="${EVENTFLOW_SECRETS_KEY:-ZXZlbnRmbG93LWxvY2FsLXNjcmlwdHMta2V5LTAwMDA=}"
+
 apt_install() {
   if [ -z "${EVENTFLOW_APT_UPDATED:-}" ]; then
     log "apt-get update"

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eventflow_domain::{AddressPolicy, RetrySchedule};
+use eventflow_domain::{AddressPolicy, RetrySchedule, SecretsKeyring};
 use eventflow_runtime::config::{self, ConfigError};
 use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
@@ -20,6 +20,9 @@ pub struct Config {
     /// The token `DispatchControl` callers must present; None refuses every call.
     #[serde(default)]
     pub internal_token: Option<InternalToken>,
+    /// Opens endpoint signing secrets (`EVENTFLOW_SECRETS_KEY`); required at start.
+    #[serde(default)]
+    pub secrets_key: Option<SecretsKeyring>,
     pub log: String,
     pub redis_key_prefix: String,
     pub database_pool_size: usize,

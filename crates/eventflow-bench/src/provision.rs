@@ -42,7 +42,8 @@ pub async fn provision(
     endpoint_urls: &[String],
 ) -> anyhow::Result<Provisioned> {
     let store = Store::connect(&database.database_url, &PoolSettings::default())
-        .context("connecting to PostgreSQL (--database-url)")?;
+        .context("connecting to PostgreSQL (--database-url)")?
+        .with_secrets(secrets_keyring()?);
     let project = store
         .create_project(
             &project_name(workload),
@@ -69,6 +70,15 @@ pub async fn provision(
 }
 
 /// Creates one endpoint at `url` subscribed to every event type.
+/// The key the dispatcher under test opens endpoint secrets with: the
+/// benchmark seals them with the same `EVENTFLOW_SECRETS_KEY`
+/// (scripts/lib/services.sh exports one).
+pub fn secrets_keyring() -> anyhow::Result<std::sync::Arc<eventflow_domain::SecretsKeyring>> {
+    let raw = std::env::var("EVENTFLOW_SECRETS_KEY")
+        .context("missing setting EVENTFLOW_SECRETS_KEY (the dispatcher's key)")?;
+    Ok(std::sync::Arc::new(eventflow_domain::SecretsKeyring::parse(&raw)?))
+}
+
 async fn create_endpoint(
     store: &Store,
     project_id: ProjectId,

@@ -77,6 +77,10 @@ pub enum DomainError {
     #[error("invalid payload filter: {location}: {reason}")]
     InvalidPayloadFilter { location: String, reason: String },
 
+    /// The secrets keyring (`EVENTFLOW_SECRETS_KEY`) did not parse; never quotes a key.
+    #[error("invalid EVENTFLOW_SECRETS_KEY: {reason}")]
+    InvalidSecretsKey { reason: String },
+
     /// A payload nested objects and arrays deeper than the configured limit.
     #[error("invalid payload: nests objects and arrays deeper than the limit of {limit} levels")]
     PayloadTooDeep { limit: usize },

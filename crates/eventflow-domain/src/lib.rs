@@ -19,6 +19,7 @@ pub mod filter;
 pub mod id;
 pub mod payload;
 pub mod retry;
+pub mod sealing;
 pub mod secret;
 pub mod signing;
 
@@ -35,5 +36,6 @@ pub use filter::{EventTypeFilter, EventTypeFilters, PayloadFilter};
 pub use id::{ApiKeyId, AttemptId, DeliveryId, EndpointId, EventId, ProjectId};
 pub use payload::{DEFAULT_MAX_PAYLOAD_DEPTH, check_payload_depth};
 pub use retry::{RetrySchedule, format_duration, parse_duration, with_jitter};
+pub use sealing::{OpenError, SecretsKeyring};
 pub use secret::SecretString;
 pub use signing::{EndpointSecret, sign, signature_header, verify};

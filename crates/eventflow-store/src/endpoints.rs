@@ -1,4 +1,10 @@
-use eventflow_domain::{EndpointId, EndpointSecret, ProjectId};
+//! Endpoints: where deliveries go, with their filters, limits and signing
+//! secrets. Secrets are sealed (encrypted) on every write and opened on every
+//! read with the store's [`SecretsKeyring`], so callers only ever see
+//! plaintext `whsec_…` values and the table never holds one (rows from before
+//! schema v5 are sealed by [`Store::seal_endpoint_secrets`]).
+
+use eventflow_domain::{EndpointId, EndpointSecret, ProjectId, SecretsKeyring};
 
 use crate::{Store, StoreError};
 
@@ -31,8 +37,9 @@ impl Store {
     ) -> Result<CreatedEndpoint, StoreError> {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
+        let sealed = self.keyring()?.seal(secret.as_str(), &id.to_string());
         self.query_opt_prepared(
-            "INSERT INTO endpoints (id, project_id, url, description, event_types, secret) \
+            "INSERT INTO endpoints (id, project_id, url, description, event_types, secret_sealed) \
                  SELECT $1, id, $3, $4, $5, $6 FROM projects WHERE id = $2 RETURNING id",
             &[
                 &id.uuid(),
@@ -40,7 +47,7 @@ impl Store {
                 &endpoint.url,
                 &endpoint.description,
                 &endpoint.event_types,
-                &secret.as_str(),
+                &sealed,
             ],
         )
         .await?
@@ -75,29 +82,60 @@ pub struct EndpointRecord {
     pub created_at: time::OffsetDateTime,
 }
 
+/// Opens the secret of `column` (its sealed form in `<column>_sealed`, or the
+/// plaintext of a row written before schema v5).
+fn read_secret(
+    row: &tokio_postgres::Row,
+    column: &str,
+    id: EndpointId,
+    keyring: Option<&SecretsKeyring>,
+) -> Result<Option<String>, StoreError> {
+    let sealed: Option<String> = row.get(format!("{column}_sealed").as_str());
+    match sealed {
+        Some(sealed) => {
+            let keyring = keyring.ok_or(StoreError::SecretsKeyMissing)?;
+            let plaintext = keyring.open(&sealed, &id.to_string()).map_err(|source| {
+                StoreError::SealedSecret {
+                    endpoint_id: id,
+                    source,
+                }
+            })?;
+            Ok(Some(plaintext))
+        }
+        None => Ok(row.get(column)),
+    }
+}
+
 impl EndpointRecord {
-    fn from_row(row: &tokio_postgres::Row) -> Self {
-        Self {
-            id: EndpointId::from_uuid(row.get("id")),
+    fn from_row(
+        row: &tokio_postgres::Row,
+        keyring: Option<&SecretsKeyring>,
+    ) -> Result<Self, StoreError> {
+        let id = EndpointId::from_uuid(row.get("id"));
+        let secret = read_secret(row, "secret", id, keyring)?.ok_or(StoreError::NotFound {
+            what: "endpoint secret",
+        })?;
+        Ok(Self {
+            id,
             project_id: ProjectId::from_uuid(row.get("project_id")),
             url: row.get("url"),
             event_types: row.get("event_types"),
             payload_filter: row.get("payload_filter"),
             headers: row.get("headers"),
-            secret: row.get("secret"),
-            previous_secret: row.get("previous_secret"),
+            secret,
+            previous_secret: read_secret(row, "previous_secret", id, keyring)?,
             previous_secret_expires_at: row.get("previous_secret_expires_at"),
             enabled: row.get("enabled"),
             paused: row.get("paused"),
             rate_limit_per_second: row.get("rate_limit_per_second"),
             max_concurrency: row.get("max_concurrency"),
             created_at: row.get("created_at"),
-        }
+        })
     }
 }
 
 const ENDPOINT_COLUMNS: &str = "id, project_id, url, event_types, payload_filter, headers, secret, previous_secret, \
-     previous_secret_expires_at, enabled, paused, rate_limit_per_second, max_concurrency, created_at";
+     secret_sealed, previous_secret_sealed, previous_secret_expires_at, enabled, paused, rate_limit_per_second, max_concurrency, created_at";
 
 impl Store {
     /// Returns every endpoint of the project, enabled or not.
@@ -114,7 +152,10 @@ impl Store {
                 &[&project_id.uuid()],
             )
             .await?;
-        Ok(rows.iter().map(EndpointRecord::from_row).collect())
+        let keyring = self.secrets_opt();
+        rows.iter()
+            .map(|row| EndpointRecord::from_row(row, keyring))
+            .collect()
     }
 
     /// Returns the endpoint, or NotFound.
@@ -126,7 +167,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound { what: "endpoint" })?;
-        Ok(EndpointRecord::from_row(&row))
+        EndpointRecord::from_row(&row, self.secrets_opt())
     }
 
     /// Pauses or resumes deliveries to the endpoint; NotFound if it does not exist.
@@ -241,20 +282,23 @@ pub struct EndpointDetails {
 }
 
 impl EndpointDetails {
-    fn from_row(row: &tokio_postgres::Row) -> Self {
-        Self {
-            record: EndpointRecord::from_row(row),
+    fn from_row(
+        row: &tokio_postgres::Row,
+        keyring: Option<&SecretsKeyring>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            record: EndpointRecord::from_row(row, keyring)?,
             description: row.get("description"),
             disabled_reason: row.get("disabled_reason"),
             last_success_at: row.get("last_success_at"),
             failing_since: row.get("failing_since"),
             updated_at: row.get("updated_at"),
-        }
+        })
     }
 }
 
 const DETAIL_COLUMNS: &str = "id, project_id, url, event_types, payload_filter, headers, secret, previous_secret, \
-     previous_secret_expires_at, enabled, paused, rate_limit_per_second, max_concurrency, created_at, \
+     secret_sealed, previous_secret_sealed, previous_secret_expires_at, enabled, paused, rate_limit_per_second, max_concurrency, created_at, \
      description, disabled_reason, last_success_at, failing_since, updated_at";
 
 /// Why an endpoint is disabled when its owner disabled it.
@@ -277,6 +321,7 @@ impl Store {
     ) -> Result<EndpointDetails, StoreError> {
         let id = EndpointId::new();
         let secret = EndpointSecret::generate();
+        let sealed = self.keyring()?.seal(secret.as_str(), &id.to_string());
         let disabled_reason = (!definition.enabled).then_some(DISABLED_BY_USER);
         let mut client = self.connection().await?;
         let transaction = client.transaction().await?;
@@ -306,7 +351,7 @@ impl Store {
             .query_one(
                 &format!(
                     "INSERT INTO endpoints (id, project_id, url, description, event_types, payload_filter, \
-                                            headers, secret, rate_limit_per_second, max_concurrency, \
+                                            headers, secret_sealed, rate_limit_per_second, max_concurrency, \
                                             enabled, disabled_reason) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
                      RETURNING {DETAIL_COLUMNS}"
@@ -319,7 +364,7 @@ impl Store {
                     &definition.event_types,
                     &definition.payload_filter,
                     &definition.headers,
-                    &secret.as_str(),
+                    &sealed,
                     &definition.rate_limit_per_second,
                     &definition.max_concurrency,
                     &definition.enabled,
@@ -328,7 +373,7 @@ impl Store {
             )
             .await?;
         transaction.commit().await?;
-        Ok(EndpointDetails::from_row(&row))
+        EndpointDetails::from_row(&row, self.secrets_opt())
     }
 
     /// Returns the project's endpoint, or NotFound (also when it belongs to
@@ -348,7 +393,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound { what: "endpoint" })?;
-        Ok(EndpointDetails::from_row(&row))
+        EndpointDetails::from_row(&row, self.secrets_opt())
     }
 
     /// Returns up to `limit` endpoints of the project, newest first, created
@@ -371,7 +416,10 @@ impl Store {
                 &[&project_id.uuid(), &before, &limit],
             )
             .await?;
-        Ok(rows.iter().map(EndpointDetails::from_row).collect())
+        let keyring = self.secrets_opt();
+        rows.iter()
+            .map(|row| EndpointDetails::from_row(row, keyring))
+            .collect()
     }
 
     /// Applies `changes` to the project's endpoint in one statement and
@@ -431,7 +479,7 @@ impl Store {
             )
             .await?
             .ok_or(StoreError::NotFound { what: "endpoint" })?;
-        Ok(EndpointDetails::from_row(&row))
+        EndpointDetails::from_row(&row, self.secrets_opt())
     }
 
     /// Deletes the project's endpoint; NotFound if it is not the project's.
@@ -466,19 +514,87 @@ impl Store {
         grace: std::time::Duration,
     ) -> Result<EndpointDetails, StoreError> {
         let secret = EndpointSecret::generate();
+        let sealed = self.keyring()?.seal(secret.as_str(), &id.to_string());
         let expires_at = time::OffsetDateTime::now_utc() + grace;
         let row = self
             .query_opt_prepared(
                 &format!(
-                    "UPDATE endpoints SET previous_secret = secret, previous_secret_expires_at = $4, \
-                            secret = $3, updated_at = now() \
+                    "UPDATE endpoints SET previous_secret = secret, \
+                            previous_secret_sealed = secret_sealed, \
+                            previous_secret_expires_at = $4, \
+                            secret = NULL, secret_sealed = $3, updated_at = now() \
                      WHERE id = $1 AND project_id = $2 \
                      RETURNING {DETAIL_COLUMNS}"
                 ),
-                &[&id.uuid(), &project_id.uuid(), &secret.as_str(), &expires_at],
+                &[&id.uuid(), &project_id.uuid(), &sealed, &expires_at],
             )
             .await?
             .ok_or(StoreError::NotFound { what: "endpoint" })?;
-        Ok(EndpointDetails::from_row(&row))
+        EndpointDetails::from_row(&row, self.secrets_opt())
+    }
+}
+
+impl Store {
+    fn secrets_opt(&self) -> Option<&SecretsKeyring> {
+        self.keyring().ok()
+    }
+
+    /// Seals every endpoint secret still stored in plaintext (rows from
+    /// before schema v5) or sealed with a key other than the sealing key (after
+    /// a key rotation); returns how many endpoints it rewrote. Safe while the
+    /// services run: a row changed in between (say, its secret rotated) is
+    /// left for the next call. The services call it on start-up.
+    #[tracing::instrument(skip_all)]
+    pub async fn seal_endpoint_secrets(&self) -> Result<u64, StoreError> {
+        let keyring = self.keyring()?;
+        let current = format!("efsec1:{}:%", keyring.sealing_key_id());
+        let rows = self
+            .query_prepared(
+                "SELECT id, secret, previous_secret, secret_sealed, previous_secret_sealed \
+                 FROM endpoints \
+                 WHERE secret IS NOT NULL OR previous_secret IS NOT NULL \
+                    OR secret_sealed NOT LIKE $1 OR previous_secret_sealed NOT LIKE $1",
+                &[&current],
+            )
+            .await?;
+        let mut sealed = 0;
+        for row in &rows {
+            let id = EndpointId::from_uuid(row.get("id"));
+            let context = id.to_string();
+            let reseal = |column: &str| -> Result<Option<String>, StoreError> {
+                Ok(read_secret(row, column, id, Some(keyring))?
+                    .map(|plaintext| keyring.seal(&plaintext, &context)))
+            };
+            let (secret, previous) = (reseal("secret")?, reseal("previous_secret")?);
+            let old_sealed: Option<String> = row.get("secret_sealed");
+            let old_previous: Option<String> = row.get("previous_secret_sealed");
+            sealed += self
+                .execute_prepared(
+                    "UPDATE endpoints SET secret = NULL, previous_secret = NULL, \
+                            secret_sealed = $2, previous_secret_sealed = $3 \
+                     WHERE id = $1 \
+                       AND secret IS NOT DISTINCT FROM $4 AND secret_sealed IS NOT DISTINCT FROM $5 \
+                       AND previous_secret IS NOT DISTINCT FROM $6 \
+                       AND previous_secret_sealed IS NOT DISTINCT FROM $7",
+                    &[
+                        &id.uuid(),
+                        &secret,
+                        &previous,
+                        &row.get::<_, Option<String>>("secret"),
+                        &old_sealed,
+                        &row.get::<_, Option<String>>("previous_secret"),
+                        &old_previous,
+                    ],
+                )
+                .await?;
+        }
+        if sealed > 0 {
+            tracing::info!(
+                endpoints = sealed,
+                key_id = keyring.sealing_key_id(),
+                "sealed endpoint secrets"
+            );
+        }
+        Ok(sealed)
     }
 }

@@ -21,6 +21,17 @@ pub enum StoreError {
     /// Creating the row would pass a per-project limit; nothing was written.
     #[error("a project may have at most {limit} {what}")]
     LimitReached { what: &'static str, limit: usize },
+    /// An endpoint secret must be sealed or opened but no keyring was given
+    /// (`Store::with_secrets`).
+    #[error("endpoint secrets are encrypted at rest: set EVENTFLOW_SECRETS_KEY")]
+    SecretsKeyMissing,
+    /// A sealed endpoint secret did not open with the configured keys.
+    #[error("cannot decrypt the signing secret of endpoint {endpoint_id}")]
+    SealedSecret {
+        endpoint_id: eventflow_domain::EndpointId,
+        #[source]
+        source: eventflow_domain::OpenError,
+    },
     /// A stored value does not parse as its domain type (the schema should prevent this).
     #[error("corrupt row in {table}")]
     Corrupt {

@@ -1,5 +1,8 @@
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
+
+use eventflow_domain::SecretsKeyring;
 
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use tokio_postgres::NoTls;
@@ -27,6 +30,9 @@ impl Default for PoolSettings {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool,
+    /// Seals and opens endpoint signing secrets; None in processes that never
+    /// touch them (the gateway), which then get `SecretsKeyMissing` if they try.
+    secrets: Option<Arc<SecretsKeyring>>,
 }
 
 impl Store {
@@ -64,7 +70,31 @@ impl Store {
             .recycle_timeout(Some(settings.acquire_timeout))
             .build()
             .map_err(|error| StoreError::Unavailable(Box::new(error)))?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            secrets: None,
+        })
+    }
+
+    /// Returns this store sealing and opening endpoint secrets with `keyring`.
+    pub fn with_secrets(mut self, keyring: Arc<SecretsKeyring>) -> Self {
+        self.secrets = Some(keyring);
+        self
+    }
+
+    /// Returns this store with a copy of `keyring`, or `SecretsKeyMissing`
+    /// when there is none: for services that cannot work without it.
+    pub fn with_required_secrets(
+        self,
+        keyring: Option<&SecretsKeyring>,
+    ) -> Result<Self, StoreError> {
+        let keyring = keyring.ok_or(StoreError::SecretsKeyMissing)?;
+        Ok(self.with_secrets(Arc::new(keyring.clone())))
+    }
+
+    /// The keyring, or `SecretsKeyMissing`.
+    pub(crate) fn keyring(&self) -> Result<&SecretsKeyring, StoreError> {
+        self.secrets.as_deref().ok_or(StoreError::SecretsKeyMissing)
     }
 
     /// Checks a connection out of the pool.

@@ -82,7 +82,9 @@ impl TestDatabase {
             max_connections: 4,
             ..PoolSettings::default()
         };
-        Store::connect(&self.url, &settings).expect("test store")
+        Store::connect(&self.url, &settings)
+            .expect("test store")
+            .with_secrets(std::sync::Arc::new(crate::test_secrets_keyring()))
     }
 
     /// Runs a query returning one i64, for checks the API cannot show.

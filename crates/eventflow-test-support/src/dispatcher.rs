@@ -28,6 +28,7 @@ pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.internal_token = Some(test_internal_token());
+    config.secrets_key = Some(crate::test_secrets_keyring());
     config.database_pool_size = 4;
     config.shutdown_timeout = Duration::from_secs(5);
     config.retry_schedule = RetrySchedule::parse("0s,200ms,400ms").expect("schedule");

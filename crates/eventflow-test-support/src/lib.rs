@@ -13,6 +13,7 @@ mod dispatcher;
 mod gateway;
 mod proxy;
 mod query_api;
+mod secrets;
 mod service;
 mod sink;
 pub mod traffic;
@@ -26,6 +27,7 @@ pub use gateway::{
 };
 pub use proxy::TcpProxy;
 pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi, start_query_api};
+pub use secrets::{TEST_SECRETS_KEY, test_secrets_keyring};
 pub use service::RunningService;
 pub use sink::{Received, Reply, WebhookSink};
 

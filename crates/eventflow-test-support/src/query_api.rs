@@ -26,6 +26,7 @@ impl TestGateway {
         config.shutdown_timeout = Duration::from_secs(5);
         config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
         config.internal_token = Some(test_internal_token());
+        config.secrets_key = Some(crate::test_secrets_keyring());
         config.auth_cache_ttl = Duration::from_millis(300);
         config
     }

@@ -3,7 +3,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use eventflow_domain::{AddressPolicy, SecretString};
+use eventflow_domain::{AddressPolicy, SecretString, SecretsKeyring};
 use eventflow_runtime::config::{self, ConfigError};
 use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
@@ -37,6 +37,9 @@ pub struct Config {
     /// The token sent with every `DispatchControl` call; equal to the dispatcher's.
     #[serde(default)]
     pub internal_token: Option<InternalToken>,
+    /// Seals and opens endpoint signing secrets (`EVENTFLOW_SECRETS_KEY`); required at start.
+    #[serde(default)]
+    pub secrets_key: Option<SecretsKeyring>,
     #[serde(deserialize_with = "comma_separated")]
     pub cors_allowed_origins: Vec<String>,
     pub default_page_limit: u32,

@@ -105,11 +105,17 @@ impl Application {
             acquire_timeout: config.database_timeout,
         };
         let store = Store::connect(&config.database_url, &pool)
-            .context("invalid setting EVENTFLOW_DATABASE_URL")?;
+            .context("invalid setting EVENTFLOW_DATABASE_URL")?
+            .with_required_secrets(config.secrets_key.as_ref())
+            .context("missing setting EVENTFLOW_SECRETS_KEY")?;
         store
             .ping()
             .await
             .context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
+        store
+            .seal_endpoint_secrets()
+            .await
+            .context("cannot encrypt endpoint secrets with EVENTFLOW_SECRETS_KEY")?;
         let queue = Queue::connect(&QueueSettings {
             redis_url: config.redis_url.clone(),
             key_prefix: config.redis_key_prefix.clone(),

@@ -36,6 +36,7 @@ pub fn test_config(database_url: &str) -> Config {
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.internal_token = Some(test_internal_token());
+    config.secrets_key = Some(eventflow_test_support::test_secrets_keyring());
     config.shutdown_timeout = Duration::from_secs(5);
     config
 }

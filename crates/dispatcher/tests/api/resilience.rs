@@ -134,6 +134,10 @@ fn start_dispatcher_process(gateway: &TestGateway) -> tokio::process::Child {
             ("EVENTFLOW_RECOVERY_INTERVAL", "200ms"),
             ("EVENTFLOW_RECOVERY_GRACE", "500ms"),
             ("EVENTFLOW_LOG", "warn"),
+            (
+                "EVENTFLOW_SECRETS_KEY",
+                eventflow_test_support::TEST_SECRETS_KEY,
+            ),
         ])
         .stdin(Stdio::null())
         .kill_on_drop(true)

@@ -60,7 +60,8 @@ pub async fn seed(database_url: &str, target: u64) -> anyhow::Result<SeededProje
             ..PoolSettings::default()
         },
     )
-    .context("connecting to PostgreSQL (--database-url)")?;
+    .context("connecting to PostgreSQL (--database-url)")?
+    .with_secrets(crate::provision::secrets_keyring()?);
     let project_id = find_or_create_project(&store).await?;
     let endpoint_ids = ensure_endpoints(&store, project_id).await?;
     let existing = store

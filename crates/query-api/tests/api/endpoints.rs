@@ -33,7 +33,7 @@ async fn query_api(gateway: &TestGateway) -> TestQueryApi {
 }
 
 /// A dispatcher and a query API that talks to it and accepts loopback URLs.
-async fn delivering(gateway: &TestGateway) -> (TestDispatcher, TestQueryApi) {
+pub async fn delivering(gateway: &TestGateway) -> (TestDispatcher, TestQueryApi) {
     // Small pools: six of these run at once against one PostgreSQL.
     let dispatcher = gateway
         .spawn_dispatcher_with(|config| config.database_pool_size = 4)
@@ -50,13 +50,13 @@ async fn delivering(gateway: &TestGateway) -> (TestDispatcher, TestQueryApi) {
     (dispatcher, api)
 }
 
-async fn create(api: &TestQueryApi, key: &str, body: Value) -> Value {
+pub async fn create(api: &TestQueryApi, key: &str, body: Value) -> Value {
     let (status, created) = send(api, Method::POST, "/v1/endpoints", key, Some(body)).await;
     assert_eq!(status, 201, "{created}");
     created
 }
 
-fn verifies(request: &Received, secret: &str) -> bool {
+pub fn verifies(request: &Received, secret: &str) -> bool {
     let secret = EndpointSecret::parse(secret).expect("a whsec_ secret");
     let timestamp: i64 = request
         .header("webhook-timestamp")
@@ -92,7 +92,7 @@ async fn delivery_status(
         .copied()
 }
 
-async fn post_event(gateway: &TestGateway, key: &str, event_type: &str) -> String {
+pub async fn post_event(gateway: &TestGateway, key: &str, event_type: &str) -> String {
     let response = gateway
         .post_event(key, &json!({"type": event_type, "payload": {"n": 1}}))
         .await;

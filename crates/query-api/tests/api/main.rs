@@ -15,6 +15,7 @@ mod isolation;
 mod lifecycle;
 mod projects;
 mod scopes;
+mod secrets_at_rest;
 mod stats;
 
 use std::time::Duration;
@@ -31,6 +32,7 @@ pub type TestApp = RunningService;
 pub fn test_config(database_url: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("query-api defaults");
     config.redis_key_prefix = unique_redis_prefix();
+    config.secrets_key = Some(eventflow_test_support::test_secrets_keyring());
     config.http_addr = "127.0.0.1:0".parse().expect("address");
     config.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.shutdown_timeout = Duration::from_secs(5);
