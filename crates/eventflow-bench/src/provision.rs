@@ -76,7 +76,9 @@ pub async fn provision(
 pub fn secrets_keyring() -> anyhow::Result<std::sync::Arc<eventflow_domain::SecretsKeyring>> {
     let raw = std::env::var("EVENTFLOW_SECRETS_KEY")
         .context("missing setting EVENTFLOW_SECRETS_KEY (the dispatcher's key)")?;
-    Ok(std::sync::Arc::new(eventflow_domain::SecretsKeyring::parse(&raw)?))
+    Ok(std::sync::Arc::new(
+        eventflow_domain::SecretsKeyring::parse(&raw)?,
+    ))
 }
 
 async fn create_endpoint(
