@@ -5,6 +5,8 @@
 #   plan of staging against moto_server (an AWS API emulator on loopback), with
 #     the resources it creates counted by type and the promised properties checked
 #   apply of staging against moto, of every resource moto can emulate
+#   secrets: generated values have the form the services parse, and are
+#     write-only (in neither the state nor the plan)
 #   drift: the registered task definitions, compose.yaml (when present) and each
 #     service's defaults.toml agree on setting names and ports
 #   checkov over deploy/terraform (every skip carries its reason inline)
@@ -204,6 +206,10 @@ EOF
     fi
     terraform -chdir="$staging" state list > "$WORK/state.txt" 2>/dev/null
     checks applied "$WORK/plan.json" "$WORK/state.txt"
+
+    log "secrets: their form, and none in the state or plan"
+    terraform -chdir="$staging" show -json > "$WORK/state.json" 2>/dev/null
+    checks secrets "$endpoint" "$WORK/state.json" "$WORK/plan.json"
 
     log "drift: task definitions, compose.yaml and defaults.toml"
     if terraform -chdir="$staging" show -json > "$WORK/state.json" 2>/dev/null; then

@@ -9,6 +9,9 @@ when any check failed:
   drift STATE REPO     the task definitions moto registered (terraform show -json
                        after the emulated apply), compose.yaml (when present) and
                        each service's defaults.toml agree on setting names and ports
+  secrets ENDPOINT STATE PLAN
+                       the generated secrets in moto have the form the services
+                       parse, and neither the state nor the plan holds any of them
   apply-targets PLAN   prints the -target addresses that moto can emulate
   applied PLAN STATE   the emulated apply created every targeted resource
 """
@@ -371,6 +374,48 @@ def cmd_drift(state: dict, repo: Path) -> Report:
     return report
 
 
+# --- secrets ---------------------------------------------------------------------
+
+
+def cmd_secrets(endpoint: str, state_path: str, plan_path: str) -> Report:
+    import base64
+    import binascii
+
+    import boto3  # arrives with moto in the test venv
+
+    report = Report()
+    client = boto3.client("secretsmanager", endpoint_url=endpoint, region_name="eu-west-1",
+                          aws_access_key_id="test", aws_secret_access_key="test")
+    prefix = "eventflow-staging/"
+    values = {}
+    for secret in client.list_secrets()["SecretList"]:
+        if secret["Name"].startswith(prefix):
+            values[secret["Name"][len(prefix):]] = client.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+    report.check(sorted(values) == ["admin_token", "database_url", "internal_token", "redis_url", "secrets_key"],
+                 "Secrets Manager holds the five settings' values", str(sorted(values)))
+
+    url = values.get("database_url", "")
+    report.check(re.fullmatch(r"postgres://eventflow:[A-Za-z0-9]{40}@[^:/]+:5432/eventflow", url) is not None,
+                 "database_url is postgres://eventflow:<password>@<endpoint>:5432/eventflow")
+    redis = values.get("redis_url", "")
+    report.check(re.fullmatch(r"redis://:[A-Za-z0-9]{40}@\d+\.\d+\.\d+\.\d+:6379", redis) is not None,
+                 "redis_url names the self-hosted instance's fixed address with a password")
+    for token in ("admin_token", "internal_token"):
+        report.check(len(values.get(token, "")) >= 32 and values.get(token, "").isalnum(), f"{token} is 32+ random characters")
+    try:
+        key = base64.b64decode(values.get("secrets_key", ""), validate=True)
+    except binascii.Error:
+        key = b""
+    report.check(len(key) == 32, "secrets_key is standard base64 of 32 bytes", f"{len(key)} bytes")
+
+    texts = Path(state_path).read_text() + Path(plan_path).read_text()
+    leaked = sorted(name for name, value in values.items() if value and value in texts)
+    passwords = [m for v in (url, redis) for m in re.findall(r":([A-Za-z0-9]{40})@", v)]
+    leaked += [f"password in {n}" for n, p in zip(("database_url", "redis_url"), passwords) if p in texts]
+    report.check(not leaked, "no secret value or password is in the Terraform state or plan (write-only)", str(leaked))
+    return report
+
+
 # --- emulated apply --------------------------------------------------------------
 
 
@@ -405,7 +450,10 @@ def cmd_applied(plan: dict, state_list: str) -> Report:
 def main(argv: list[str]) -> None:
     if len(argv) < 3:
         sys.exit(__doc__)
-    command, plan = argv[1], load_plan(argv[2])
+    command = argv[1]
+    if command == "secrets":
+        cmd_secrets(argv[2], argv[3], argv[4]).exit()
+    plan = load_plan(argv[2])
     if command == "counts":
         cmd_counts(plan).exit()
     elif command == "properties":

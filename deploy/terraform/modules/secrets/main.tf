@@ -90,11 +90,22 @@ resource "aws_kms_alias" "this" {
 }
 
 locals {
-  # Setting name (as the services read it) => what it is.
+  # Setting name (as the services read it) => what it is and how it is made.
   generated = {
-    admin_token    = "Bearer token of the query API's operator routes (EVENTFLOW_ADMIN_TOKEN)"
-    internal_token = "Shared token of internal gRPC calls, query API to dispatcher (EVENTFLOW_INTERNAL_TOKEN)"
-    secrets_key    = "Key encrypting endpoint signing secrets at rest (EVENTFLOW_SECRETS_KEY)"
+    admin_token = {
+      what   = "Bearer token of the query API's operator routes (EVENTFLOW_ADMIN_TOKEN)"
+      base64 = false
+    }
+    internal_token = {
+      what   = "Shared token of internal gRPC calls, query API to dispatcher (EVENTFLOW_INTERNAL_TOKEN)"
+      base64 = false
+    }
+    # The services want standard base64 of 32 bytes (`openssl rand -base64 32`):
+    # 32 random printable characters (about 210 bits), base64-encoded.
+    secrets_key = {
+      what   = "Key encrypting endpoint signing secrets at rest (EVENTFLOW_SECRETS_KEY)"
+      base64 = true
+    }
   }
   filled_elsewhere = {
     database_url = "PostgreSQL URL with credentials (EVENTFLOW_DATABASE_URL), written by the rds module"
@@ -104,7 +115,7 @@ locals {
 
 resource "aws_secretsmanager_secret" "this" {
   # checkov:skip=CKV2_AWS_57: rotation needs a coordinated redeploy (tokens shared by two services, a comma-separated key list for secrets_key); docs/deploy.md gives the manual procedure
-  for_each                = merge(local.generated, local.filled_elsewhere)
+  for_each                = merge({ for k, g in local.generated : k => g.what }, local.filled_elsewhere)
   name                    = "${var.name}/${each.key}"
   description             = each.value
   kms_key_id              = aws_kms_key.this.arn
@@ -113,15 +124,18 @@ resource "aws_secretsmanager_secret" "this" {
 
 ephemeral "aws_secretsmanager_random_password" "generated" {
   for_each            = local.generated
-  password_length     = 48
-  exclude_punctuation = true
+  password_length     = each.value.base64 ? 32 : 48
+  exclude_punctuation = !each.value.base64
+  include_space       = false
 }
 
 # Written once (version 1); rotate by bumping the version or with
 # `aws secretsmanager put-secret-value` followed by a redeploy (docs/deploy.md).
 resource "aws_secretsmanager_secret_version" "generated" {
-  for_each                 = local.generated
-  secret_id                = aws_secretsmanager_secret.this[each.key].id
-  secret_string_wo         = ephemeral.aws_secretsmanager_random_password.generated[each.key].random_password
+  for_each  = local.generated
+  secret_id = aws_secretsmanager_secret.this[each.key].id
+  secret_string_wo = (each.value.base64
+    ? base64encode(ephemeral.aws_secretsmanager_random_password.generated[each.key].random_password)
+  : ephemeral.aws_secretsmanager_random_password.generated[each.key].random_password)
   secret_string_wo_version = 1
 }
