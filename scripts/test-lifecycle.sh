@@ -8,7 +8,7 @@
 # redis-server and moto_server on free loopback ports, the pinned Python tools
 # in target/ops-venv-test; the shared PostgreSQL and Redis are not touched.
 # Ends with "N passed, M failed". BIN_DIR=<dir with dispatcher, ingest-gateway,
-# eventflow> skips the cargo build.
+# query-api, eventflow> skips the cargo build.
 set -uo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -50,7 +50,7 @@ command -v jq >/dev/null || apt_install jq
 export PG_BIN
 if [ -z "${BIN_DIR:-}" ]; then
   step "building dispatcher, ingest-gateway, eventflow"
-  (cd "$ROOT" && cargo build -q -p dispatcher -p ingest-gateway -p eventflow-cli) || { echo "0 passed, 1 failed"; exit 1; }
+  (cd "$ROOT" && cargo build -q -p dispatcher -p ingest-gateway -p query-api -p eventflow-cli) || { echo "0 passed, 1 failed"; exit 1; }
   BIN_DIR="$ROOT/target/debug"
 fi
 export EVENTFLOW_DISPATCHER_BIN="$BIN_DIR/dispatcher"
@@ -97,12 +97,26 @@ aws s3 mb s3://eventflow-backups >/dev/null
 # --- the stack: database, project, key, endpoint, receiver, gateway, dispatcher --
 step "EventFlow on the private servers"
 "$PG_BIN/createdb" -h 127.0.0.1 -p "$PG_PORT" -U postgres eventflow
-ef() { "$BIN_DIR/eventflow" --json --database-url "$DB_URL" "$@"; }
-ef migrate >/dev/null
-PROJECT=$(ef projects create lifecycle | jq -r .id)
-KEY=$(ef keys create --project "$PROJECT" --scopes ingest | jq -r '.key // .api_key // .secret')
+"$BIN_DIR/eventflow" --database-url "$DB_URL" migrate >/dev/null
+# Endpoint secrets are encrypted at rest with this key (every service and the drill).
+EVENTFLOW_SECRETS_KEY="$("$PY" -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+ADMIN_TOKEN="lifecycle-admin-token-0123456789"
+export EVENTFLOW_SECRETS_KEY
+# Set-up goes through the query API, as an operator would.
+QUERY_PORT=$(free_port)
+EVENTFLOW_DATABASE_URL="$DB_URL" EVENTFLOW_REDIS_URL="$REDIS_URL" EVENTFLOW_LOG=warn EVENTFLOW_ADMIN_TOKEN="$ADMIN_TOKEN" \
+  EVENTFLOW_ENDPOINT_ALLOW_NETS=127.0.0.0/8 EVENTFLOW_HTTP_ADDR="127.0.0.1:$QUERY_PORT" EVENTFLOW_GRPC_ADDR=127.0.0.1:0 "$BIN_DIR/query-api" >"$WORK/query-api.log" 2>&1 &
+QUERY_PID=$!; PIDS+=("$QUERY_PID")
+wait_for 30 curl -fs -o /dev/null "http://127.0.0.1:$QUERY_PORT/readyz"
+api() { # api TOKEN PATH JSON
+  curl -fsS -H "authorization: Bearer $1" -H 'content-type: application/json' -d "$3" "http://127.0.0.1:$QUERY_PORT$2"
+}
+PROJECT=$(api "$ADMIN_TOKEN" /v1/projects '{"name": "lifecycle"}' | jq -r .id)
+KEY=$(api "$ADMIN_TOKEN" /v1/api-keys "{\"project_id\": \"$PROJECT\", \"scopes\": [\"ingest\", \"read\", \"admin\"]}" | jq -r .key)
 RECEIVER_PORT=$(free_port)
-SECRET=$(ef endpoints create --project "$PROJECT" --url "http://127.0.0.1:$RECEIVER_PORT/hook" | jq -r '.secret // .signing_secret')
+SECRET=$(api "$KEY" /v1/endpoints "{\"url\": \"http://127.0.0.1:$RECEIVER_PORT/hook\"}" | jq -r .secret)
+kill "$QUERY_PID"; wait "$QUERY_PID" 2>/dev/null
+echo "project $PROJECT, endpoint secret ${SECRET:0:10}…"
 "$PY" "$ROOT/scripts/lifecycle/test_receiver.py" "$RECEIVER_PORT" "$SECRET" >"$WORK/receiver.log" 2>&1 &
 PIDS+=($!)
 wait_for 10 curl -fs -o /dev/null "http://127.0.0.1:$RECEIVER_PORT/stats"
@@ -152,7 +166,11 @@ step "events delivered, then deliveries left pending"
 acked=$(send 40)
 check "40 events acknowledged" [ "$acked" = 40 ]
 check "the first 40 delivered, signatures verified" wait_for 60 every_committed_event_delivered
-duplicates() { echo "duplicates the receiver dropped by webhook-id so far ($1): $(receiver | jq .duplicates)"; }
+duplicates() {
+  echo "duplicates the receiver dropped by webhook-id so far ($1): $(receiver | jq .duplicates)," \
+    "successful attempts recorded: $(psql_q "SELECT count(*) FROM attempts WHERE status_code BETWEEN 200 AND 299")," \
+    "deliveries: $(psql_q "SELECT count(*) FROM deliveries")"
+}
 curl -fs -X POST "http://127.0.0.1:$RECEIVER_PORT/mode?fail=1"
 acked=$(send 20)
 has_pending_attempts() { [ "$(psql_q "SELECT count(*) FROM deliveries WHERE status = 'pending' AND attempt_count >= 1")" -ge 20 ] 2>/dev/null; }

@@ -148,7 +148,9 @@ def main() -> None:
         parser.error("--database-url or EVENTFLOW_DATABASE_URL is required")
     if not args.out and not args.s3:
         parser.error("give --out DIR and/or --s3 s3://bucket/prefix")
-    with tempfile.TemporaryDirectory(prefix="eventflow-backup-", dir=args.out if args.out else None) as workdir:
+    if args.out:
+        os.makedirs(args.out, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="eventflow-backup-", dir=args.out) as workdir:
         dump_path, manifest = take_dump(args.database_url, workdir, args.jobs)
         written = []
         if args.s3:

@@ -17,6 +17,7 @@ it would resume; print a short report; drop the scratch database. Exit status
 from __future__ import annotations
 
 import argparse
+import base64
 import glob
 import json
 import os
@@ -135,7 +136,14 @@ def dry_dispatcher(drill: Drill, binary: str, url: str, redis_url: str | None, w
         redis = subprocess.Popen(["redis-server", "--port", str(redis_port), "--bind", "127.0.0.1", "--save", "",
                                   "--appendonly", "no", "--dir", workdir], stdout=subprocess.DEVNULL)
         redis_url = f"redis://127.0.0.1:{redis_port}"
-    env = dict(os.environ, EVENTFLOW_DATABASE_URL=url, EVENTFLOW_REDIS_URL=redis_url, EVENTFLOW_DRY_RUN="true",
+    env = dict(os.environ)
+    if not env.get("EVENTFLOW_SECRETS_KEY"):
+        # Starting needs a key; the deployment's own key (from the secret store)
+        # also proves the restored endpoint secrets decrypt. Without it, a
+        # throwaway key does for a database that holds no encrypted secret.
+        print("drill: EVENTFLOW_SECRETS_KEY not set: the dry-run dispatcher gets a throwaway key", file=sys.stderr)
+        env["EVENTFLOW_SECRETS_KEY"] = base64.b64encode(os.urandom(32)).decode()
+    env.update(EVENTFLOW_DATABASE_URL=url, EVENTFLOW_REDIS_URL=redis_url, EVENTFLOW_DRY_RUN="true",
                EVENTFLOW_HTTP_ADDR="127.0.0.1:0", EVENTFLOW_GRPC_ADDR="127.0.0.1:0", EVENTFLOW_LOG="info",
                EVENTFLOW_REDIS_KEY_PREFIX=f"drill-{os.getpid()}:")
     proc = subprocess.Popen([binary], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)

@@ -22,7 +22,10 @@ pub async fn report(store: Store, stop: CancellationToken) {
                     outbox_events = outlook.outbox_events,
                     unchecked_events_without_deliveries =
                         outlook.unchecked_events_without_deliveries,
-                    newest_event_at = ?outlook.newest_event_at,
+                    newest_event_at = outlook
+                        .newest_event_at
+                        .map(|at| at.to_string())
+                        .unwrap_or_default(),
                     "{DRY_RUN_REPORT}"
                 );
                 return;
