@@ -131,3 +131,119 @@ async fn an_unknown_option_exits_2() {
 
     assert_eq!(run.status.code(), Some(2), "{}", run.stderr);
 }
+
+/// Posts `body` to `url` with `key` and returns the status and problem.
+async fn post_raw(url: &str, key: &str, body: &str) -> (u16, serde_json::Value) {
+    let response = reqwest::Client::new()
+        .post(url)
+        .bearer_auth(key)
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("the service answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a problem document"))
+}
+
+/// The problem's `errors[]` as (field, message) pairs.
+fn errors_of(problem: &serde_json::Value) -> Vec<(String, String)> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|error| {
+                    let text = |name: &str| error[name].as_str().unwrap_or_default().to_owned();
+                    (text("field"), text("message"))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_gateways_refusals_speak_the_contracts_words_not_rusts() {
+    let stack = Stack::start().await;
+    let events = stack.gateway.url("/v1/events");
+    let batch = stack.gateway.url("/v1/events/batch");
+
+    let cases = [
+        (
+            &events,
+            r#"[{"type":"a.b","payload":{}}]"#,
+            "body",
+            "/v1/events/batch",
+        ),
+        (
+            &events,
+            r#"{"type":"a.b","payload":{},"colour":"red"}"#,
+            "colour",
+            "not a known field",
+        ),
+        (
+            &batch,
+            r#"[{"type":"a.b","payload":{}}]"#,
+            "body",
+            "not a bare array",
+        ),
+        (&batch, r#"{"events":{}}"#, "events", "must be an array"),
+        (
+            &batch,
+            r#"{"events":[[1,2,3,4]]}"#,
+            "events[0]",
+            "one event",
+        ),
+        (
+            &batch,
+            r#"{"events":[{"type":"a.b","payload":{},"extra":1}]}"#,
+            "events[0].extra",
+            "not a known field",
+        ),
+    ];
+    for (url, body, field, words) in cases {
+        let (status, problem) = post_raw(url, &stack.key, body).await;
+        let text = problem.to_string();
+        let errors = errors_of(&problem);
+        let named = errors
+            .iter()
+            .chain(
+                problem["results"][0]["error"]
+                    .as_object()
+                    .map(|_| errors_of(&problem["results"][0]["error"]))
+                    .unwrap_or_default()
+                    .iter(),
+            )
+            .any(|(f, message)| f == field && message.contains(words));
+        assert!(named, "{body}: {status} {text}");
+        for rust in [
+            "struct",
+            "EventIn",
+            "BatchIn",
+            "sequence",
+            "invalid type",
+            "invalid length",
+        ] {
+            assert!(!text.contains(rust), "{body}: {text}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_event_posted_to_the_query_api_gets_a_404_naming_the_gateway() {
+    let stack = Stack::start().await;
+
+    let (status, problem) = post_raw(
+        &stack.query.url("/v1/events"),
+        &stack.key,
+        r#"{"type":"a.b","payload":{}}"#,
+    )
+    .await;
+
+    assert_eq!(status, 404);
+    let detail = problem["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("ingest gateway") && detail.contains("8080"),
+        "{detail}"
+    );
+}

@@ -79,7 +79,7 @@ pub async fn post_event(
     async move {
         let principal = authenticate(&request, &state).await?;
         let body = read_json_body(&request, body, state.limits.max_event_bytes).await?;
-        let event_in: EventIn = parse_json(&body)?;
+        let event_in: EventIn = parse_json(&body, Shape::Event, "")?;
         let mut fields = event_fields(event_in, "").map_err(ApiError::Invalid)?;
         merge_idempotency_header(&request, &mut fields)?;
         let event = validate_event(fields, "", &state.limits).map_err(ApiError::Invalid)?;
@@ -117,7 +117,7 @@ pub async fn post_batch(
             ));
         }
         let body = read_json_body(&request, body, state.limits.max_batch_bytes).await?;
-        let batch: BatchIn = parse_json(&body)?;
+        let batch: BatchIn = parse_json(&body, Shape::Batch, "")?;
         let limit = state.limits.max_batch_events;
         if batch.events.is_empty() || batch.events.len() > limit {
             return Err(ApiError::invalid(
@@ -240,11 +240,80 @@ async fn read_json_body(
 }
 
 /// Syntax errors are 400; well-formed JSON of the wrong shape is 422.
-fn parse_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> Result<T, ApiError> {
+/// What a body (or a batch item) must be, said in the contract's words.
+#[derive(Debug, Clone, Copy)]
+enum Shape {
+    Event,
+    Batch,
+}
+
+impl Shape {
+    /// The refusal of a body that is valid JSON but not an object.
+    fn not_an_object(self, is_array: bool) -> &'static str {
+        match (self, is_array) {
+            (Self::Event, true) => {
+                "must be one event, a JSON object {\"type\": …, \"payload\": …}; to send several, POST {\"events\": [ … ]} to /v1/events/batch"
+            }
+            (Self::Event, false) => "must be an event, a JSON object {\"type\": …, \"payload\": …}",
+            (Self::Batch, true) => {
+                "must be a JSON object {\"events\": [ … ]}, not a bare array: put the events under \"events\""
+            }
+            (Self::Batch, false) => "must be a JSON object {\"events\": [ … ]}",
+        }
+    }
+
+    fn fields(self) -> &'static str {
+        match self {
+            Self::Event => "an event has type, payload, idempotency_key and occurred_at",
+            Self::Batch => "a batch has only events",
+        }
+    }
+}
+
+/// Parses `body` as `shape`. serde would also read a struct from a JSON
+/// array, and words its refusals in Rust's terms ("expected struct EventIn"),
+/// so anything but an object is refused first and its data errors are
+/// reworded, each naming its field (prefixed with `path`, e.g. `events[3].`).
+fn parse_json<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    shape: Shape,
+    path: &str,
+) -> Result<T, ApiError> {
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first != Some(&b'{') {
+        // Malformed JSON is reported as such first.
+        serde_json::from_slice::<serde::de::IgnoredAny>(body)
+            .map_err(|error| ApiError::MalformedJson(error.to_string()))?;
+        return Err(ApiError::invalid(
+            path.strip_suffix('.').unwrap_or("body"),
+            shape.not_an_object(first == Some(&b'[')),
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| match error.classify() {
-        serde_json::error::Category::Data => ApiError::invalid("", error.to_string()),
+        serde_json::error::Category::Data => data_error(&error.to_string(), shape, path),
         _ => ApiError::MalformedJson(error.to_string()),
     })
+}
+
+/// serde's message about an object of the wrong shape, in the contract's words.
+fn data_error(message: &str, shape: Shape, path: &str) -> ApiError {
+    // serde names the field between backticks: "unknown field `typ`, expected …".
+    let named = message.split('`').nth(1).unwrap_or_default();
+    let field = format!("{path}{named}");
+    if message.starts_with("unknown field") {
+        ApiError::invalid(&field, format!("is not a known field ({})", shape.fields()))
+    } else if message.starts_with("duplicate field") {
+        ApiError::invalid(&field, "appears more than once")
+    } else if message.starts_with("missing field") {
+        ApiError::invalid(&field, "is required")
+    } else if matches!(shape, Shape::Batch) {
+        ApiError::invalid(&format!("{path}events"), "must be an array of events")
+    } else {
+        ApiError::invalid(
+            path.strip_suffix('.').unwrap_or("body"),
+            shape.not_an_object(false),
+        )
+    }
 }
 
 /// Turns raw JSON fields into strings; `null` counts as absent.
@@ -309,9 +378,8 @@ fn check_batch_item(index: usize, raw: &RawValue, limits: &Limits) -> Result<Val
         }
         .problem());
     }
-    let event_in: EventIn = serde_json::from_str(raw.get()).map_err(|error| {
-        ApiError::invalid(&format!("events[{index}]"), error.to_string()).problem()
-    })?;
+    let event_in: EventIn =
+        parse_json(raw.get().as_bytes(), Shape::Event, &path).map_err(|error| error.problem())?;
     let fields =
         event_fields(event_in, &path).map_err(|errors| ApiError::Invalid(errors).problem())?;
     validate_event(fields, &path, limits).map_err(|errors| ApiError::Invalid(errors).problem())

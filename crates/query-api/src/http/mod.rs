@@ -35,13 +35,28 @@ pub const OPERATIONAL_PATHS: [&str; 7] = [
     "/docs/swagger-ui.css",
 ];
 
-/// Registers the undocumented routes: probes and the documentation itself.
+/// Registers the undocumented routes: probes, the documentation itself, and
+/// the gateway's ingest paths, which answer a 404 naming the right service.
 pub fn operational(config: &mut web::ServiceConfig) {
     config
+        .route("/v1/events", web::post().to(ingest_is_on_the_gateway))
+        .route("/v1/events/batch", web::post().to(ingest_is_on_the_gateway))
         .service(health::healthz)
         .service(health::readyz)
         .service(docs::openapi_json)
         .service(docs::docs_page)
         .service(docs::docs_script)
         .service(docs::docs_style);
+}
+
+/// Events POSTed here were meant for the ingest gateway: say where it is.
+async fn ingest_is_on_the_gateway() -> actix_web::HttpResponse {
+    use eventflow_runtime::api_error::{ErrorKind, Problem};
+    Problem::new(
+        ErrorKind::NotFound,
+        "not-found",
+        "this is the query API, which reads events; events are sent to the ingest gateway \
+         (POST /v1/events or /v1/events/batch on port 8080 by default)",
+    )
+    .to_response()
 }
