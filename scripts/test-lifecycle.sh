@@ -229,6 +229,7 @@ step "receiver back; Redis killed and restarted empty"
 curl -fs -X POST "http://127.0.0.1:$RECEIVER_PORT/mode?fail=0"
 check "the 20 pending deliveries are sent once the receiver answers" wait_for 60 every_committed_event_delivered
 duplicates "before the Redis loss"
+redis_lost_at=$(psql_q "SELECT eventflow_uuid_floor(now())")
 kill -9 "$REDIS_PID"; wait "$REDIS_PID" 2>/dev/null
 acked_down=$(send 10)
 start_redis
@@ -237,6 +238,9 @@ echo "acknowledged while Redis was down: $acked_down, after its restart: $acked_
 check "after Redis restarted empty every committed event is delivered" wait_for 90 every_committed_event_delivered
 check "events were committed on both sides of the Redis loss" test "$(psql_q 'SELECT count(*) FROM events')" -ge 70
 duplicates "after the Redis loss"
+echo "deliveries sent successfully more than once (created before the loss / all):" \
+  "$(psql_q "SELECT count(*) FILTER (WHERE delivery_id < '$redis_lost_at') || ' / ' || count(*) FROM (
+     SELECT delivery_id FROM attempts WHERE status_code BETWEEN 200 AND 299 GROUP BY 1 HAVING count(*) > 1) AS again")"
 
 # --- point-in-time restore: the older dump becomes the database ---------------
 step "PostgreSQL restored from the older dump, Redis restarted empty"
