@@ -1,7 +1,8 @@
-//! Dry run: a dispatcher that delivers nothing and writes nothing, and tells
-//! what it would resume on its database. The restore drill starts one on a
-//! restored copy to show that a dispatcher would pick the work up from there
-//! (pending deliveries, outbox, events recovery has not checked yet).
+//! Dry run: a dispatcher that delivers nothing and runs none of its loops
+//! (stream, retries, recovery, retention), and tells what it would resume on
+//! its database. The restore drill starts one on a restored copy to show that
+//! a dispatcher would pick the work up from there (pending deliveries, outbox,
+//! events recovery has not checked yet). Start-up itself still runs.
 
 use eventflow_store::Store;
 use tokio_util::sync::CancellationToken;
