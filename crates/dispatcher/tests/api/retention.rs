@@ -159,6 +159,20 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
         write_old_event(&store, long, DAY, false).await,
     ];
 
+    // Statistics follow the project's retention too.
+    store
+        .connection()
+        .await
+        .unwrap()
+        .execute(
+            "INSERT INTO stats_hourly (project_id, hour, events) VALUES \
+             ($1, date_trunc('hour', now() - interval '5 days'), 1), \
+             ($1, date_trunc('hour', now() - interval '1 day'), 1)",
+            &[&short.uuid()],
+        )
+        .await
+        .unwrap();
+
     let mut config = test_config(db.url());
     config.retention_interval = Duration::from_millis(200);
     config.retention_batch = 2; // several batches per project
@@ -201,6 +215,31 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
         "a day with a pending delivery is kept"
     );
     let _removed = (twelve, eleven_done, five_short_done);
+
+    let stats_left: i64 = store
+        .connection()
+        .await
+        .unwrap()
+        .query_one(
+            "SELECT count(*) FROM stats_hourly WHERE project_id = $1 AND hour > now() - interval '2 days'",
+            &[&short.uuid()],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    let stats_all: i64 = store
+        .connection()
+        .await
+        .unwrap()
+        .query_one("SELECT count(*) FROM stats_hourly", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        (stats_left, stats_all),
+        (1, 1),
+        "only the recent hour is kept"
+    );
 
     let metrics = app.get("/metrics").await.text().await.unwrap();
     assert!(
