@@ -1,5 +1,6 @@
 # Self-hosted Redis for the MVP: one arm64 instance in the first private
-# subnet at a fixed address, RDB + AOF on a separate encrypted volume, a daily
+# subnet at a fixed address running Redis 7 (the official image), RDB + AOF
+# on a separate encrypted volume, a daily
 # RDB snapshot copied to S3 by a systemd timer, and EC2 auto-recovery when the
 # host fails. Redis is a buffer: losing it loses nothing (PostgreSQL holds
 # every acknowledged event and the dispatcher re-queues from it).
@@ -105,10 +106,11 @@ resource "aws_instance" "redis" {
 
   user_data_replace_on_change = false
   user_data = templatefile("${path.module}/redis-user-data.sh.tftpl", {
-    secret_id = var.redis_url_secret_id
-    region    = data.aws_region.current.name
-    bucket    = var.backups_bucket
-    kms_key   = var.kms_key_arn
+    secret_id     = var.redis_url_secret_id
+    region        = data.aws_region.current.name
+    bucket        = var.backups_bucket
+    kms_key       = var.kms_key_arn
+    redis_version = var.redis_version
   })
 
   tags = { Name = "${var.name}-redis" }

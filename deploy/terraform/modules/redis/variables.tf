@@ -90,3 +90,9 @@ variable "alarm_topic_arn" {
   description = "SNS topic of the instance-recovery alarm."
   type        = string
 }
+
+variable "redis_version" {
+  description = "Self-hosted: tag of the official Redis image (7.0+: the dispatcher's stream-lag metric needs XINFO GROUPS' lag)."
+  type        = string
+  default     = "7.2"
+}
