@@ -167,6 +167,10 @@ def cmd_properties(plan: dict) -> Report:
     ports = sorted({p for _, p, _ in open_ingress})
     report.check(alb_ingress and ports == [80, 443], "only the ALB admits 0.0.0.0/0, on 80 and 443", str(open_ingress))
 
+    for addr, r in after(plan, "aws_vpc_security_group_ingress_rule"):
+        if addr.rsplit(".", 1)[-1].startswith(("database_", "redis_", "services_")):
+            report.check(r.get("cidr_ipv4") is None and r.get("cidr_ipv6") is None, f"{addr} admits a security group, not an address range")
+
     listeners = dict((r["port"], r) for _, r in after(plan, "aws_lb_listener"))
     redirect = listeners.get(80, {}).get("default_action", [{}])[0]
     report.check(
@@ -329,6 +333,24 @@ def cmd_drift(state: dict, repo: Path) -> Report:
         cports = {port_of(cenv[v]) for v in ("EVENTFLOW_HTTP_ADDR", "EVENTFLOW_GRPC_ADDR") if cenv.get(v)}
         published = compose_container_ports(svc)
         report.check(cports <= td_ports and published <= td_ports, f"compose.yaml {service} ports agree with the task definition", f"addr ports {sorted(cports)}, container ports {sorted(published)}, task definition {sorted(td_ports)}")
+
+    # Who gets which secret (issue #9): the internal token the dispatcher and
+    # the query API; the secrets key those two and the migrate task.
+    expected_secrets = {
+        "ingest-gateway": {"EVENTFLOW_DATABASE_URL", "EVENTFLOW_REDIS_URL"},
+        "query-api": {"EVENTFLOW_DATABASE_URL", "EVENTFLOW_REDIS_URL", "EVENTFLOW_ADMIN_TOKEN", "EVENTFLOW_INTERNAL_TOKEN", "EVENTFLOW_SECRETS_KEY"},
+        "dispatcher": {"EVENTFLOW_DATABASE_URL", "EVENTFLOW_REDIS_URL", "EVENTFLOW_INTERNAL_TOKEN", "EVENTFLOW_SECRETS_KEY"},
+        "dashboard": set(),
+        "migrate": {"EVENTFLOW_DATABASE_URL", "EVENTFLOW_SECRETS_KEY"},
+    }
+    for name, want in expected_secrets.items():
+        got = {s["name"] for s in (containers.get(name) or {}).get("secrets", [])}
+        report.check(got == want, f"{name} gets exactly its secrets from Secrets Manager", f"got {sorted(got)}")
+        env = {e["name"] for e in (containers.get(name) or {}).get("environment", [])}
+        report.check(not (env & want), f"{name} gets no secret as a plain environment variable", str(sorted(env & want)))
+        logs = (containers.get(name) or {}).get("logConfiguration", {})
+        report.check(logs.get("logDriver") == "awslogs" and not any(k in logs.get("options", {}) for k in ("awslogs-multiline-pattern", "awslogs-datetime-format")),
+                     f"{name} logs each JSON line to CloudWatch as written")
 
     dashboard = containers.get("dashboard")
     report.check(dashboard is not None, "dashboard has a task definition")
