@@ -177,6 +177,8 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
     config.retention_interval = Duration::from_millis(200);
     config.retention_batch = 2; // several batches per project
     config.retention_batch_pause = Duration::ZERO;
+    // Two replicas: only the one holding the advisory lock applies retention.
+    let replica = eventflow_test_support::spawn_dispatcher(config.clone()).await;
     let app = spawn_app_on(db, config).await;
 
     let kept = [
@@ -241,11 +243,13 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
         "only the recent hour is kept"
     );
 
-    let metrics = app.get("/metrics").await.text().await.unwrap();
+    let metrics = app.get("/metrics").await.text().await.unwrap()
+        + &replica.get("/metrics").await.text().await.unwrap();
     assert!(
         metrics.contains("eventflow_retention_rows_deleted_total{table=\"events\"}")
             && metrics.contains("eventflow_retention_partitions_dropped_total"),
         "{metrics}"
     );
+    replica.shutdown().await.unwrap();
     app.shutdown().await.unwrap();
 }
