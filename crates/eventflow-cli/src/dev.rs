@@ -29,8 +29,6 @@ const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEV_PROJECT_NAME: &str = "dev";
 const DEV_KEY_SCOPES: &str = "ingest,read,admin";
 const DEV_KEY_FILE: &str = "dev-key";
-/// Where the key that encrypts endpoint secrets is kept, beside the dev key.
-const DEV_SECRETS_KEY_FILE: &str = "secrets-key";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, clap::Args)]
@@ -109,11 +107,6 @@ pub async fn run(
     let internal_token = eventflow_runtime::internal_auth::InternalToken::generate();
     dispatcher_config.internal_token = Some(internal_token.clone());
     query_config.internal_token = Some(internal_token);
-    // Endpoint secrets are sealed with a key kept in the state directory, so
-    // endpoints created in one run still sign deliveries in the next.
-    let secrets_key = ensure_dev_secrets_key(&args.state_dir.join(DEV_SECRETS_KEY_FILE))?;
-    dispatcher_config.secrets_key = Some(secrets_key.clone());
-    query_config.secrets_key = Some(secrets_key);
     let gateway = ingest_gateway::Application::build(gateway_config)
         .await
         .context("cannot start ingest-gateway")?;
@@ -260,17 +253,6 @@ async fn ensure_dev_key(store: &Store, key_file: &Path) -> anyhow::Result<DevKey
         project_id,
         key: created.plaintext,
     })
-}
-
-/// Returns the secrets key saved in `path`, generating and saving one on the first run.
-fn ensure_dev_secrets_key(path: &Path) -> anyhow::Result<eventflow_domain::SecretsKeyring> {
-    if let Some(saved) = read_key_file(path)? {
-        return eventflow_domain::SecretsKeyring::parse(saved.expose())
-            .with_context(|| format!("invalid secrets key in {}", path.display()));
-    }
-    let (keyring, text) = eventflow_domain::SecretsKeyring::generate();
-    write_key_file(path, &text)?;
-    Ok(keyring)
 }
 
 /// Returns the key saved in `path`, or None when there is none.

@@ -210,12 +210,7 @@ async fn connect(database_url: Option<&str>) -> anyhow::Result<Store> {
         max_connections: 2,
         ..PoolSettings::default()
     };
-    let mut store = Store::connect(database_url, &settings).context("invalid --database-url")?;
-    // With the key, `migrate` seals endpoint secrets left in plaintext.
-    if let Ok(raw) = std::env::var("EVENTFLOW_SECRETS_KEY") {
-        let keyring = eventflow_domain::SecretsKeyring::parse(&raw)?;
-        store = store.with_secrets(std::sync::Arc::new(keyring));
-    }
+    let store = Store::connect(database_url, &settings).context("invalid --database-url")?;
     store
         .ping()
         .await

@@ -46,8 +46,7 @@ struct Seen {
 }
 
 pub async fn run(args: Args, api: &Api, output: &Output) -> anyhow::Result<()> {
-    let since = time::OffsetDateTime::now_utc() - LOOK_BACK;
-    let since = format_rfc3339(since);
+    let since = format_rfc3339(time::OffsetDateTime::now_utc() - LOOK_BACK);
     let mut seen = Seen::default();
     if !output.is_json() {
         eprintln!("following events since {since} (ctrl-c stops)");
@@ -58,6 +57,33 @@ pub async fn run(args: Args, api: &Api, output: &Output) -> anyhow::Result<()> {
         poll(&args, api, output, &since, &mut seen).await?;
         tokio::select! {
             () = &mut stop => return Ok(()),
+            () = tokio::time::sleep(args.interval) => {}
+        }
+    }
+}
+
+/// Follows every event and delivery until `stop`, as the `eventflow dev`
+/// console: a failed poll is logged and tried again rather than ending it.
+pub async fn follow_quietly(api: Api, output: Output, stop: tokio_util::sync::CancellationToken) {
+    let args = Args {
+        event_type: None,
+        endpoint: None,
+        interval: Duration::from_millis(500),
+    };
+    let since = format_rfc3339(time::OffsetDateTime::now_utc() - LOOK_BACK);
+    let mut seen = Seen::default();
+    let mut failing = false;
+    loop {
+        match poll(&args, &api, &output, &since, &mut seen).await {
+            Ok(()) => failing = false,
+            Err(error) if !failing => {
+                failing = true;
+                tracing::warn!(error = %format!("{error:#}"), "the console cannot read events");
+            }
+            Err(_) => {}
+        }
+        tokio::select! {
+            () = stop.cancelled() => return,
             () = tokio::time::sleep(args.interval) => {}
         }
     }

@@ -2,6 +2,7 @@
 //! gateway, dispatcher and query API on free ports in this process, on a
 //! fresh database and Redis prefix. One module per command family.
 
+mod dev;
 mod errors;
 mod live;
 mod manage;
