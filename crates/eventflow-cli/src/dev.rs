@@ -1,14 +1,21 @@
 //! `eventflow dev`: the whole stack in one process against a local PostgreSQL
 //! and Redis.
 //!
-//! It creates the database when it does not exist, migrates it, starts the
-//! ingest gateway, dispatcher and query API through their own
-//! `Application::build` + `run_until` on their default addresses, and stops
-//! all three on one ctrl-c or SIGTERM. On the first run it creates a project
-//! named `dev` with an `ingest,read,admin` key; the database keeps only the
-//! key's hash, so the plaintext is saved (mode 600) in `.eventflow/dev-key`
-//! and printed again on later runs.
+//! It reads `eventflow.toml` and `EVENTFLOW_*` as each service does (the
+//! addresses excepted: the three listen on `--bind`, 127.0.0.1 by default, on
+//! their default ports), creates the database when it does not exist,
+//! migrates it, starts the ingest gateway, dispatcher and query API through
+//! their own `Application::build` + `run_until`, and stops all three on one
+//! ctrl-c or SIGTERM. On the first run it creates a project named `dev` with
+//! an `ingest,read,admin` key; the database keeps only the key's hash, so the
+//! plaintext is saved (mode 600) in `.eventflow/dev-key` and printed again on
+//! later runs. Without `EVENTFLOW_ADMIN_TOKEN` it generates an operator token
+//! for the run (saved in `.eventflow/admin-token`). Deliveries to this machine
+//! are allowed, and a demo endpoint delivers to a built-in receiver that
+//! verifies and prints each delivery; the console follows events and
+//! delivery outcomes, readable on a terminal and JSON lines otherwise.
 
+use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -29,16 +36,56 @@ const DEFAULT_REDIS_URL: &str = "redis://127.0.0.1:6379";
 const DEV_PROJECT_NAME: &str = "dev";
 const DEV_KEY_SCOPES: &str = "ingest,read,admin";
 const DEV_KEY_FILE: &str = "dev-key";
+/// Where the key that encrypts endpoint secrets is kept, beside the dev key.
+const DEV_SECRETS_KEY_FILE: &str = "secrets-key";
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// The generated operator token, beside the dev key.
+const ADMIN_TOKEN_FILE: &str = "admin-token";
+const DEMO_PORT: u16 = 8083;
+/// How the demo endpoint is told apart, so later runs reuse it.
+const DEMO_DESCRIPTION: &str = "eventflow dev demo receiver";
+/// The file the services read besides the environment.
+const CONFIG_FILE: &str = "eventflow.toml";
+const GATEWAY_DEFAULTS: &str = include_str!("../../ingest-gateway/defaults.toml");
+const DISPATCHER_DEFAULTS: &str = include_str!("../../dispatcher/defaults.toml");
+const QUERY_DEFAULTS: &str = include_str!("../../query-api/defaults.toml");
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Examples:\n  scripts/dev.sh            (builds, starts PostgreSQL/Redis if needed, the dashboard, then this)\n  eventflow dev --no-demo   (no demo endpoint)\n  eventflow dev --bind 0.0.0.0\n\nSettings: eventflow.toml and EVENTFLOW_* as for the services (EVENTFLOW_DATABASE_URL, EVENTFLOW_REDIS_URL, EVENTFLOW_ADMIN_TOKEN, EVENTFLOW_RETRY_SCHEDULE, …); the listen addresses come from --bind."
+)]
 pub struct Args {
-    /// Log filter (tracing EnvFilter syntax).
-    #[arg(long, env = "EVENTFLOW_LOG", default_value = "info")]
-    pub log: String,
-    /// Directory for the dev key file.
+    /// Log filter (tracing EnvFilter syntax); default `warn` on a terminal (the console shows events and deliveries), `info` otherwise.
+    #[arg(long, env = "EVENTFLOW_LOG")]
+    log: Option<String>,
+    /// Directory for the dev key, operator token and secrets key files.
     #[arg(long, default_value = ".eventflow")]
     state_dir: PathBuf,
+    /// The address the three services listen on.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+    /// Do not create the demo endpoint and its built-in receiver.
+    #[arg(long)]
+    no_demo: bool,
+    /// Port of the built-in demo receiver on 127.0.0.1.
+    #[arg(long, default_value_t = DEMO_PORT)]
+    demo_port: u16,
+    /// The dashboard's address, shown in the banner (scripts/dev.sh sets it when it starts the dashboard).
+    #[arg(long, env = "EVENTFLOW_DASHBOARD_URL")]
+    dashboard_url: Option<String>,
+}
+
+impl Args {
+    /// The log filter: quiet on a terminal, where the console tells the story.
+    pub fn log_filter(&self) -> String {
+        self.log.clone().unwrap_or_else(|| {
+            if std::io::stdout().is_terminal() {
+                "warn".to_owned()
+            } else {
+                "info".to_owned()
+            }
+        })
+    }
 }
 
 /// The dev project and its key.
@@ -64,6 +111,15 @@ struct Banner<'a> {
     project_id: ProjectId,
     api_key: &'a str,
     key_file: &'a Path,
+    /// The operator token of this run (projects, limits, every project's keys).
+    admin_token: &'a str,
+    /// Where it was saved, when it was generated rather than configured.
+    admin_token_file: Option<&'a Path>,
+    /// Networks deliveries may reach although private: this machine.
+    loopback_delivery: &'a str,
+    /// The built-in receiver of the demo endpoint, unless --no-demo.
+    demo_receiver: Option<String>,
+    dashboard_url: Option<&'a str>,
 }
 
 /// Runs the stack until ctrl-c or SIGTERM, then returns once all three services stopped.
@@ -73,8 +129,8 @@ pub async fn run(
     redis_url: Option<&str>,
     output: &Output,
 ) -> anyhow::Result<()> {
-    let database_url = database_url.unwrap_or(DEFAULT_DATABASE_URL);
-    let redis_url = redis_url.unwrap_or(DEFAULT_REDIS_URL);
+    let env = service_env(database_url, redis_url)?;
+    let database_url = env_value(&env, "EVENTFLOW_DATABASE_URL").unwrap_or(DEFAULT_DATABASE_URL);
 
     ensure_database(database_url).await?;
     let store = Store::connect(
@@ -92,31 +148,81 @@ pub async fn run(
     let dev_key = ensure_dev_key(&store, &key_file).await?;
     store.close();
 
-    let gateway_config = ingest_gateway::Config::with_urls(database_url, redis_url)
-        .context("ingest-gateway settings")?;
-    let mut dispatcher_config =
-        dispatcher::Config::with_urls(database_url, redis_url).context("dispatcher settings")?;
-    let mut query_config =
-        query_api::Config::with_urls(database_url, redis_url).context("query-api settings")?;
+    let mut gateway_config: ingest_gateway::Config =
+        load_settings(GATEWAY_DEFAULTS, &env).context("ingest-gateway settings")?;
+    let mut dispatcher_config: dispatcher::Config =
+        load_settings(DISPATCHER_DEFAULTS, &env).context("dispatcher settings")?;
+    let mut query_config: query_api::Config =
+        load_settings(QUERY_DEFAULTS, &env).context("query-api settings")?;
+    for addr in [
+        &mut gateway_config.http_addr,
+        &mut gateway_config.grpc_addr,
+        &mut dispatcher_config.http_addr,
+        &mut dispatcher_config.grpc_addr,
+        &mut query_config.http_addr,
+        &mut query_config.grpc_addr,
+    ] {
+        addr.set_ip(args.bind);
+    }
     // Local development delivers to receivers on this machine.
     let loopback = eventflow_domain::AddressPolicy::parse_allow_list(DEV_ALLOW_NETS)?;
     dispatcher_config.delivery_allow_nets = loopback.clone();
     query_config.endpoint_allow_nets = loopback;
     // The query API calls the dispatcher's DispatchControl, which admits only
-    // this shared token: a fresh one per run, known to both and nobody else.
-    let internal_token = eventflow_runtime::internal_auth::InternalToken::generate();
+    // this shared token: a fresh one per run unless one is configured.
+    let internal_token = query_config
+        .internal_token
+        .clone()
+        .unwrap_or_else(eventflow_runtime::internal_auth::InternalToken::generate);
     dispatcher_config.internal_token = Some(internal_token.clone());
     query_config.internal_token = Some(internal_token);
+    // Endpoint secrets are sealed with a key kept in the state directory, so
+    // endpoints created in one run still sign deliveries in the next.
+    let secrets_key = match query_config.secrets_key.clone() {
+        Some(configured) => configured,
+        None => ensure_dev_secrets_key(&args.state_dir.join(DEV_SECRETS_KEY_FILE))?,
+    };
+    dispatcher_config.secrets_key = Some(secrets_key.clone());
+    query_config.secrets_key = Some(secrets_key);
+    let admin_token_file = args.state_dir.join(ADMIN_TOKEN_FILE);
+    let admin_token = match &query_config.admin_token {
+        Some(configured) => configured.expose().to_owned(),
+        None => {
+            let generated = eventflow_runtime::internal_auth::InternalToken::generate()
+                .expose()
+                .to_owned();
+            crate::files::write_private(&admin_token_file, &format!("{generated}\n"))?;
+            query_config.admin_token = Some(SecretString::new(generated.clone()));
+            generated
+        }
+    };
     let gateway = ingest_gateway::Application::build(gateway_config)
         .await
         .context("cannot start ingest-gateway")?;
     let dispatcher = dispatcher::Application::build(dispatcher_config)
         .await
         .context("cannot start dispatcher")?;
+    query_config.dispatcher_grpc_url = format!("http://{}", reachable(dispatcher.grpc_addr()));
     let query = query_api::Application::build(query_config)
         .await
         .context("cannot start query-api")?;
 
+    let demo = if args.no_demo {
+        None
+    } else {
+        Some(
+            crate::receiver::Receiver::start(
+                SocketAddr::from((Ipv4Addr::LOCALHOST, args.demo_port)),
+                None,
+            )
+            .with_context(|| {
+                format!(
+                    "cannot start the demo receiver on 127.0.0.1:{} (use --demo-port or --no-demo)",
+                    args.demo_port
+                )
+            })?,
+        )
+    };
     let banner = Banner {
         ingest_gateway: Listening {
             http: gateway.http_addr(),
@@ -133,6 +239,13 @@ pub async fn run(
         project_id: dev_key.project_id,
         api_key: dev_key.key.expose(),
         key_file: &key_file,
+        admin_token: &admin_token,
+        admin_token_file: query_admin_file(&admin_token_file, &admin_token),
+        loopback_delivery: DEV_ALLOW_NETS,
+        demo_receiver: demo
+            .as_ref()
+            .map(|(receiver, _)| format!("http://{}/webhooks", receiver.addr)),
+        dashboard_url: args.dashboard_url.as_deref(),
     };
     output.print(&banner, || banner_text(&banner))?;
 
@@ -146,6 +259,23 @@ pub async fn run(
             }
         }
     });
+    let api = crate::api::Api::new(
+        &format!("http://{}", reachable(query.http_addr())),
+        dev_key.key.expose(),
+        crate::api::Service::Query,
+    )?;
+    // The console: human lines on a terminal, JSON lines otherwise (or with --json).
+    let console = Output::new(output.is_json() || !std::io::stdout().is_terminal());
+    let demo_task = demo.map(|(receiver, deliveries)| {
+        tokio::spawn(run_demo(
+            receiver,
+            deliveries,
+            api.clone(),
+            console,
+            stop.clone(),
+        ))
+    });
+    let console_task = tokio::spawn(crate::tail::follow_quietly(api, console, stop.clone()));
     let (gateway, dispatcher, query) = tokio::join!(
         run_service(
             "ingest-gateway",
@@ -164,7 +294,155 @@ pub async fn run(
         ),
     );
     let _ = signal.await;
+    let _ = console_task.await;
+    if let Some(task) = demo_task {
+        let _ = task.await;
+    }
     gateway.and(dispatcher).and(query)
+}
+
+/// The operator token file, when the token was generated for this run.
+fn query_admin_file<'a>(file: &'a Path, token: &str) -> Option<&'a Path> {
+    let saved = std::fs::read_to_string(file).ok()?;
+    (saved.trim() == token).then_some(file)
+}
+
+/// `EVENTFLOW_*` of this process, with the database and Redis URLs resolved:
+/// flag or variable, else the config file, else the local defaults.
+fn service_env(
+    database_url: Option<&str>,
+    redis_url: Option<&str>,
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut env: Vec<(String, String)> = std::env::vars_os()
+        .filter_map(|(key, value)| Some((key.into_string().ok()?, value.into_string().ok()?)))
+        .filter(|(key, _)| key.starts_with("EVENTFLOW_"))
+        // Three services share one process: each keeps its own default port.
+        .filter(|(key, _)| key != "EVENTFLOW_HTTP_ADDR" && key != "EVENTFLOW_GRPC_ADDR")
+        .collect();
+    let file = file_urls()?;
+    for (name, given, in_file, default) in [
+        (
+            "EVENTFLOW_DATABASE_URL",
+            database_url,
+            file.database_url,
+            DEFAULT_DATABASE_URL,
+        ),
+        (
+            "EVENTFLOW_REDIS_URL",
+            redis_url,
+            file.redis_url,
+            DEFAULT_REDIS_URL,
+        ),
+    ] {
+        let value = given
+            .map(str::to_owned)
+            .or(in_file)
+            .unwrap_or_else(|| default.to_owned());
+        env.retain(|(key, _)| key != name);
+        env.push((name.to_owned(), value));
+    }
+    Ok(env)
+}
+
+fn env_value<'a>(env: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    env.iter()
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.as_str())
+}
+
+/// The connection URLs the config file sets, if any.
+#[derive(Debug, Default, serde::Deserialize)]
+struct FileUrls {
+    database_url: Option<String>,
+    redis_url: Option<String>,
+}
+
+fn file_urls() -> anyhow::Result<FileUrls> {
+    use figment::providers::{Format, Toml};
+    let path = std::env::var_os("EVENTFLOW_CONFIG")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(CONFIG_FILE));
+    if !path.is_file() {
+        return Ok(FileUrls::default());
+    }
+    figment::Figment::from(Toml::file_exact(&path))
+        .extract()
+        .with_context(|| format!("invalid {}", path.display()))
+}
+
+/// One service's settings as its own `load` reads them, from `env`.
+fn load_settings<T: serde::de::DeserializeOwned>(
+    defaults: &str,
+    env: &[(String, String)],
+) -> anyhow::Result<T> {
+    Ok(eventflow_runtime::config::load_from(
+        defaults,
+        Some(Path::new(CONFIG_FILE)),
+        env.iter().cloned(),
+    )?)
+}
+
+/// Creates (or reuses) the demo endpoint at the built-in receiver and prints
+/// each delivery it verifies, until `stop`.
+async fn run_demo(
+    receiver: crate::receiver::Receiver,
+    mut deliveries: tokio::sync::mpsc::UnboundedReceiver<crate::receiver::Received>,
+    api: crate::api::Api,
+    console: Output,
+    stop: CancellationToken,
+) {
+    let url = format!("http://{}/webhooks", receiver.addr);
+    match demo_endpoint(&api, &url).await {
+        Ok(secrets) => receiver.set_secrets(secrets),
+        Err(error) => {
+            tracing::warn!(error = %format!("{error:#}"), "could not set up the demo endpoint")
+        }
+    }
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            Some(received) = deliveries.recv() => {
+                let mut line = serde_json::to_value(&received).unwrap_or_default();
+                line["kind"] = serde_json::json!("demo_receiver");
+                let _ = console.print(&line, || {
+                    let mark = if received.verified { "verified" } else { "REFUSED" };
+                    format!("demo receiver: {mark} {} {} {}", received.id, received.event_type, received.data)
+                });
+            }
+        }
+    }
+    receiver.stop().await;
+}
+
+/// The demo endpoint's secrets, after creating it when it does not exist.
+async fn demo_endpoint(
+    api: &crate::api::Api,
+    url: &str,
+) -> anyhow::Result<Vec<eventflow_domain::EndpointSecret>> {
+    let endpoints = crate::paging::Paging {
+        all: true,
+        ..Default::default()
+    }
+    .fetch(api, "/v1/endpoints", Vec::new())
+    .await?;
+    let existing = endpoints["data"].as_array().and_then(|all| {
+        all.iter()
+            .find(|endpoint| endpoint["url"] == url && endpoint["description"] == DEMO_DESCRIPTION)
+    });
+    let id = match existing {
+        Some(endpoint) => crate::output::cell(endpoint.get("id")),
+        None => {
+            let created = api
+                .post(
+                    "/v1/endpoints",
+                    &serde_json::json!({"url": url, "description": DEMO_DESCRIPTION}),
+                )
+                .await?;
+            crate::output::cell(created.get("id"))
+        }
+    };
+    let secret = api.get(&format!("/v1/endpoints/{id}/secret"), &[]).await?;
+    crate::receiver::secrets_of(&secret)
 }
 
 /// Runs one service; when it returns, for whatever reason, the others stop too.
@@ -255,6 +533,17 @@ async fn ensure_dev_key(store: &Store, key_file: &Path) -> anyhow::Result<DevKey
     })
 }
 
+/// Returns the secrets key saved in `path`, generating and saving one on the first run.
+fn ensure_dev_secrets_key(path: &Path) -> anyhow::Result<eventflow_domain::SecretsKeyring> {
+    if let Some(saved) = read_key_file(path)? {
+        return eventflow_domain::SecretsKeyring::parse(saved.expose())
+            .with_context(|| format!("invalid secrets key in {}", path.display()));
+    }
+    let (keyring, text) = eventflow_domain::SecretsKeyring::generate();
+    write_key_file(path, &text)?;
+    Ok(keyring)
+}
+
 /// Returns the key saved in `path`, or None when there is none.
 fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretString>> {
     match std::fs::read_to_string(path) {
@@ -304,26 +593,55 @@ const DEV_ALLOW_NETS: &str = "127.0.0.0/8,::1/128";
 
 fn banner_text(banner: &Banner<'_>) -> String {
     let gateway = reachable(banner.ingest_gateway.http);
+    let query = reachable(banner.query_api.http);
     let key = banner.api_key;
-    format!(
+    let mut text = format!(
         "\nEventFlow dev stack is running (ctrl-c stops it)\n\n\
          \x20 ingest-gateway  http://{gateway}  grpc {}\n\
-         \x20 query-api       http://{}  grpc {}\n\
-         \x20 dispatcher      http://{}  grpc {}\n\n\
-         \x20 project  {}  ({DEV_PROJECT_NAME})\n\
-         \x20 api key  {key}  ({DEV_KEY_SCOPES}; saved in {})\n\n\
-         Send an event:\n\
-         \x20 curl -sS http://{gateway}/v1/events \\\n\
-         \x20   -H 'authorization: Bearer {key}' -H 'content-type: application/json' \\\n\
-         \x20   -d '{{\"type\": \"order.created\", \"payload\": {{\"order_id\": 42}}}}'\n",
+         \x20 query-api       http://{query}  grpc {}\n\
+         \x20 dispatcher      http://{}  grpc {}\n",
         reachable(banner.ingest_gateway.grpc),
-        reachable(banner.query_api.http),
         reachable(banner.query_api.grpc),
         reachable(banner.dispatcher.http),
         reachable(banner.dispatcher.grpc),
+    );
+    if let Some(url) = banner.dashboard_url {
+        text.push_str(&format!(
+            "  dashboard       {url}  (sign in with the api key)\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\n  project         {}  ({DEV_PROJECT_NAME})\n\
+         \x20 api key         {key}  ({DEV_KEY_SCOPES}; saved in {})\n",
         banner.project_id,
         banner.key_file.display(),
-    )
+    ));
+    let saved = banner
+        .admin_token_file
+        .map(|file| format!("generated for this run, saved in {}", file.display()))
+        .unwrap_or_else(|| "EVENTFLOW_ADMIN_TOKEN".to_owned());
+    text.push_str(&format!(
+        "  operator token  {}  ({saved}; creates projects, sets limits)\n",
+        banner.admin_token
+    ));
+    if let Some(url) = &banner.demo_receiver {
+        text.push_str(&format!(
+            "  demo endpoint   {url}  (built-in receiver: verifies and prints each delivery; --no-demo to skip)\n"
+        ));
+    }
+    text.push_str(&format!(
+        "\nDeliveries to this machine ({}) are allowed here, for local receivers; a deployed\n\
+         stack refuses them unless EVENTFLOW_DELIVERY_ALLOW_NETS says otherwise.\n\n\
+         Try it (another terminal):\n\
+         \x20 export EVENTFLOW_KEY=$(cat {})\n\
+         \x20 eventflow send --type order.created --payload '{{\"order_id\": 42}}'\n\
+         \x20 curl -sS http://{gateway}/v1/events -H \"authorization: Bearer $EVENTFLOW_KEY\" \\\n\
+         \x20   -H 'content-type: application/json' -d '{{\"type\": \"order.created\", \"payload\": {{}}}}'\n\n\
+         Events and delivery outcomes follow below.\n",
+        banner.loopback_delivery,
+        banner.key_file.display(),
+    ));
+    text
 }
 
 /// A listener on 0.0.0.0 or [::] is reached through loopback.

@@ -189,8 +189,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => migrate::run(&connect(database_url).await?, &output).await,
         Command::Dev(args) => {
             let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
-            let telemetry = Telemetry::init("eventflow", &args.log, otlp_endpoint.as_deref())
-                .context("invalid setting EVENTFLOW_LOG")?;
+            let telemetry =
+                Telemetry::init("eventflow", &args.log_filter(), otlp_endpoint.as_deref())
+                    .context("invalid setting EVENTFLOW_LOG")?;
             let outcome = dev::run(args, database_url, cli.redis_url.as_deref(), &output).await;
             telemetry.shutdown().await;
             outcome
@@ -210,7 +211,12 @@ async fn connect(database_url: Option<&str>) -> anyhow::Result<Store> {
         max_connections: 2,
         ..PoolSettings::default()
     };
-    let store = Store::connect(database_url, &settings).context("invalid --database-url")?;
+    let mut store = Store::connect(database_url, &settings).context("invalid --database-url")?;
+    // With the key, `migrate` seals endpoint secrets left in plaintext.
+    if let Ok(raw) = std::env::var("EVENTFLOW_SECRETS_KEY") {
+        let keyring = eventflow_domain::SecretsKeyring::parse(&raw)?;
+        store = store.with_secrets(std::sync::Arc::new(keyring));
+    }
     store
         .ping()
         .await

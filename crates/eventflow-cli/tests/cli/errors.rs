@@ -230,7 +230,7 @@ async fn the_gateways_refusals_speak_the_contracts_words_not_rusts() {
 }
 
 #[tokio::test]
-async fn an_event_posted_to_the_query_api_gets_a_404_naming_the_gateway() {
+async fn an_event_posted_to_the_query_api_gets_a_405_naming_the_gateway() {
     let stack = Stack::start().await;
 
     let (status, problem) = post_raw(
@@ -240,7 +240,8 @@ async fn an_event_posted_to_the_query_api_gets_a_404_naming_the_gateway() {
     )
     .await;
 
-    assert_eq!(status, 404);
+    // The path serves GET (searches) here: 405, and the detail says where to send.
+    assert_eq!(status, 405);
     let detail = problem["detail"].as_str().unwrap();
     assert!(
         detail.contains("ingest gateway") && detail.contains("8080"),
