@@ -219,10 +219,13 @@ fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
     let mut errors = Vec::new();
     let expires_at = check_expiry(body.expires_at.as_deref(), &mut errors);
     let name = body.name.as_deref().unwrap_or_default().trim().to_owned();
-    if name.chars().count() > MAX_NAME_LEN {
+    // PostgreSQL text cannot hold NUL, and no label needs a control character.
+    if name.chars().count() > MAX_NAME_LEN || name.chars().any(char::is_control) {
         errors.push(FieldError {
             field: "name".into(),
-            message: format!("must be at most {MAX_NAME_LEN} characters"),
+            message: format!(
+                "must be at most {MAX_NAME_LEN} characters, none of them control characters"
+            ),
         });
     }
     let scopes = Scopes::from_strings(&body.scopes).map_err(|_| FieldError {

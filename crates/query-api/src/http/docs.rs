@@ -76,7 +76,12 @@ const EVENT_TYPE_FILTER_PATTERN: &str =
 /// attributes: utoipa cannot state an array's item rules on a `Vec<String>`.
 /// A unit test checks that each entry names an existing property.
 fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
-    let project_name = json!({"minLength": 1, "maxLength": 200, "pattern": "\\S"});
+    // No control characters (Rust's `char::is_control`), and not only spaces.
+    let project_name = json!({
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$",
+    });
     let positive = json!({"minimum": 1, "maximum": i32::MAX});
     let retention = json!({"minimum": 1, "maximum": 3650});
     let url = json!({"minLength": 1, "maxLength": 2048, "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"});
@@ -91,7 +96,10 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
     });
     let rate = json!({"minimum": 1, "maximum": 100_000});
     let concurrency = json!({"minimum": 1, "maximum": 1000});
-    let description = json!({"maxLength": 1000});
+    let description = json!({
+        "maxLength": 1000,
+        "pattern": "^[^\\u0000-\\u0008\\u000b-\\u001f\\u007f-\\u009f]*$",
+    });
     let mut constraints = Vec::new();
     for schema in ["ProjectIn", "ProjectPatch"] {
         constraints.extend([
@@ -112,7 +120,11 @@ fn body_constraints() -> Vec<(&'static str, &'static str, Value)> {
         ]);
     }
     constraints.extend([
-        ("ApiKeyIn", "name", json!({"maxLength": 200})),
+        (
+            "ApiKeyIn",
+            "name",
+            json!({"maxLength": 200, "pattern": "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"}),
+        ),
         ("ApiKeyIn", "project_id", id_schema(ProjectId::PREFIX)),
         (
             "ApiKeyIn",

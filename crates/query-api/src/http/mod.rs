@@ -36,7 +36,8 @@ pub const OPERATIONAL_PATHS: [&str; 7] = [
 ];
 
 /// Registers the undocumented routes: probes, the documentation itself, and
-/// the gateway's ingest paths, which answer a 404 naming the right service.
+/// the gateway's ingest paths, which answer a 405 (only GET is served here)
+/// naming the right service.
 pub fn operational(config: &mut web::ServiceConfig) {
     config
         .route("/v1/events", web::post().to(ingest_is_on_the_gateway))
@@ -50,13 +51,14 @@ pub fn operational(config: &mut web::ServiceConfig) {
 }
 
 /// Events POSTed here were meant for the ingest gateway: say where it is.
+/// The path exists here for GET (searches), hence a 405 with `Allow`.
 async fn ingest_is_on_the_gateway() -> actix_web::HttpResponse {
     use eventflow_runtime::api_error::{ErrorKind, Problem};
     Problem::new(
-        ErrorKind::NotFound,
-        "not-found",
+        ErrorKind::MethodNotAllowed,
+        "method-not-allowed",
         "this is the query API, which reads events; events are sent to the ingest gateway \
          (POST /v1/events or /v1/events/batch on port 8080 by default)",
     )
-    .to_response()
+    .to_response_with(&[("allow", "GET".to_owned())])
 }

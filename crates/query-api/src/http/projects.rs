@@ -96,8 +96,14 @@ fn check_settings(
             message: message.into(),
         })
     };
-    if name.is_some_and(|name| name.trim().is_empty() || name.len() > 200) {
-        fail("name", "must be 1 to 200 characters");
+    // PostgreSQL text cannot hold NUL, and no name needs a control character.
+    if name.is_some_and(|name| {
+        name.trim().is_empty() || name.chars().count() > 200 || name.chars().any(char::is_control)
+    }) {
+        fail(
+            "name",
+            "must be 1 to 200 characters, none of them control characters",
+        );
     }
     if rate.is_some_and(|rate| rate <= 0) {
         fail("rate_limit_per_second", "must be positive");

@@ -181,8 +181,15 @@ pub fn headers(value: &Value) -> Result<Value, String> {
 /// Returns the trimmed description.
 pub fn description(raw: &str) -> Result<String, String> {
     let trimmed = raw.trim();
-    if trimmed.chars().count() > MAX_DESCRIPTION_LEN {
-        return Err(format!("must be at most {MAX_DESCRIPTION_LEN} characters"));
+    // PostgreSQL text cannot hold NUL; line breaks are fine in a description.
+    if trimmed.chars().count() > MAX_DESCRIPTION_LEN
+        || trimmed
+            .chars()
+            .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(format!(
+            "must be at most {MAX_DESCRIPTION_LEN} characters, none of them control characters but line breaks and tabs"
+        ));
     }
     Ok(trimmed.to_owned())
 }
