@@ -220,3 +220,36 @@ async fn trace_and_unknown_methods_are_405_problems_naming_the_allowed_methods()
     assert_eq!(content_type, "application/problem+json");
     app.shutdown().await.unwrap();
 }
+
+/// Found by scripts/test-api-schema.sh: a NUL reached PostgreSQL, which
+/// cannot store it in text, and the answer was a 500.
+#[tokio::test]
+async fn control_characters_in_names_are_400_problems_not_500s() {
+    let gateway = eventflow_test_support::spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let (project, _) = gateway.create_project_with_key("read").await;
+    let admin = eventflow_test_support::TEST_ADMIN_TOKEN;
+    let post = async |path: &str, body: serde_json::Value| {
+        let response = api
+            .client
+            .post(api.url(path))
+            .bearer_auth(admin)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let problem: serde_json::Value = response.json().await.unwrap();
+        (status, problem["errors"][0]["field"].clone())
+    };
+
+    let project_name = post("/v1/projects", serde_json::json!({"name": "a\u{0}b"})).await;
+    let key_name = post(
+        "/v1/api-keys",
+        serde_json::json!({"project_id": project.to_string(), "scopes": ["read"], "name": "x\u{1b}[31m"}),
+    )
+    .await;
+
+    assert_eq!(project_name, (400, serde_json::json!("name")));
+    assert_eq!(key_name, (400, serde_json::json!("name")));
+}
