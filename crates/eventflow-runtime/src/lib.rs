@@ -2,9 +2,10 @@
 //!
 //! Config loading (embedded defaults < `eventflow.toml` < `EVENTFLOW_*`, with errors naming the
 //! setting), telemetry (JSON or human logs, OpenTelemetry traces, `traceparent` propagation),
-//! Prometheus metrics, internal gRPC authentication (a shared service token), the shutdown signal and primitives, the rustls crypto provider, and the
-//! single mapping from an error kind to an HTTP status, a gRPC code and an RFC 9457
-//! `application/problem+json` body. It holds no business rules and no I/O clients: domain types
+//! Prometheus metrics with bounded labels, internal gRPC authentication (a shared service
+//! token), the shutdown signal and primitives, the rustls crypto provider, the single mapping
+//! from an error kind to an HTTP status, a gRPC code and an RFC 9457 `application/problem+json`
+//! body, and the 404/405 answer to requests no route matched. It holds no business rules and no I/O clients: domain types
 //! live in `eventflow-domain`, SQL in `eventflow-store`, Redis in `eventflow-queue`, and each
 //! service decides which errors it has and which kind each one is.
 
