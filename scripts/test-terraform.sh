@@ -4,7 +4,8 @@
 #   terraform fmt -check, and validate of both environments
 #   plan of staging against moto_server (an AWS API emulator on loopback), with
 #     the resources it creates counted by type and the promised properties checked
-#   apply of staging against moto, of every resource moto can emulate
+#   apply of staging against moto, of every resource moto can emulate; then a
+#     plan of production against the same emulator, compared with staging's
 #   secrets: generated values have the form the services parse, and are
 #     write-only (in neither the state nor the plan)
 #   drift: the registered task definitions, compose.yaml (when present) and each
@@ -210,6 +211,22 @@ EOF
     log "secrets: their form, and none in the state or plan"
     terraform -chdir="$staging" show -json > "$WORK/state.json" 2>/dev/null
     checks secrets "$endpoint" "$WORK/state.json" "$WORK/plan.json"
+
+    # Production after staging, against the same emulator: it reuses the
+    # account's GitHub OIDC provider that staging created.
+    log "terraform plan envs/production against moto"
+    production="$WORK/terraform/envs/production"
+    rm -rf "$production/terraform.tfstate"*
+    cp "$staging/moto_override.tf" "$production/moto_override.tf"
+    if tf_init "$production" -reconfigure > "$WORK/init-production.log" 2>&1 &&
+      terraform -chdir="$production" plan -no-color -out=plan.bin > "$WORK/plan-production.log" 2>&1 &&
+      terraform -chdir="$production" show -json plan.bin > "$WORK/plan-production.json"; then
+      pass "terraform plan of production against moto"
+      checks production "$WORK/plan-production.json"
+    else
+      fail "terraform plan of production against moto"
+      tail -n 40 "$WORK/plan-production.log"
+    fi
 
     log "drift: task definitions, compose.yaml and defaults.toml"
     if terraform -chdir="$staging" show -json > "$WORK/state.json" 2>/dev/null; then

@@ -6,6 +6,7 @@ when any check failed:
 
   counts PLAN          the plan creates exactly the expected resources, by type
   properties PLAN      what the issue promises: ingress, backups, rollback, routing
+  production PLAN      production's plan differs from staging's only where it should
   drift STATE REPO     the task definitions moto registered (terraform show -json
                        after the emulated apply), compose.yaml (when present) and
                        each service's defaults.toml agree on setting names and ports
@@ -211,6 +212,22 @@ def cmd_properties(plan: dict) -> Report:
     lag = [p for a, p in after(plan, "aws_appautoscaling_policy") if a.endswith("stream_lag")]
     lag_metrics = [m["metric_stat"][0]["metric"][0]["metric_name"] for p in lag for m in p["target_tracking_scaling_policy_configuration"][0]["customized_metric_specification"][0]["metrics"] if m.get("metric_stat")]
     report.check("eventflow_stream_lag" in lag_metrics, "the dispatcher scales on eventflow_stream_lag", str(lag_metrics))
+    return report
+
+
+def cmd_production(plan: dict) -> Report:
+    report = Report()
+    counts = Counter(rc["type"] for rc in created(plan))
+    report.check(counts["aws_nat_gateway"] == 2, "production has a NAT gateway per AZ", str(counts["aws_nat_gateway"]))
+    (_, db), = after(plan, "aws_db_instance")
+    report.check(db["multi_az"] and db["instance_class"] == "db.m7g.large", "production PostgreSQL is Multi-AZ db.m7g.large")
+    report.check(db["performance_insights_enabled"], "production PostgreSQL has Performance Insights")
+    services = dict((r["name"], r["desired_count"]) for _, r in after(plan, "aws_ecs_service"))
+    report.check(all(n >= 2 for n in services.values()), "production runs every service at least twice", str(services))
+    report.check(counts["aws_iam_openid_connect_provider"] == 0, "production uses the account's GitHub OIDC provider, created by staging")
+    differs = {t for t in set(counts) | set(EXPECTED_COUNTS) if counts.get(t, 0) != EXPECTED_COUNTS.get(t, 0)}
+    report.check(differs == {"aws_nat_gateway", "aws_eip", "aws_iam_openid_connect_provider"},
+                 "production creates the same resources as staging but for NAT and the OIDC provider", str(sorted(differs)))
     return report
 
 
@@ -480,6 +497,8 @@ def main(argv: list[str]) -> None:
         cmd_counts(plan).exit()
     elif command == "properties":
         cmd_properties(plan).exit()
+    elif command == "production":
+        cmd_production(plan).exit()
     elif command == "drift":
         cmd_drift(plan, Path(argv[3])).exit()
     elif command == "apply-targets":
