@@ -86,6 +86,7 @@ impl RetentionReport {
             partitions_dropped = ?self.partitions.dropped,
             partition_rows_estimated = self.partitions.estimated_rows,
             held_days = ?self.partitions.held_days,
+            partitions_busy = self.partitions.busy,
             events_deleted = self.rows.events,
             deliveries_deleted = self.rows.deliveries,
             attempts_deleted = self.rows.attempts,

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use eventflow_domain::ProjectId;
 use time::{Date, OffsetDateTime};
+use tokio_postgres::error::SqlState;
 use uuid::Uuid;
 
 use crate::{Store, StoreError};
@@ -87,6 +88,8 @@ pub struct PartitionDrop {
     pub estimated_rows: i64,
     /// Days kept whole because a delivery created on or before them is still pending.
     pub held_days: Vec<Date>,
+    /// The tables were too busy to lock within the timeout; the next run tries again.
+    pub busy: bool,
 }
 
 /// Rows one batch of per-project retention deleted.
@@ -170,64 +173,22 @@ impl Store {
             .collect();
         let mut outcome = PartitionDrop::default();
         for (index, day) in days.iter().enumerate() {
-            let transaction = client.transaction().await?;
-            // Same lock as eventflow_ensure_partitions: no partition is
-            // created or dropped underneath; a busy partition is skipped
-            // until the next run rather than waited for.
-            transaction
-                .batch_execute(
-                    "SET LOCAL lock_timeout = '5s'; \
-                     SELECT pg_advisory_xact_lock(hashtext('eventflow_partitions'))",
-                )
-                .await?;
-            let suffix = day_suffix(*day);
-            let names: Vec<String> = PARTITIONED_TABLES
-                .iter()
-                .map(|table| format!("{table}_{suffix}"))
-                .collect();
-            let existing: Vec<(String, f32)> = transaction
-                .query(
-                    "SELECT relname::text, reltuples FROM pg_class WHERE relname::text = ANY($1::text[]) AND relkind = 'r'",
-                    &[&names],
-                )
-                .await?
-                .iter()
-                .map(|row| (row.get(0), row.get(1)))
-                .collect();
-            // ACCESS EXCLUSIVE first, so that no replay turns a delivery of
-            // this day back to pending between the check and the drop.
-            let lock = existing
-                .iter()
-                .map(|(name, _)| format!("\"{name}\""))
-                .collect::<Vec<_>>()
-                .join(", ");
-            if !lock.is_empty() {
-                transaction
-                    .batch_execute(&format!("LOCK TABLE {lock} IN ACCESS EXCLUSIVE MODE"))
-                    .await?;
+            match drop_day(&mut client, *day).await {
+                Ok(DayDrop::Dropped(names, rows)) => {
+                    outcome.dropped.extend(names);
+                    outcome.estimated_rows += rows;
+                }
+                Ok(DayDrop::Held) => {
+                    outcome.held_days.extend_from_slice(&days[index..]);
+                    break;
+                }
+                // Busy tables: retention gave way to the traffic; next run.
+                Err(error) if error.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) => {
+                    outcome.busy = true;
+                    break;
+                }
+                Err(error) => return Err(error.into()),
             }
-            let end = uuid_floor(day_start(day.next_day().unwrap_or(Date::MAX)));
-            let held: bool = transaction
-                .query_one(
-                    "SELECT EXISTS (SELECT 1 FROM deliveries WHERE status = 'pending' AND id < $1) \
-                         OR EXISTS (SELECT 1 FROM event_outbox WHERE event_id < $1)",
-                    &[&end],
-                )
-                .await?
-                .get(0);
-            if held {
-                transaction.rollback().await?;
-                outcome.held_days.extend_from_slice(&days[index..]);
-                break;
-            }
-            for (name, rows) in &existing {
-                transaction
-                    .batch_execute(&format!("DROP TABLE \"{name}\""))
-                    .await?;
-                outcome.dropped.push(name.clone());
-                outcome.estimated_rows += rows.max(0.0) as i64;
-            }
-            transaction.commit().await?;
         }
         Ok(outcome)
     }
@@ -258,9 +219,12 @@ impl Store {
             until = until.min(checked);
         }
         let after = after.unwrap_or(Uuid::nil());
+        let mut client = client;
+        let transaction = client.transaction().await?;
+        transaction.batch_execute(GIVE_WAY).await?;
         // A delivery's id starts with its event's 48-bit millisecond, so the
         // deliveries of a range of events are a primary-key range.
-        let row = client
+        let row = transaction
             .query_one(
                 "WITH candidates AS ( \
                      SELECT id FROM events \
@@ -291,6 +255,7 @@ impl Store {
                 &[&project.uuid(), &after, &until, &batch],
             )
             .await?;
+        transaction.commit().await?;
         let count = |index: usize| u64::try_from(row.get::<_, i64>(index)).unwrap_or(0);
         Ok(ExpiredRows {
             events: count(0),
@@ -375,4 +340,77 @@ fn day_suffix(day: Date) -> String {
 
 fn day_start(day: Date) -> OffsetDateTime {
     day.midnight().assume_utc()
+}
+
+/// Retention waits at most this long for a lock, shorter than PostgreSQL's
+/// deadlock_timeout (1 s): should its locks cross a transaction of the
+/// services, retention normally gives up before the deadlock check picks a
+/// victim, and the services' statement goes on.
+const GIVE_WAY: &str = "SET LOCAL lock_timeout = '500ms'";
+
+enum DayDrop {
+    /// The partitions dropped and their estimated rows.
+    Dropped(Vec<String>, i64),
+    /// A delivery created on or before the day is still pending.
+    Held,
+}
+
+/// Drops the three partitions of `day` in one transaction unless something
+/// created on or before it is still pending (or in the outbox).
+async fn drop_day(
+    client: &mut deadpool_postgres::Object,
+    day: Date,
+) -> Result<DayDrop, tokio_postgres::Error> {
+    let transaction = client.transaction().await?;
+    // Parents before partitions, the order every query takes them in, so
+    // the exclusive locks cannot deadlock with readers of the parent; the
+    // parents' lock is needed by DROP anyway. The advisory lock is the one
+    // eventflow_ensure_partitions takes.
+    transaction
+        .batch_execute(&format!(
+            "{GIVE_WAY}; \
+             SELECT pg_advisory_xact_lock(hashtext('eventflow_partitions')); \
+             LOCK TABLE {} IN ACCESS EXCLUSIVE MODE",
+            PARTITIONED_TABLES.join(", ")
+        ))
+        .await?;
+    let suffix = day_suffix(day);
+    let names: Vec<String> = PARTITIONED_TABLES
+        .iter()
+        .map(|table| format!("{table}_{suffix}"))
+        .collect();
+    let existing: Vec<(String, f32)> = transaction
+        .query(
+            "SELECT relname::text, reltuples FROM pg_class WHERE relname::text = ANY($1::text[]) AND relkind = 'r'",
+            &[&names],
+        )
+        .await?
+        .iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    let end = uuid_floor(day_start(day.next_day().unwrap_or(Date::MAX)));
+    let held: bool = transaction
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM deliveries WHERE status = 'pending' AND id < $1) \
+                 OR EXISTS (SELECT 1 FROM event_outbox WHERE event_id < $1)",
+            &[&end],
+        )
+        .await?
+        .get(0);
+    if held {
+        transaction.rollback().await?;
+        return Ok(DayDrop::Held);
+    }
+    let mut rows = 0;
+    for (name, estimate) in &existing {
+        transaction
+            .batch_execute(&format!("DROP TABLE \"{name}\""))
+            .await?;
+        rows += estimate.max(0.0) as i64;
+    }
+    transaction.commit().await?;
+    Ok(DayDrop::Dropped(
+        existing.into_iter().map(|(name, _)| name).collect(),
+        rows,
+    ))
 }
