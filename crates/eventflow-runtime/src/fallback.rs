@@ -81,7 +81,8 @@ impl RouteTable {
     }
 }
 
-fn method_not_allowed(method: &Method, allow: &str) -> HttpResponse {
+/// The problem+json 405 for `method`, with `Allow: allow`.
+pub fn method_not_allowed(method: &Method, allow: &str) -> HttpResponse {
     let detail = if allow.is_empty() {
         format!("{method} is not served here")
     } else {

@@ -11,8 +11,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
-use actix_web::{HttpResponse, Resource, web};
+use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+use crate::fallback::method_not_allowed;
 
 /// The Prometheus text exposition format served at `/metrics`.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4";
@@ -125,11 +127,18 @@ pub fn record_http_request(method: &str, route: &str, status: u16, elapsed: Dura
 }
 
 /// Returns the `GET /metrics` resource serving `metrics` in the Prometheus text format.
+///
+/// Other methods get the problem+json 405 every route gives (a resource answers them itself,
+/// so the app's fallback never sees them).
 pub fn metrics_route(metrics: Metrics) -> Resource {
-    web::resource("/metrics").route(web::get().to(move || {
-        let body = metrics.render();
-        async move { HttpResponse::Ok().content_type(CONTENT_TYPE).body(body) }
-    }))
+    web::resource("/metrics")
+        .route(web::get().to(move || {
+            let body = metrics.render();
+            async move { HttpResponse::Ok().content_type(CONTENT_TYPE).body(body) }
+        }))
+        .default_service(web::to(|request: HttpRequest| async move {
+            method_not_allowed(request.method(), "GET")
+        }))
 }
 
 /// Middleware timing every request: `App::new().wrap(eventflow_runtime::metrics::RequestMetrics)`.
