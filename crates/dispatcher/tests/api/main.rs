@@ -8,6 +8,7 @@
 mod control;
 mod control_auth;
 mod delivery;
+mod dry_run;
 mod filters;
 mod isolation;
 mod lifecycle;
