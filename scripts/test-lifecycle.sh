@@ -46,7 +46,9 @@ PG_BIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 if [ -z "$PG_BIN" ]; then apt_install postgresql postgresql-client; PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -1)"; fi
 command -v redis-server >/dev/null || apt_install redis-server
 command -v python3 >/dev/null || apt_install python3 python3-venv
+python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
 command -v jq >/dev/null || apt_install jq
+command -v curl >/dev/null || apt_install curl
 export PG_BIN
 if [ -z "${BIN_DIR:-}" ]; then
   step "building dispatcher, ingest-gateway, eventflow"
