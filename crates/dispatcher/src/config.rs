@@ -115,13 +115,6 @@ mod tests {
         assert_eq!(config.retry_schedule, RetrySchedule::default());
         assert!(config.delivery_allow_nets.allow.is_empty());
         assert!(config.claim_timeout > config.delivery_timeout);
-    }
-
-    #[test]
-    fn the_retry_schedule_and_allow_list_come_from_the_environment() {
-        let env = [
-            (
-                "EVENTFLOW_DATABASE_URL".to_owned(),
         assert!(config.internal_token.is_none());
     }
 
@@ -150,6 +143,13 @@ mod tests {
             error.to_string().contains("EVENTFLOW_INTERNAL_TOKEN"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_retry_schedule_and_allow_list_come_from_the_environment() {
+        let env = [
+            (
+                "EVENTFLOW_DATABASE_URL".to_owned(),
                 "postgres://x".to_owned(),
             ),
             ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
