@@ -75,9 +75,9 @@ impl ApiError {
             }
             Self::Store(StoreError::NotFound { .. }) | Self::NotFound(_) => ErrorKind::NotFound,
             Self::Invalid(_) => ErrorKind::BadRequest,
+            Self::OutOfRange(_) => ErrorKind::Unprocessable,
             Self::Busy => ErrorKind::Unavailable,
             Self::Conflict(_) => ErrorKind::Conflict,
-            Self::OutOfRange(_) => ErrorKind::Unprocessable,
             Self::Dispatcher(status) => match status.code() {
                 tonic::Code::NotFound => ErrorKind::NotFound,
                 tonic::Code::InvalidArgument => ErrorKind::BadRequest,
