@@ -2,7 +2,8 @@
 # Runs the whole EventFlow stack in one process (`eventflow dev`) on this
 # machine, and the dashboard beside it (port 3000) when Node is installed:
 # makes sure PostgreSQL and Redis answer first (installing and starting them
-# when missing). Extra arguments go to `eventflow dev`.
+# when missing). Extra arguments go to `eventflow dev`; EVENTFLOW_DEV_DASHBOARD=0
+# leaves the dashboard out.
 #
 # The binary is built with the dev profile (optimised less, compiled much
 # faster than --release; fine for local use); cargo shows its progress.
@@ -23,7 +24,9 @@ ensure_redis
 
 # The dashboard (frontend/) beside the services, on http://127.0.0.1:3000.
 dashboard_args=()
-if command -v npm >/dev/null 2>&1; then
+if [ "${EVENTFLOW_DEV_DASHBOARD:-1}" = 0 ]; then
+  log "EVENTFLOW_DEV_DASHBOARD=0: the dashboard is not started"
+elif command -v npm >/dev/null 2>&1; then
   log "starting the dashboard on http://127.0.0.1:3000 (log: .eventflow/dashboard.log)"
   mkdir -p .eventflow
   (cd frontend && { [ -d node_modules ] || npm ci --silent --no-audit --no-fund; } &&

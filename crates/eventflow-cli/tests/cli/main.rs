@@ -6,6 +6,7 @@ mod dev;
 mod errors;
 mod live;
 mod manage;
+mod receivers;
 mod send;
 
 use std::path::{Path, PathBuf};
