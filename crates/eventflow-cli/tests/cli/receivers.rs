@@ -53,7 +53,10 @@ async fn verifies_a_real_delivery(program: &str, args: &[&str]) {
     let mut receiver = tokio::process::Command::new(program)
         .args(args)
         .current_dir(repository())
-        .env("WEBHOOK_SECRET", endpoint["secret"].as_str().expect("a secret"))
+        .env(
+            "WEBHOOK_SECRET",
+            endpoint["secret"].as_str().expect("a secret"),
+        )
         .env("PORT", port.to_string())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -133,7 +136,18 @@ async fn the_go_receiver_verifies_a_real_delivery() {
         );
         return;
     }
-    verifies_a_real_delivery("go", &["run", "examples/receivers/go/receiver.go"]).await;
+    // Built first, then run: `go run` would leave its child behind when killed.
+    let binary = repository().join("target/receiver-example/go-receiver");
+    let built = tokio::process::Command::new("go")
+        .args(["build", "-o"])
+        .arg(&binary)
+        .arg("examples/receivers/go/receiver.go")
+        .current_dir(repository())
+        .status()
+        .await
+        .expect("go runs");
+    assert!(built.success(), "the Go example builds");
+    verifies_a_real_delivery(binary.to_str().expect("a UTF-8 path"), &[]).await;
 }
 
 #[tokio::test]
