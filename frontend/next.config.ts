@@ -8,6 +8,20 @@ const config: NextConfig = {
   reactStrictMode: true,
   // The dashboard lives in its own folder of the Rust workspace.
   outputFileTracingRoot: __dirname,
+  async headers() {
+    return [
+      {
+        source: "/:path*",
+        headers: [
+          // Never framed (clickjacking of replay, revoke, rotate).
+          { key: "Content-Security-Policy", value: "frame-ancestors 'none'" },
+          { key: "X-Frame-Options", value: "DENY" },
+          { key: "X-Content-Type-Options", value: "nosniff" },
+          { key: "Referrer-Policy", value: "same-origin" },
+        ],
+      },
+    ];
+  },
 };
 
 export default config;

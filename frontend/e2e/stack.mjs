@@ -79,7 +79,9 @@ export async function startStack(opts = {}) {
   const tag = `${Date.now().toString(36)}${process.pid}`;
   const database = opts.database ?? `eventflow_fe_${tag}`;
   const pg = process.env.PGURL ?? "postgres://postgres@127.0.0.1:5432";
-  if (!opts.database) execFileSync("psql", [`${pg}/postgres`, "-qc", `CREATE DATABASE ${database}`], { stdio: "inherit" });
+  const exists = () => execFileSync("psql", [`${pg}/postgres`, "-tAc", `SELECT 1 FROM pg_database WHERE datname = '${database}'`]).toString().trim() === "1";
+  const create = !opts.database || !exists();
+  if (create) execFileSync("psql", [`${pg}/postgres`, "-qc", `CREATE DATABASE ${database}`], { stdio: "inherit" });
   const prefix = opts.redisPrefix ?? `fe${tag}:`;
   const common = {
     EVENTFLOW_DATABASE_URL: `${pg}/${database}`,
@@ -89,7 +91,7 @@ export async function startStack(opts = {}) {
     EVENTFLOW_INTERNAL_TOKEN: `fe-internal-${randomBytes(12).toString("hex")}`,
     EVENTFLOW_SECRETS_KEY: process.env.EVENTFLOW_SECRETS_KEY ?? randomBytes(32).toString("base64"),
   };
-  if (!opts.database) execFileSync(path.join(bin, "eventflow"), ["migrate"], { env: { ...process.env, ...common }, stdio: "ignore" });
+  execFileSync(path.join(bin, "eventflow"), ["migrate"], { env: { ...process.env, ...common }, stdio: "ignore" });
   const [gwHttp, gwGrpc, dHttp, dGrpc, qHttp, qGrpc, web] = await Promise.all(Array.from({ length: 7 }, freePort));
   const adminToken = `fe-operator-${randomBytes(16).toString("hex")}`;
   start("ingest-gateway", path.join(bin, "ingest-gateway"), [], { ...common, EVENTFLOW_HTTP_ADDR: `127.0.0.1:${gwHttp}`, EVENTFLOW_GRPC_ADDR: `127.0.0.1:${gwGrpc}` });
@@ -117,7 +119,7 @@ export async function startStack(opts = {}) {
   const query = `http://127.0.0.1:${qHttp}`;
   await Promise.all([ready(`${gateway}/readyz`, "gateway"), ready(`${query}/readyz`, "query API"), opts.noDispatcher ? null : ready(`http://127.0.0.1:${dHttp}/readyz`, "dispatcher")]);
   const dashboard = await startDashboard(query, web);
-  return { gateway, query, dashboard, adminToken, database, prefix, pg };
+  return { gateway, query, dashboard, adminToken, database, prefix, pg, bin, env: common };
 }
 
 /** Runs the standalone build (what the container ships) against `query`. */

@@ -109,7 +109,7 @@ export default async function EventPage({ params, searchParams }: { params: Prom
                           <span className={`badge ${ok ? "badge-ok" : "badge-bad"}`}>{a.status_code != null ? `HTTP ${a.status_code}` : a.error_kind ?? "no response"}</span>
                           <span className="muted small tabular">{formatDuration(a.duration_ms)}</span>
                         </div>
-                        {a.error_kind && a.status_code != null ? <div className="small">Error: {a.error_kind}</div> : null}
+                        {a.error_kind && a.status_code != null && a.error_kind !== "http_status" ? <div className="small">Error: {a.error_kind}</div> : null}
                         {a.response_body ? <pre aria-label="Response body (start)">{a.response_body}</pre> : null}
                       </li>
                     );
