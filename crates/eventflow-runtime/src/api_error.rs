@@ -282,11 +282,20 @@ pub fn json_error_handler(error: JsonPayloadError, _request: &HttpRequest) -> ac
             "unsupported-media-type",
             "the body must be application/json",
         ),
-        JsonPayloadError::Deserialize(cause) => Problem::new(
-            ErrorKind::BadRequest,
-            "invalid-json",
-            format!("invalid JSON body: {cause}"),
-        ),
+        JsonPayloadError::Deserialize(cause) => match field_error(&cause.to_string(), "") {
+            // A field the request does not take, or lacks: name it, in the contract's words.
+            Some(error) => Problem::new(
+                ErrorKind::BadRequest,
+                "invalid-body",
+                "the body's fields do not match this request",
+            )
+            .with_errors(vec![error]),
+            None => Problem::new(
+                ErrorKind::BadRequest,
+                "invalid-json",
+                format!("invalid JSON body: {cause}"),
+            ),
+        },
         other => Problem::new(
             ErrorKind::BadRequest,
             "invalid-body",
@@ -294,6 +303,27 @@ pub fn json_error_handler(error: JsonPayloadError, _request: &HttpRequest) -> ac
         ),
     };
     InternalError::from_response(error, problem.to_response()).into()
+}
+
+/// serde's refusal of an object's fields, in the contract's words: the field
+/// (prefixed with `path`, e.g. `events[3].`) and what is wrong with it; None
+/// for other refusals. serde names the field between backticks
+/// ("unknown field `colour`, expected one of …").
+pub fn field_error(serde_message: &str, path: &str) -> Option<FieldError> {
+    let message = if serde_message.starts_with("unknown field") {
+        "is not a field of this request"
+    } else if serde_message.starts_with("duplicate field") {
+        "appears more than once"
+    } else if serde_message.starts_with("missing field") {
+        "is required"
+    } else {
+        return None;
+    };
+    let named = serde_message.split('`').nth(1)?;
+    Some(FieldError {
+        field: format!("{path}{named}"),
+        message: message.to_owned(),
+    })
 }
 
 /// Returns a `JsonConfig` whose errors are problem+json; chain `.limit(..)` to set the size.
@@ -537,11 +567,10 @@ mod tests {
 
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(content_type, PROBLEM_CONTENT_TYPE);
-        assert!(
-            body["detail"]
-                .as_str()
-                .unwrap()
-                .contains("missing field `name`"),
+        // Named in the contract's words, not serde's ("missing field `name`").
+        assert_eq!(
+            body["errors"],
+            json!([{"field": "name", "message": "is required"}]),
             "{body}"
         );
     }

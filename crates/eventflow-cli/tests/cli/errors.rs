@@ -248,3 +248,29 @@ async fn an_event_posted_to_the_query_api_gets_a_405_naming_the_gateway() {
         "{detail}"
     );
 }
+
+#[tokio::test]
+async fn the_query_api_names_an_unknown_field_in_its_errors() {
+    let stack = Stack::start().await;
+
+    let (status, problem) = post_raw(
+        &stack.query.url("/v1/endpoints"),
+        &stack.key,
+        r#"{"url":"http://127.0.0.1:9/x","colour":"red"}"#,
+    )
+    .await;
+
+    assert_eq!(status, 400, "{problem}");
+    assert_eq!(
+        errors_of(&problem),
+        [(
+            "colour".to_owned(),
+            "is not a field of this request".to_owned()
+        )],
+        "{problem}"
+    );
+    assert!(
+        !problem.to_string().contains("expected one of"),
+        "{problem}"
+    );
+}

@@ -297,22 +297,18 @@ fn parse_json<'a, T: Deserialize<'a>>(
 
 /// serde's message about an object of the wrong shape, in the contract's words.
 fn data_error(message: &str, shape: Shape, path: &str) -> ApiError {
-    // serde names the field between backticks: "unknown field `typ`, expected …".
-    let named = message.split('`').nth(1).unwrap_or_default();
-    let field = format!("{path}{named}");
-    if message.starts_with("unknown field") {
-        ApiError::invalid(&field, format!("is not a known field ({})", shape.fields()))
-    } else if message.starts_with("duplicate field") {
-        ApiError::invalid(&field, "appears more than once")
-    } else if message.starts_with("missing field") {
-        ApiError::invalid(&field, "is required")
-    } else if matches!(shape, Shape::Batch) {
-        ApiError::invalid(&format!("{path}events"), "must be an array of events")
-    } else {
-        ApiError::invalid(
+    if let Some(mut error) = eventflow_runtime::api_error::field_error(message, path) {
+        if message.starts_with("unknown field") {
+            error.message = format!("is not a known field ({})", shape.fields());
+        }
+        return ApiError::Invalid(vec![error]);
+    }
+    match shape {
+        Shape::Batch => ApiError::invalid(&format!("{path}events"), "must be an array of events"),
+        Shape::Event => ApiError::invalid(
             path.strip_suffix('.').unwrap_or("body"),
             shape.not_an_object(false),
-        )
+        ),
     }
 }
 
