@@ -41,6 +41,7 @@ pub struct Queue {
     pool: Pool,
     keys: Keys,
     rate_limit_script: std::sync::Arc<Script>,
+    append_script: std::sync::Arc<Script>,
 }
 
 impl Queue {
@@ -68,6 +69,7 @@ impl Queue {
             pool,
             keys: Keys::new(&settings.key_prefix),
             rate_limit_script: std::sync::Arc::new(rate_limit::script()),
+            append_script: std::sync::Arc::new(streams::append_script()),
         })
     }
 

@@ -3,6 +3,7 @@
 
 use eventflow_domain::{EventId, ProjectId};
 use fred::prelude::*;
+use fred::types::scripts::Script;
 
 use crate::{Queue, QueueError};
 
@@ -11,6 +12,29 @@ const FIELD_EVENT: &str = "e";
 const FIELD_PROJECT: &str = "p";
 /// Present on entries re-published by recovery.
 pub(crate) const FIELD_RECOVERED: &str = "r";
+
+/// KEYS[1]: the event stream. ARGV[1]: "1" to mark the entries recovered,
+/// then an event id and its project id per entry. Returns the last entry's id.
+fn append_lua() -> String {
+    format!(
+        r#"
+local last
+for i = 2, #ARGV, 2 do
+  if ARGV[1] == '1' then
+    last = redis.call('XADD', KEYS[1], '*', '{FIELD_EVENT}', ARGV[i], '{FIELD_PROJECT}', ARGV[i + 1], '{FIELD_RECOVERED}', '1')
+  else
+    last = redis.call('XADD', KEYS[1], '*', '{FIELD_EVENT}', ARGV[i], '{FIELD_PROJECT}', ARGV[i + 1])
+  end
+end
+return last
+"#
+    )
+}
+
+/// The script that appends entries (see `Queue::append_marked`).
+pub(crate) fn append_script() -> Script {
+    Script::from_lua(append_lua())
+}
 
 /// One event announced on the stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +53,15 @@ impl Queue {
 
     /// Appends the entries in one round trip; returns the stream id of the
     /// last one (None when there were none).
+    ///
+    /// One script call, not a pipeline of XADDs: while Redis is out of reach
+    /// fred queues what it is asked to send and writes it once it has
+    /// reconnected. A single command that timed out is marked so and dropped
+    /// from that queue, but the commands of a pipeline that timed out are
+    /// not, so every failed append (the gateway's, then one per outbox relay
+    /// tick) used to reach the stream after the outage: each event acknowledged
+    /// during a 2 s outage was delivered ~9 times. The script is also atomic:
+    /// all entries or none.
     pub(crate) async fn append_marked(
         &self,
         entries: &[StreamEntry],
@@ -37,26 +70,17 @@ impl Queue {
         if entries.is_empty() {
             return Ok(None);
         }
-        let stream = self.keys().event_stream();
-        let pipeline = self.client().pipeline();
+        let mut args = Vec::with_capacity(1 + entries.len() * 2);
+        args.push(if recovered { "1" } else { "0" }.to_owned());
         for entry in entries {
-            let mut fields = vec![
-                (FIELD_EVENT, entry.event_id.to_string()),
-                (FIELD_PROJECT, entry.project_id.to_string()),
-            ];
-            if recovered {
-                fields.push((FIELD_RECOVERED, "1".to_owned()));
-            }
-            let _: () = pipeline
-                .xadd(&stream, false, None::<()>, "*", fields)
-                .await?;
+            args.push(entry.event_id.to_string());
+            args.push(entry.project_id.to_string());
         }
-        let replies: Vec<Result<Value, fred::error::Error>> = pipeline.try_all().await;
-        let mut last_id = None;
-        for reply in replies {
-            last_id = reply?.into_string();
-        }
-        Ok(last_id)
+        let last_id: Value = self
+            .append_script
+            .evalsha_with_reload(self.client(), self.keys().event_stream(), args)
+            .await?;
+        Ok(last_id.into_string())
     }
 
     /// Which incarnation of the event stream this is: a random value kept

@@ -15,6 +15,7 @@
 mod gateway_crash;
 mod outages;
 mod private_postgres;
+mod redis_duplicates;
 mod scale_out;
 
 use std::net::SocketAddr;

@@ -22,7 +22,7 @@ fn outage() -> Duration {
     Duration::from_secs(seconds)
 }
 
-fn redis_addr() -> SocketAddr {
+pub fn redis_addr() -> SocketAddr {
     let url = redis_url();
     let host_port = url
         .trim_start_matches("redis://")
