@@ -154,11 +154,14 @@ export function cleanup(stack) {
 
 /** JSON call to a service. */
 export async function call(base, method, path_, key, body) {
-  const r = await fetch(base + path_, {
-    method,
-    headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
+  const request = () =>
+    fetch(base + path_, {
+      method,
+      headers: { authorization: `Bearer ${key}`, "content-type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  // A kept-alive connection the server closed meanwhile fails once; a new one does not.
+  const r = await request().catch(request);
   const text = await r.text();
   let json;
   try {

@@ -99,7 +99,8 @@ export default async function Events({ searchParams }: { searchParams: Promise<R
                 {result.data.data.map((e) => (
                   <tr key={e.id}>
                     <td><LocalTime iso={e.received_at} /></td>
-                    <td className="break"><Link href={`/events/${e.id}`}>{e.type}</Link></td>
+                    {/* No prefetch: fifty detail renders per page view would cost more than they save. */}
+                    <td className="break"><Link href={`/events/${e.id}`} prefetch={false}>{e.type}</Link></td>
                     <td className="hide-phone mono small">{e.id}</td>
                     <td className="hide-phone"><LocalTime iso={e.occurred_at} /></td>
                   </tr>
