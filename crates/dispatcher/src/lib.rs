@@ -259,6 +259,7 @@ impl Application {
                 .default_service(route_table.fallback())
         })
         .workers(HTTP_WORKERS)
+        .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .listen(listeners.http)

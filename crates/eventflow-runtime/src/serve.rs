@@ -14,6 +14,13 @@ use tokio_util::sync::CancellationToken;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
+/// How long every service's HTTP server keeps an idle client connection open
+/// (actix's `keep_alive`; its default is 5 s). An AWS ALB reuses its
+/// connections to a target for up to its idle timeout (60 s) and answers 502
+/// when the target closed one under it first, so the server must hold them
+/// longer than the load balancer does.
+pub const HTTP_KEEP_ALIVE: Duration = Duration::from_secs(75);
+
 /// A service's HTTP and gRPC listeners, bound before it serves: port 0 is
 /// resolved, and a port already taken is reported, when the service is built.
 pub struct Listeners {

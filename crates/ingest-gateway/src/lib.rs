@@ -191,6 +191,7 @@ impl Application {
                 .default_service(route_table.fallback())
         })
         .workers(workers)
+        .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
         .disable_signals()
         .shutdown_timeout(config.shutdown_timeout.as_secs())
         .listen(listeners.http)?
