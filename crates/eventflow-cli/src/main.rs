@@ -178,13 +178,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Status(args) => status::run(args, &connection.resolve()?, &output).await,
         Command::Profile(command) => profile::run(command, connection, &output),
         Command::Completions { shell } => {
-            clap_complete::generate(
-                shell,
-                &mut Cli::command(),
-                "eventflow",
-                &mut std::io::stdout(),
-            );
-            Ok(())
+            // Into a buffer first: clap_complete panics when stdout closes early (`| head`).
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "eventflow", &mut script);
+            match std::io::Write::write_all(&mut std::io::stdout(), &script) {
+                Err(error) if error.kind() != std::io::ErrorKind::BrokenPipe => Err(error.into()),
+                _ => Ok(()),
+            }
         }
         Command::Migrate => migrate::run(&connect(database_url).await?, &output).await,
         Command::Dev(args) => {

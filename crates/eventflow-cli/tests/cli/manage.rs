@@ -423,3 +423,25 @@ async fn a_saved_profile_is_used_when_no_flag_or_variable_says_otherwise() {
         run.stderr
     );
 }
+
+#[tokio::test]
+async fn completions_and_help_cover_every_command() {
+    let home = TempDir::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let mut run = command(&home.0);
+        run.args(["completions", shell]);
+        let run = finish(run, None).await;
+        assert!(run.status.success(), "{}", run.stderr);
+        for word in ["endpoints", "rotate-secret", "deliveries", "listen"] {
+            assert!(run.stdout.contains(word), "{shell} lacks {word}");
+        }
+    }
+    let mut help = command(&home.0);
+    help.args(["send", "--help"]);
+    let help = finish(help, None).await;
+    assert!(help.stdout.contains("Examples:"), "{}", help.stdout);
+    let mut top = command(&home.0);
+    top.arg("--help");
+    let top = finish(top, None).await;
+    assert!(top.stdout.contains("Exit codes:"), "{}", top.stdout);
+}
