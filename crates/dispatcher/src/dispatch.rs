@@ -2,8 +2,8 @@
 //! picking up due retries from PostgreSQL. Both hand each delivery to its own
 //! task, bounded by `max_in_flight`, and results to the recorder.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -39,12 +39,53 @@ pub struct Dispatch {
     pub deliverer: Arc<Deliverer>,
     pub recorder: Recorder,
     pub in_flight: Arc<Semaphore>,
+    /// First attempts started from the stream and not yet recorded.
+    pub starting: Starting,
     pub tasks: TaskTracker,
     pub settings: LoopSettings,
 }
 
-/// A stream entry, its event and the endpoints it goes to.
-type FannedOut = (ReceivedEntry, Arc<StoredEvent>, Vec<Arc<Endpoint>>);
+/// A stream entry, its event and the endpoints it goes to, each with this
+/// dispatcher's claim on that delivery.
+type FannedOut = (ReceivedEntry, Arc<StoredEvent>, Vec<(Arc<Endpoint>, Claim)>);
+
+/// The (event, endpoint) deliveries whose first attempt this dispatcher has
+/// started from the stream and not recorded yet. An event can be on the
+/// stream twice at once: after a Redis outage the gateway's outbox relay and
+/// recovery both re-publish an event whose append failed. The second entry
+/// must not start a delivery the first has under way (not recorded yet, so
+/// PostgreSQL cannot tell), nor one recorded since (checked after the claim).
+#[derive(Debug, Clone, Default)]
+pub struct Starting(Arc<Mutex<HashSet<DeliveryId>>>);
+
+impl Starting {
+    /// Claims the delivery, unless one of it is already under way here.
+    fn claim(&self, id: DeliveryId) -> Option<Claim> {
+        let mut ids = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        ids.insert(id).then(|| Claim {
+            id,
+            starting: self.clone(),
+        })
+    }
+}
+
+/// A claimed delivery; released when dropped (recorded, skipped or abandoned).
+#[derive(Debug)]
+pub struct Claim {
+    id: DeliveryId,
+    starting: Starting,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        let mut ids = self
+            .starting
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        ids.remove(&self.id);
+    }
+}
 
 /// How long to wait before trying again after Redis or PostgreSQL failed.
 const FAILURE_PAUSE: Duration = Duration::from_millis(500);
@@ -127,7 +168,10 @@ impl Dispatch {
                 continue;
             };
             match self.matching_endpoints(event).await {
-                Ok(endpoints) => fanned_out.push((entry, Arc::clone(event), endpoints)),
+                Ok(endpoints) => {
+                    let claimed = self.claim_deliveries(event, endpoints);
+                    fanned_out.push((entry, Arc::clone(event), claimed));
+                }
                 Err(error) => {
                     // Left pending: claimed and handled again after the claim timeout.
                     tracing::warn!(error = ?error, event_id = %event.id, "could not load endpoints");
@@ -144,13 +188,13 @@ impl Dispatch {
             }
             let ack = PendingAck::new(entry.stream_id, endpoints.len());
             let body = webhook_body(&event);
-            for endpoint in endpoints {
+            for (endpoint, claim) in endpoints {
                 self.spawn_delivery(
                     Arc::clone(&event),
                     body.clone(),
                     endpoint,
                     Prior::FIRST,
-                    Some(ack.clone()),
+                    Some((ack.clone(), claim)),
                 )
                 .await;
             }
@@ -211,6 +255,23 @@ impl Dispatch {
             .collect())
     }
 
+    /// Claims the event's delivery to each endpoint; leaves out those already
+    /// under way here (another entry of the same event, in this batch or an
+    /// earlier one).
+    fn claim_deliveries(
+        &self,
+        event: &StoredEvent,
+        endpoints: Vec<Arc<Endpoint>>,
+    ) -> Vec<(Arc<Endpoint>, Claim)> {
+        endpoints
+            .into_iter()
+            .filter_map(|endpoint| {
+                let id = DeliveryId::for_event_endpoint(event.id, endpoint.id);
+                self.starting.claim(id).map(|claim| (endpoint, claim))
+            })
+            .collect()
+    }
+
     /// Drops the endpoints that already have a delivery of their event, for
     /// the entries that may have been handled before (claimed from another
     /// consumer or re-published by recovery), with one query for them all.
@@ -224,7 +285,7 @@ impl Dispatch {
             .flat_map(|(_, event, endpoints)| {
                 endpoints
                     .iter()
-                    .map(|endpoint| DeliveryId::for_event_endpoint(event.id, endpoint.id))
+                    .map(|(endpoint, _)| DeliveryId::for_event_endpoint(event.id, endpoint.id))
             })
             .collect();
         if ids.is_empty() {
@@ -239,7 +300,7 @@ impl Dispatch {
             })?;
         for (entry, event, endpoints) in &mut fanned_out {
             if entry.maybe_seen {
-                endpoints.retain(|endpoint| {
+                endpoints.retain(|(endpoint, _)| {
                     !recorded.contains_key(&DeliveryId::for_event_endpoint(event.id, endpoint.id))
                 });
             }
@@ -247,14 +308,16 @@ impl Dispatch {
         Ok(fanned_out)
     }
 
-    /// Starts one delivery once a slot of `max_in_flight` is free.
+    /// Starts one delivery once a slot of `max_in_flight` is free. A first
+    /// attempt from the stream comes with its entry's ack and its claim, held
+    /// until the result is recorded.
     async fn spawn_delivery(
         &self,
         event: Arc<StoredEvent>,
         body: Bytes,
         endpoint: Arc<Endpoint>,
         prior: Prior,
-        ack: Option<Arc<PendingAck>>,
+        first: Option<(Arc<PendingAck>, Claim)>,
     ) {
         let Ok(slot) = self.in_flight.clone().acquire_owned().await else {
             return;
@@ -263,7 +326,9 @@ impl Dispatch {
         let deliverer = self.deliverer.clone();
         self.tasks.spawn(async move {
             let result = deliverer.deliver(&event, &body, &endpoint, prior).await;
+            let (ack, claim) = first.unzip();
             recorder.record(result, ack).await;
+            drop(claim);
             drop(slot);
         });
     }
@@ -327,5 +392,27 @@ async fn pause(stop: &CancellationToken) {
     tokio::select! {
         _ = stop.cancelled() => {}
         _ = tokio::time::sleep(FAILURE_PAUSE) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventflow_domain::{EndpointId, EventId};
+
+    use super::*;
+
+    #[test]
+    fn a_delivery_under_way_cannot_be_claimed_again_until_its_claim_is_dropped() {
+        let starting = Starting::default();
+        let id = DeliveryId::for_event_endpoint(EventId::new(), EndpointId::new());
+        let first = starting.claim(id).expect("nothing under way yet");
+        assert!(
+            starting.claim(id).is_none(),
+            "the same delivery is under way"
+        );
+        let other = DeliveryId::for_event_endpoint(EventId::new(), EndpointId::new());
+        assert!(starting.claim(other).is_some(), "another delivery is free");
+        drop(first);
+        assert!(starting.claim(id).is_some(), "released once recorded");
     }
 }

@@ -116,6 +116,7 @@ fn build_dispatch(
         endpoints: EndpointCache::new(store.clone(), config.endpoint_cache_ttl),
         deliverer: Arc::new(deliverer),
         in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        starting: crate::dispatch::Starting::default(),
         tasks: TaskTracker::new(),
         settings: LoopSettings {
             consumer_name,

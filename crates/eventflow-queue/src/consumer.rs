@@ -212,8 +212,9 @@ impl Queue {
         Ok(entries.into_iter().next().map(|(id, _)| id))
     }
 
-    /// Re-appends events found by recovery, marked so consumers check what
-    /// was already delivered; returns the stream id of the last one.
+    /// Re-appends events that may be on the stream already (found by
+    /// recovery, relayed from the gateway's outbox), marked so consumers check
+    /// what was already delivered; returns the stream id of the last one.
     pub async fn append_recovered(
         &self,
         entries: &[StreamEntry],

@@ -28,7 +28,10 @@ where
     }
 }
 
-/// Re-appends events whose first stream append failed.
+/// Re-appends events whose first stream append failed, marked so that the
+/// dispatcher skips deliveries already made: a failed append may still have
+/// reached the stream (Redis applied it, its reply was lost), and recovery
+/// re-publishes the same events when Redis lost them.
 pub async fn relay_outbox(store: Store, queue: Queue, interval: Duration, stop: CancellationToken) {
     every(interval, stop, || async {
         loop {
@@ -42,7 +45,7 @@ pub async fn relay_outbox(store: Store, queue: Queue, interval: Duration, stop: 
                         })
                         .collect();
                     let queue = queue.clone();
-                    async move { queue.append_events(&entries).await }
+                    async move { queue.append_recovered(&entries).await.map(drop) }
                 })
                 .await;
             match relayed {
