@@ -45,6 +45,16 @@ data "aws_iam_policy_document" "drill_execution" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.drill.arn}:*"]
   }
+  # ECS reads EVENTFLOW_SECRETS_KEY for the container at start (as it does for
+  # the dispatcher's task): only that secret, decrypted with the stack's key.
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [module.secrets.secret_arns["secrets_key"]]
+  }
+  statement {
+    actions   = ["kms:Decrypt"]
+    resources = [module.secrets.kms_key_arn]
+  }
 }
 
 resource "aws_iam_role_policy" "drill_execution" {
@@ -131,6 +141,12 @@ resource "aws_ecs_task_definition" "drill" {
         "scripts/restore-drill", "--s3", "s3://${module.s3.backups_bucket}/postgres/",
         "--admin-url", "postgres://postgres@127.0.0.1:5432/postgres", "--max-age", "26",
         "--report", "/tmp/restore-drill-report.json",
+      ]
+      # The drill's dry-run dispatcher reads the restored endpoints' signing
+      # secrets with the live key (without it, it makes up a throwaway key and
+      # could not tell a key mismatch), so it gets the key as the dispatcher does.
+      secrets = [
+        { name = "EVENTFLOW_SECRETS_KEY", valueFrom = module.secrets.secret_arns["secrets_key"] },
       ]
       dependsOn = [{ containerName = "scratch-postgres", condition = "HEALTHY" }]
       logConfiguration = {
