@@ -27,6 +27,9 @@ fi
 if [ -z "${BIN_DIR:-}" ]; then
   log "building the services (debug)"
   cargo build --quiet -p ingest-gateway -p dispatcher -p query-api -p eventflow-cli
+  export BIN_DIR=$PWD/target/debug
+else
+  export BIN_DIR=$(cd "$BIN_DIR" && pwd)
 fi
 
 export NEXT_TELEMETRY_DISABLED=1
