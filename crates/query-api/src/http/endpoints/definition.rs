@@ -109,7 +109,15 @@ pub fn endpoint_url(raw: &str, policy: &AddressPolicy) -> Result<String, String>
             }
         }
     }
-    Ok(url.into())
+    // Percent-encoding and punycode can make the stored form several times
+    // longer than what was sent; the limit is on what is stored and sent.
+    let normalised: String = url.into();
+    if normalised.len() > MAX_URL_LEN {
+        return Err(format!(
+            "must be at most {MAX_URL_LEN} characters once percent-encoded"
+        ));
+    }
+    Ok(normalised)
 }
 
 fn check_address(ip: IpAddr, policy: &AddressPolicy) -> Result<(), String> {
@@ -268,6 +276,26 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(MAX_URL_LEN));
         assert!(endpoint_url(&long, &no_private()).is_err());
+    }
+
+    /// Found by the url_validation fuzz target: a URL under the limit as sent
+    /// was accepted although its stored, percent-encoded form was over it, so
+    /// the same URL sent back (an update) was refused.
+    #[test]
+    fn a_url_over_the_limit_once_percent_encoded_is_refused() {
+        // "ό" is 2 bytes as sent and 6 (%CF%8C) once encoded.
+        let raw = format!("https://example.com/?q={}", "ό".repeat(400));
+        assert!(raw.len() <= MAX_URL_LEN);
+        let error = endpoint_url(&raw, &no_private()).unwrap_err();
+        assert!(error.contains("once percent-encoded"), "{error}");
+
+        let fits = format!("https://example.com/?q={}", "ό".repeat(300));
+        let accepted = endpoint_url(&fits, &no_private()).unwrap();
+        assert_eq!(
+            endpoint_url(&accepted, &no_private()).as_deref(),
+            Ok(accepted.as_str()),
+            "what is accepted is accepted again unchanged"
+        );
     }
 
     #[test]
