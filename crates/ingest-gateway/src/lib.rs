@@ -33,12 +33,12 @@ use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
 
 pub use crate::config::Config;
-/// The validation of one event's fields, for the fuzz targets (fuzz/); not an API.
-#[doc(hidden)]
-pub use crate::ingest::{EventFields, validate_event};
 use crate::group_commit::{GroupCommitSettings, GroupCommitter};
 use crate::grpc::IngestGrpc;
 use crate::ingest::Ingestor;
+/// The validation of one event's fields, for the fuzz targets (fuzz/); not an API.
+#[doc(hidden)]
+pub use crate::ingest::{EventFields, validate_event};
 use eventflow_auth::Authenticator;
 
 /// The name of the crate, binary, image and OpenTelemetry service.

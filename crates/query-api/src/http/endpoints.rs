@@ -8,7 +8,7 @@
 //! cache expires on its own). A test send and a recovery are carried out by
 //! the dispatcher too (`ReplayEvents`, `RecoverEndpoint`).
 
-mod definition;
+pub(crate) mod definition;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
