@@ -9,6 +9,7 @@ mod contract_errors;
 mod grpc;
 mod idempotency;
 mod isolation;
+mod keep_alive;
 mod key_expiry;
 mod operations;
 mod outages;
