@@ -66,15 +66,47 @@ fn stats_text(stats: &Value) -> String {
     for (label, name) in MEASURES {
         let points = values(&|point| point.get(name).and_then(Value::as_f64));
         let total: f64 = points.iter().sum();
-        lines.push(format!("{label:<10} {total:>9}  {}", sparkline(&points)));
+        let line = sparkline(&squeeze(&points, |chunk| chunk.iter().sum()));
+        lines.push(format!("{label:<10} {total:>9}  {line}"));
     }
     let p99 = values(&|point| point.pointer("/latency_ms/p99").and_then(Value::as_f64));
     let worst = p99.iter().copied().fold(0.0_f64, f64::max);
+    let line = sparkline(&squeeze(&p99, |chunk| {
+        chunk.iter().copied().fold(0.0, f64::max)
+    }));
     lines.push(format!(
-        "{:<10} {:>9}  {}",
+        "{:<10} {:>9}  {line}",
         "p99 ms",
-        format!("≤{worst}"),
-        sparkline(&p99)
+        format!("≤{worst}")
     ));
     lines.join("\n")
+}
+
+/// At most this many characters of sparkline, so a day by minute fits a terminal.
+const SPARK_WIDTH: usize = 60;
+
+/// `points` folded into at most [`SPARK_WIDTH`] chunks by `fold` (a sum for
+/// counts, the maximum for latencies), oldest first.
+fn squeeze(points: &[f64], fold: impl Fn(&[f64]) -> f64) -> Vec<f64> {
+    if points.len() <= SPARK_WIDTH {
+        return points.to_vec();
+    }
+    let per_chunk = points.len().div_ceil(SPARK_WIDTH);
+    points.chunks(per_chunk).map(fold).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_series_is_folded_to_the_sparkline_width() {
+        let day_by_minute = vec![1.0; 1440];
+
+        let squeezed = squeeze(&day_by_minute, |chunk| chunk.iter().sum());
+
+        assert!(squeezed.len() <= SPARK_WIDTH, "{}", squeezed.len());
+        assert_eq!(squeezed.iter().sum::<f64>(), 1440.0);
+        assert_eq!(squeeze(&[1.0, 2.0], |chunk| chunk.iter().sum()), [1.0, 2.0]);
+    }
 }

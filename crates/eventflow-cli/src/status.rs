@@ -19,13 +19,9 @@ const COUNT_LIMIT: usize = 500;
 #[derive(Debug, clap::Args)]
 #[command(after_help = "Example:\n  eventflow status --json")]
 pub struct Args {
-    /// The dispatcher's HTTP address (health and metrics).
-    #[arg(
-        long,
-        env = "EVENTFLOW_DISPATCHER_URL",
-        default_value = "http://127.0.0.1:8082"
-    )]
-    dispatcher_url: String,
+    /// The dispatcher's HTTP address (health and metrics); default: the query API's host, port 8082.
+    #[arg(long, env = "EVENTFLOW_DISPATCHER_URL")]
+    dispatcher_url: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -51,17 +47,21 @@ struct Status {
 }
 
 pub async fn run(args: Args, resolved: &Resolved, output: &Output) -> anyhow::Result<()> {
+    let dispatcher_url = args
+        .dispatcher_url
+        .clone()
+        .unwrap_or_else(|| beside(&resolved.url, DISPATCHER_PORT));
     let http = reqwest::Client::builder().timeout(PROBE_TIMEOUT).build()?;
     let mut services = Vec::new();
     for (name, url) in [
         ("ingest-gateway", resolved.gateway_url.as_str()),
         ("query-api", resolved.url.as_str()),
-        ("dispatcher", args.dispatcher_url.as_str()),
+        ("dispatcher", dispatcher_url.as_str()),
     ] {
         services.push(probe(&http, name, url).await);
     }
     let healthy = services.iter().all(|service| service.state == "ready");
-    let metrics = read_metrics(&http, &args.dispatcher_url).await;
+    let metrics = read_metrics(&http, &dispatcher_url).await;
     let metric = |name: &str| metrics.as_deref().and_then(|text| gauge(text, name));
     let mut status = Status {
         healthy,
@@ -97,6 +97,21 @@ pub async fn run(args: Args, resolved: &Resolved, output: &Output) -> anyhow::Re
         return Err(Failure::new(Exit::Unhealthy, "a service is down or not ready").into());
     }
     Ok(())
+}
+
+/// The dispatcher's default HTTP port.
+const DISPATCHER_PORT: u16 = 8082;
+
+/// `url` with its port replaced: the dispatcher usually runs beside the query API.
+fn beside(url: &str, port: u16) -> String {
+    let fallback = || format!("http://127.0.0.1:{port}");
+    let Ok(mut parsed) = reqwest::Url::parse(url) else {
+        return fallback();
+    };
+    match parsed.set_port(Some(port)) {
+        Ok(()) => parsed.as_str().trim_end_matches('/').to_owned(),
+        Err(()) => fallback(),
+    }
 }
 
 async fn probe(http: &reqwest::Client, name: &'static str, url: &str) -> ServiceHealth {
@@ -197,6 +212,15 @@ fn status_text(status: &Status) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_dispatcher_is_looked_for_beside_the_query_api() {
+        assert_eq!(
+            beside("http://127.0.0.12:8081", 8082),
+            "http://127.0.0.12:8082"
+        );
+        assert_eq!(beside("not a url", 8082), "http://127.0.0.1:8082");
+    }
 
     #[test]
     fn a_gauge_is_read_from_prometheus_text() {
