@@ -13,6 +13,9 @@ source scripts/lib/services.sh
 ensure_postgres
 ensure_redis
 ensure_browser
+# The receiver examples (examples/receivers) run against real deliveries in
+# the CLI's tests; Go is the one toolchain the machine may lack.
+command -v go >/dev/null 2>&1 || apt_install golang-go
 
 # The dispatcher's signature tests check deliveries with the Standard Webhooks
 # reference library (Python), an implementation independent of ours.
@@ -60,10 +63,11 @@ fi
 #   test-terraform   terraform fmt/validate/plan/apply against moto, checkov, actionlint, drift
 #   test-frontend    the dashboard: Vitest, build, end-to-end in Debian's Chromium
 #   test-containers  every image built and the stack run in a real container engine
+#   test-readme      every sh block of README.md against scripts/dev.sh
 # The fuzz targets run by hand or on a schedule: scripts/fuzz.sh [SECONDS].
 # EVENTFLOW_SKIP_SUITES="test-frontend …" leaves suites out (the GitHub CI
 # workflow runs some of them as jobs of their own).
-for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers; do
+for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers test-readme; do
   case " ${EVENTFLOW_SKIP_SUITES:-} " in
     *" $suite "*) log "skipped: $suite (EVENTFLOW_SKIP_SUITES)"; continue ;;
   esac
