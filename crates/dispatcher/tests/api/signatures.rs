@@ -10,7 +10,7 @@ use eventflow_domain::EndpointSecret;
 use eventflow_test_support::{Received, WebhookSink, spawn_gateway};
 use serde_json::json;
 
-use crate::scenario::{post_event, refresh_endpoint_cache, update_endpoint};
+use crate::scenario::{post_event, refresh_endpoint_cache};
 
 /// Verifies `argv[1]` (secret) over the body in `argv[2]` and the headers
 /// (a JSON object) in `argv[3]`. Exit 0: verified; exit 1: rejected, with the
@@ -128,18 +128,17 @@ async fn during_a_secret_rotation_a_delivery_verifies_with_either_secret() {
         .create_endpoint(project, &sink.url("/hooks"), &["order.*"])
         .await;
     let old_secret = endpoint.secret.clone();
-    let new_secret = EndpointSecret::generate();
-
-    update_endpoint(
-        &gateway,
-        endpoint.id,
-        &format!(
-            "previous_secret = secret, secret = '{}', \
-             previous_secret_expires_at = now() + interval '1 hour'",
-            new_secret.as_str()
-        ),
-    )
-    .await;
+    let rotated = gateway
+        .store
+        .rotate_endpoint_secret(project, endpoint.id, Duration::from_secs(3600))
+        .await
+        .expect("the secret rotates");
+    let new_secret = EndpointSecret::parse(&rotated.record.secret).expect("a whsec_ secret");
+    assert_ne!(
+        new_secret.as_str(),
+        old_secret.as_str(),
+        "rotation gives a fresh secret"
+    );
     refresh_endpoint_cache(&dispatcher, project).await;
     post_event(
         &gateway,
