@@ -363,13 +363,23 @@ python3 docker/test/webhooks.py receive --bind "$BRIDGE_IP" --port-file "$WORK/r
 RECEIVER_PID=$!
 wait_for 10 test -s "$WORK/receiver.port"
 json_field() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-# Writes the key and the endpoint's secret to $WORK/key and $WORK/secret.
+# The management commands go through the query API (not PostgreSQL): the CLI image on the
+# network, against the query-api container, with the key given (default: compose's operator
+# token, which alone creates projects and keys of any project).
+ADMIN_TOKEN=$(sed -n 's/^EVENTFLOW_ADMIN_TOKEN=//p' "$WORK/env/query-api.env")
+api_cli() {
+  "$DOCKER" run --rm --network "$RUN_ID" -e EVENTFLOW_URL=http://query-api:8081 \
+    -e EVENTFLOW_KEY="${API_KEY:-$ADMIN_TOKEN}" eventflow/cli "$@"
+}
+# Writes the key and the endpoint's secret to $WORK/key and $WORK/secret. An endpoint belongs
+# to the project of the key that creates it: the operator token has none, so an admin key does.
 create_endpoint() {
-  local project
-  project=$(cli --json projects create container-test | json_field id) || return 1
-  cli --json keys create --project "$project" --scopes ingest,read | json_field key >"$WORK/key" || return 1
-  cli --json endpoints create --project "$project" --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" \
-    --event-types 'order.*' | json_field secret >"$WORK/secret"
+  local project admin_key
+  project=$(api_cli --json projects create container-test | json_field id) || return 1
+  api_cli --json keys create --project "$project" --scopes ingest,read | json_field key >"$WORK/key" || return 1
+  admin_key=$(api_cli --json keys create --project "$project" --scopes admin | json_field key) || return 1
+  API_KEY=$admin_key api_cli --json endpoints create \
+    --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" --event-types 'order.*' | json_field secret >"$WORK/secret"
 }
 rm -f "$WORK/key" "$WORK/secret"
 check "eventflow/cli creates a project, a key and an endpoint" create_endpoint
@@ -442,11 +452,17 @@ check "compose: ${COMPOSE_SERVICES[*]} healthy" wait_for 60 compose_healthy
 migrated() { [ "$("$DOCKER" inspect -f '{{.State.Status}} {{.State.ExitCode}}' "$(compose ps -q migrate)")" = "exited 0" ]; }
 check "compose: the migrate task ran and exited 0" migrated
 # The README's first event, then its delivery.
+# The CLI image (compose's migrate service) through the compose query-api with the operator
+# token compose gives it, as the README's "Operating it" does.
+compose_cli() {
+  compose run --rm -T -e EVENTFLOW_URL=http://query-api:8081 -e EVENTFLOW_KEY="${API_KEY:-$ADMIN_TOKEN}" migrate "$@"
+}
 compose_first_event() {
-  local project key gateway answer
-  project=$(compose run --rm -T migrate projects create compose-test)
-  key=$(compose run --rm -T migrate keys create --project "$project" --scopes ingest,read | head -n 1)
-  compose run --rm -T migrate --json endpoints create --project "$project" \
+  local project key admin_key gateway answer
+  project=$(compose_cli --json projects create compose-test | json_field id) || return 1
+  key=$(compose_cli --json keys create --project "$project" --scopes ingest,read | json_field key) || return 1
+  admin_key=$(compose_cli --json keys create --project "$project" --scopes admin | json_field key) || return 1
+  API_KEY=$admin_key compose_cli --json endpoints create \
     --url "http://$BRIDGE_IP:$(cat "$WORK/receiver.port")/hook" |
     json_field secret >"$WORK/compose-secret.txt"
   gateway=$(compose port ingest-gateway 8080)
