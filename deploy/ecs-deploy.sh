@@ -16,7 +16,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SERVICES=(ingest-gateway query-api dispatcher dashboard)
-IMAGES=(ingest-gateway query-api dispatcher dashboard cli)
+IMAGES=(ingest-gateway query-api dispatcher dashboard cli ops)
 SCHEMA_LABEL=eventflow.schema-version
 
 log() { printf '==> %s\n' "$*" >&2; }

@@ -2,10 +2,12 @@
 # a Fargate task runs scripts/restore-drill against the newest dump under
 # s3://<backups>/postgres/, restoring into a scratch PostgreSQL that runs as a
 # second container of the same task (localhost), never into the live
-# database. Its image is eventflow-ENV/ops (Python, the PostgreSQL client,
-# redis-server, scripts/ and the dispatcher binary); docker/ has no target
-# for it yet, so the schedule stays off (restore_drill_enabled) until the
-# image is pushed.
+# database. Its image is eventflow-ENV/ops (docker/ops.Dockerfile: Python,
+# the PostgreSQL 16 client, redis-server, scripts/ and the dispatcher binary
+# of the same commit), built and pushed by the release workflow with the
+# service images; its entrypoint is scripts/restore-drill, so the command
+# below holds only the drill's arguments. The schedule is on by default
+# (restore_drill_enabled).
 
 locals {
   drill_stream = "restore-drill"
@@ -138,7 +140,7 @@ resource "aws_ecs_task_definition" "drill" {
       image     = "${module.ecr.repository_urls["${local.name}/ops"]}:${var.image_tag}"
       essential = true
       command = [
-        "scripts/restore-drill", "--s3", "s3://${module.s3.backups_bucket}/postgres/",
+        "--s3", "s3://${module.s3.backups_bucket}/postgres/",
         "--admin-url", "postgres://postgres@127.0.0.1:5432/postgres", "--max-age", "26",
         "--report", "/tmp/restore-drill-report.json",
       ]

@@ -136,7 +136,7 @@ variable "promote_from" {
 }
 
 variable "restore_drill_enabled" {
-  description = "Run the monthly restore drill; needs the eventflow-ENV/ops image (no docker/ target builds it yet)."
+  description = "Run the monthly restore drill (the eventflow-ENV/ops image, docker/ops.Dockerfile, pushed by the release workflow)."
   type        = bool
-  default     = false
+  default     = true
 }
