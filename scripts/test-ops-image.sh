@@ -12,7 +12,8 @@
 # - checks it runs as a non-root user and prints the image size.
 # Ends with "N passed, M failed". BIN_DIR=dir takes the dispatcher from there.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
+# shellcheck source=scripts/lib/services.sh
 source scripts/lib/services.sh
 
 WORK=target/ops-image
@@ -112,7 +113,8 @@ if [ ! -x target/hadolint-venv/bin/hadolint ]; then
 fi
 check "hadolint docker/ops.Dockerfile" target/hadolint-venv/bin/hadolint docker/ops.Dockerfile
 
-release_binaries dispatcher
+release_binaries dispatcher # sets $bin
+# shellcheck disable=SC2154
 rm -rf "$WORK/context" && mkdir -p "$WORK/context/bin" "$WORK/context/scripts"
 cp "$bin/dispatcher" "$WORK/context/bin/"
 cp -r scripts/restore-drill scripts/backup-postgres scripts/redis-snapshot scripts/lifecycle "$WORK/context/scripts/"
@@ -151,6 +153,7 @@ check "image carries the OCI labels" labelled
 nonroot() { local uid; uid=$("$DOCKER" run --rm --entrypoint id "$IMAGE" -u) && echo "uid $uid" && [ "$uid" != 0 ]; }
 check "runs as a non-root user" nonroot
 tools() {
+  # shellcheck disable=SC2016 # expanded inside the container
   "$DOCKER" run --rm --entrypoint bash "$IMAGE" -c \
     'command -v redis-server && $PG_BIN/pg_restore --version && dispatcher --version 2>/dev/null; test -x "$EVENTFLOW_DISPATCHER_BIN"'
 }
@@ -174,7 +177,7 @@ SQL
 rm -rf "$WORK/backups" "$WORK/out" && mkdir -p "$WORK/backups" "$WORK/out"
 chmod 777 "$WORK/out"
 scripts/backup-postgres --database-url "$DB_URL" --out "$WORK/backups" >"$WORK/backup.json"
-DUMP=$(ls "$WORK"/backups/*.dump | head -n 1)
+DUMP=$(find "$WORK/backups" -name "*.dump" | head -n 1)
 MANIFEST=${DUMP%.dump}.manifest.json
 log "backup: $(basename "$DUMP") ($(stat -c %s "$DUMP") bytes)"
 
