@@ -63,11 +63,12 @@ fi
 #   test-terraform   terraform fmt/validate/plan/apply against moto, checkov, actionlint, drift
 #   test-frontend    the dashboard: Vitest, build, end-to-end in Debian's Chromium
 #   test-containers  every image built and the stack run in a real container engine
+#   test-ops-image   the restore drill's image runs a real drill
 #   test-readme      every sh block of README.md against scripts/dev.sh
 # The fuzz targets run by hand or on a schedule: scripts/fuzz.sh [SECONDS].
 # EVENTFLOW_SKIP_SUITES="test-frontend …" leaves suites out (the GitHub CI
 # workflow runs some of them as jobs of their own).
-for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers test-readme; do
+for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers test-ops-image test-readme; do
   case " ${EVENTFLOW_SKIP_SUITES:-} " in
     *" $suite "*) log "skipped: $suite (EVENTFLOW_SKIP_SUITES)"; continue ;;
   esac
