@@ -5,6 +5,9 @@ import { JsonView } from "@/components/JsonView";
 import { StatusBadge } from "@/components/StatusBadge";
 import { Field } from "@/components/Field";
 import { LocalTime } from "@/components/LocalTime";
+import { act } from "react";
+import { hydrateRoot } from "react-dom/client";
+import { renderToString } from "react-dom/server";
 
 afterEach(cleanup);
 
@@ -67,5 +70,29 @@ describe("LocalTime", () => {
     expect(time.getAttribute("title")).toBe("2026-12-07 09:03:04 UTC");
     expect(time.getAttribute("datetime")).toBe("2026-12-07T09:03:04Z");
     expect(time.textContent).toMatch(/^2026-12-07 \d\d:03:04 /);
+  });
+});
+
+describe("LocalTime hydration", () => {
+  it("hydrates HTML rendered in the server's zone in a browser in another zone, then shows the viewer's zone", async () => {
+    const zone = process.env.TZ;
+    try {
+      process.env.TZ = "UTC";
+      const html = renderToString(<LocalTime iso="2026-12-07T09:03:04Z" />);
+      process.env.TZ = "America/New_York";
+      const container = document.createElement("div");
+      container.innerHTML = html;
+      document.body.appendChild(container);
+      const errors: unknown[] = [];
+      (globalThis as { IS_REACT_ACT_ENVIRONMENT?: boolean }).IS_REACT_ACT_ENVIRONMENT = true;
+      await act(async () => {
+        hydrateRoot(container, <LocalTime iso="2026-12-07T09:03:04Z" />, { onRecoverableError: (e) => errors.push(e) });
+      });
+      expect(errors).toEqual([]);
+      expect(container.querySelector("time")!.textContent).toBe("2026-12-07 04:03:04 EST");
+      container.remove();
+    } finally {
+      process.env.TZ = zone;
+    }
   });
 });

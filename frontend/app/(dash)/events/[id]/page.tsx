@@ -43,7 +43,11 @@ export default async function EventPage({ params, searchParams }: { params: Prom
   const payloadText = JSON.stringify(event.payload, null, 2);
   // Keep refreshing while anything may still change: pending deliveries, a
   // replay just asked for, or an event so new that its fan-out may not be done.
-  const fresh = Date.now() - new Date(event.received_at).getTime() < 30_000;
+  // One clock reading per render: this is a server component, so the relative
+  // texts below are fixed in the RSC payload the browser hydrates from; only
+  // <LocalTime> (a client component) formats in the viewer's zone, after mount.
+  const now = Date.now();
+  const fresh = now - new Date(event.received_at).getTime() < 30_000;
   const busy = fresh || deliveries.some((d) => d.status === "pending") || !!sp.replayed || !!sp.test;
   return (
     <>
@@ -116,7 +120,7 @@ export default async function EventPage({ params, searchParams }: { params: Prom
                   })}
                   {d.status === "pending" && d.next_attempt_at ? (
                     <li className="next">
-                      Next retry <LocalTime iso={d.next_attempt_at} /> <span className="muted small">({formatRelative(d.next_attempt_at)})</span>
+                      Next retry <LocalTime iso={d.next_attempt_at} /> <span className="muted small">({formatRelative(d.next_attempt_at, now)})</span>
                     </li>
                   ) : null}
                   {list.length === 0 && d.status === "pending" && !d.next_attempt_at ? <li className="next">Waiting for the first attempt…</li> : null}
