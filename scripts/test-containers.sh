@@ -29,6 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/services.sh
+source scripts/lib/containers.sh
 
 WORK=target/containers
 mkdir -p "$WORK"
@@ -45,57 +46,8 @@ CONTAINERS=()
 SECRETS=() # the endpoints' signing secrets
 declare -A SIZE READY
 
-pass() { PASSED=$((PASSED + 1)); printf 'ok     %s\n' "$*"; }
-fail() { FAILED=$((FAILED + 1)); printf 'FAILED %s\n' "$*"; }
-# check NAME COMMAND...: one pass or fail, the command's output shown on failure.
-check() {
-  local name=$1 out
-  shift
-  if out=$("$@" 2>&1); then pass "$name"; else fail "$name"; printf '%s\n' "$out" | tail -n 20 | sed 's/^/       /'; fi
-}
 now() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
-# wait_for SECONDS COMMAND...: polls the command until it succeeds or the deadline passes.
-wait_for() {
-  local deadline=$(($(date +%s) + $1))
-  shift
-  until "$@" >/dev/null 2>&1; do
-    [ "$(date +%s)" -lt "$deadline" ] || return 1
-    sleep 0.1
-  done
-}
-
-# ---- the engine ------------------------------------------------------------------------
-# Debian's docker client builds with BuildKit by itself; a newer client needs buildx for it.
-if [ -x /usr/bin/docker ]; then DOCKER=/usr/bin/docker; else DOCKER=docker; fi
-export DOCKER_BUILDKIT=1
-
-engine_answers() { "$DOCKER" info >/dev/null 2>&1; }
-
-start_dockerd() {
-  local driver
-  for driver in overlay2 fuse-overlayfs vfs; do
-    log "starting dockerd (storage driver $driver)"
-    dockerd --storage-driver "$driver" -H unix:///var/run/docker.sock >"$WORK/dockerd.log" 2>&1 &
-    STARTED_DOCKERD=$!
-    if wait_for 30 engine_answers; then return 0; fi
-    kill "$STARTED_DOCKERD" 2>/dev/null || true
-    wait "$STARTED_DOCKERD" 2>/dev/null || true
-    STARTED_DOCKERD=""
-  done
-  return 1
-}
-
-ensure_engine() {
-  engine_answers && return 0
-  if ! command -v dockerd >/dev/null 2>&1; then
-    [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 || return 1
-    apt_install docker.io || return 1
-    [ -x /usr/bin/docker ] && DOCKER=/usr/bin/docker
-  fi
-  [ "$(id -u)" = 0 ] || return 1
-  start_dockerd
-}
 
 cleanup() {
   set +e
@@ -103,11 +55,7 @@ cleanup() {
   if [ "${#CONTAINERS[@]}" -gt 0 ]; then "$DOCKER" rm -f "${CONTAINERS[@]}" >/dev/null 2>&1; fi
   [ -n "$COMPOSE_UP" ] && compose down -v --remove-orphans >/dev/null 2>&1
   "$DOCKER" network rm "$RUN_ID" >/dev/null 2>&1
-  if [ -n "$STARTED_DOCKERD" ]; then
-    log "stopping the dockerd this test started"
-    kill "$STARTED_DOCKERD" 2>/dev/null
-    wait "$STARTED_DOCKERD" 2>/dev/null
-  fi
+  stop_started_dockerd
 }
 trap cleanup EXIT
 
