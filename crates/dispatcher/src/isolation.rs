@@ -207,6 +207,11 @@ impl Gate {
 mod tests {
     use super::*;
 
+    /// How many deliveries wait for a slot of the endpoint.
+    fn waiting(gates: &EndpointGates, endpoint: EndpointId) -> usize {
+        gates.lock().get(&endpoint).map_or(0, |gate| gate.waiting)
+    }
+
     fn gates() -> EndpointGates {
         EndpointGates::new(IsolationSettings {
             queue_limit: 2,
@@ -228,7 +233,12 @@ mod tests {
                 tokio::spawn(async move { gates.enter(endpoint, 1).await.map(|_| ()) })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        eventflow_test_support::eventually(
+            "two deliveries waiting",
+            eventflow_test_support::WITHIN,
+            || async { waiting(&gates, endpoint) == 2 },
+        )
+        .await;
 
         assert!(matches!(
             gates.enter(endpoint, 1).await,
@@ -280,6 +290,7 @@ mod tests {
         let endpoint = EndpointId::new();
         let in_flight = gates.enter(endpoint, 1).await.unwrap();
         gates.record(endpoint, false, Duration::from_millis(1));
+        // The circuit's cool-down (20 ms) is what is under test: it passes.
         tokio::time::sleep(Duration::from_millis(30)).await;
 
         let probe = gates.enter(endpoint, 1).await;
@@ -306,6 +317,7 @@ mod tests {
         ));
         assert_eq!(gates.open_circuits(), 1);
 
+        // The circuit's cool-down (50 ms) is what is under test: it passes.
         tokio::time::sleep(Duration::from_millis(60)).await;
         let probe = gates
             .enter(endpoint, 4)
@@ -343,16 +355,19 @@ mod tests {
                 let _other = gates.enter(endpoint, 2).await.unwrap();
                 let mut waiters = Vec::new();
                 loop {
-                    let gates = gates.clone();
-                    let waiter =
-                        tokio::spawn(async move { gates.enter(endpoint, 2).await.map(|_| ()) });
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                    if waiter.is_finished() {
-                        let deferred = waiter.await.unwrap();
-                        assert!(matches!(deferred, Err(Deferral::Saturated { .. })));
-                        break;
+                    let mut waiter = Box::pin(gates.enter(endpoint, 2));
+                    // One poll: a deferred delivery is refused at once, a
+                    // queued one waits for a slot.
+                    let polled =
+                        std::future::poll_fn(|cx| std::task::Poll::Ready(waiter.as_mut().poll(cx)))
+                            .await;
+                    match polled {
+                        std::task::Poll::Ready(deferred) => {
+                            assert!(matches!(deferred, Err(Deferral::Saturated { .. })));
+                            break;
+                        }
+                        std::task::Poll::Pending => waiters.push(waiter),
                     }
-                    waiters.push(waiter);
                 }
                 drop(held);
                 waiters.len()

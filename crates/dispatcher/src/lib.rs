@@ -49,6 +49,9 @@ use crate::endpoints::EndpointCache;
 use crate::grpc::DispatchControlGrpc;
 use crate::isolation::{EndpointGates, IsolationSettings};
 use crate::recorder::Recorder;
+/// What a recovery step taken by a test can fail with (see [`WorkSteps`]).
+#[doc(hidden)]
+pub use crate::recover::RecoveryError;
 use crate::recover::RecoverySettings;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
@@ -148,6 +151,8 @@ pub struct Application {
     state: Arc<AppState>,
     dispatch: Arc<Dispatch>,
     recorder_task: TaskTracker,
+    /// The work loops (stream, retries, recovery, retention), spawned by `run_until`.
+    loops: TaskTracker,
     listeners: Listeners,
 }
 
@@ -213,6 +218,7 @@ impl Application {
             state,
             dispatch,
             recorder_task,
+            loops: TaskTracker::new(),
             listeners,
         })
     }
@@ -227,6 +233,18 @@ impl Application {
         self.listeners.grpc_addr
     }
 
+    /// A handle that takes single steps of the work loops, for tests that
+    /// show what one step does (and that nothing more is due) instead of
+    /// sleeping; not an API.
+    #[doc(hidden)]
+    pub fn work_steps(&self) -> WorkSteps {
+        WorkSteps {
+            dispatch: self.dispatch.clone(),
+            recovery: recovery_settings(&self.config),
+            loops: self.loops.clone(),
+        }
+    }
+
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
     /// accepting, lets requests in flight finish (within `shutdown_timeout`),
     /// and returns. Returns an error if a server stopped on its own.
@@ -236,6 +254,7 @@ impl Application {
             state,
             dispatch,
             recorder_task,
+            loops,
             listeners,
         } = self;
         // Every fallible step comes before anything is spawned, so an early
@@ -294,7 +313,6 @@ impl Application {
             );
         let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
         let stop_work = CancellationToken::new();
-        let loops = TaskTracker::new();
         if config.dry_run {
             loops.spawn(dry_run::report(state.store.clone(), stop_work.clone()));
         } else {
@@ -348,6 +366,36 @@ impl Application {
         }
         tracing::info!("dispatcher stopped");
         outcome
+    }
+}
+
+/// Single steps of a dispatcher's work loops, taken by a test (see
+/// [`Application::work_steps`]); the loops themselves take the same steps.
+#[doc(hidden)]
+#[derive(Clone)]
+pub struct WorkSteps {
+    dispatch: Arc<Dispatch>,
+    recovery: RecoverySettings,
+    loops: TaskTracker,
+}
+
+impl WorkSteps {
+    /// One pass of the due-delivery loop: takes the deliveries due now and
+    /// starts them; returns how many.
+    pub async fn deliver_due_batch(&self) -> Result<usize, eventflow_store::StoreError> {
+        self.dispatch.deliver_due_batch().await
+    }
+
+    /// One pass of recovery (as the leader takes it); returns how many
+    /// events it re-published.
+    pub async fn recover_once(&self) -> Result<usize, RecoveryError> {
+        recover::recover_once(&self.dispatch, self.recovery).await
+    }
+
+    /// Whether the dispatcher has stopped working: its loops returned and
+    /// no delivery is under way, so nothing more can be sent.
+    pub fn stopped_working(&self) -> bool {
+        self.loops.is_closed() && self.loops.is_empty() && self.dispatch.tasks.is_empty()
     }
 }
 

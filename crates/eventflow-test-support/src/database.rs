@@ -159,20 +159,22 @@ async fn build_template(client: &tokio_postgres::Client, template: &str, mainten
     store.close();
     drop(store);
     // Pool connections close asynchronously; wait until no session remains.
-    for _ in 0..100 {
-        let sessions: i64 = client
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
-                &[&scratch],
-            )
-            .await
-            .expect("count sessions")
-            .get(0);
-        if sessions == 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    crate::eventually(
+        "no session left on the template database",
+        std::time::Duration::from_secs(5),
+        || async {
+            let sessions: i64 = client
+                .query_one(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = $1",
+                    &[&scratch],
+                )
+                .await
+                .expect("count sessions")
+                .get(0);
+            sessions == 0
+        },
+    )
+    .await;
     client
         .batch_execute(&format!("ALTER DATABASE {scratch} RENAME TO {template}"))
         .await

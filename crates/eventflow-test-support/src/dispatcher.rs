@@ -2,13 +2,17 @@
 //! a gateway's database and Redis prefix, with settings fit for tests: a
 //! short retry schedule, loopback deliveries allowed, quick recovery.
 
+use std::ops::Deref;
 use std::time::Duration;
 
-use crate::{RunningService, TestGateway, redis_url};
-use dispatcher::{Application, Config};
+use crate::{RunningService, TestDatabase, TestGateway, redis_url};
+use dispatcher::{Application, Config, WorkSteps};
 use eventflow_domain::{AddressPolicy, ProjectId, RetrySchedule};
 use eventflow_runtime::internal_auth::InternalToken;
 use eventflow_store::{CreatedEndpoint, NewEndpoint};
+
+/// The dispatcher's settings, for tests of crates that do not depend on it.
+pub use dispatcher::Config as DispatcherConfig;
 
 /// The internal token every test dispatcher and query API share.
 pub const TEST_INTERNAL_TOKEN: &str = "test-internal-token-0123456789";
@@ -18,8 +22,38 @@ pub fn test_internal_token() -> InternalToken {
     InternalToken::new(TEST_INTERNAL_TOKEN).expect("a valid token")
 }
 
-/// A running dispatcher.
-pub type TestDispatcher = RunningService;
+/// A running dispatcher (its addresses and client through `Deref`), and the
+/// steps of its work loops for a test to take.
+pub struct TestDispatcher {
+    service: RunningService,
+    pub steps: WorkSteps,
+}
+
+impl Deref for TestDispatcher {
+    type Target = RunningService;
+
+    fn deref(&self) -> &RunningService {
+        &self.service
+    }
+}
+
+impl TestDispatcher {
+    /// Keeps `db` until the dispatcher is gone.
+    pub fn owning(mut self, db: TestDatabase) -> Self {
+        self.service = self.service.owning(db);
+        self
+    }
+
+    /// Sends the stop signal and returns what `run_until` returned.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.service.shutdown().await
+    }
+}
+
+/// A due-delivery poll longer than any test: a dispatcher started with it
+/// takes due deliveries once at start, then only when the test takes the
+/// step (`TestDispatcher::steps`), so a test can show that nothing is due.
+pub const STEPPED_RETRY_POLL: Duration = Duration::from_secs(3600);
 
 /// Test settings for a dispatcher on `database_url` and `redis_prefix`.
 pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
@@ -45,9 +79,12 @@ pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
 
 /// Starts a dispatcher with `config`.
 pub async fn spawn_dispatcher(config: Config) -> TestDispatcher {
-    eventflow_runtime::telemetry::init_for_tests();
+    crate::prepare_service();
     let app = Application::build(config).await.expect("dispatcher starts");
-    RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop))
+    let steps = app.work_steps();
+    let service =
+        RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop));
+    TestDispatcher { service, steps }
 }
 
 impl TestGateway {
@@ -66,6 +103,13 @@ impl TestGateway {
     /// Starts a dispatcher next to this gateway with the test settings.
     pub async fn spawn_dispatcher(&self) -> TestDispatcher {
         self.spawn_dispatcher_with(|_| {}).await
+    }
+
+    /// Starts a dispatcher next to this gateway whose due deliveries are
+    /// taken only when the test takes the step (see [`STEPPED_RETRY_POLL`]).
+    pub async fn spawn_stepped_dispatcher(&self) -> TestDispatcher {
+        self.spawn_dispatcher_with(|config| config.retry_poll_interval = STEPPED_RETRY_POLL)
+            .await
     }
 
     /// Creates an endpoint of the project delivering to `url` for `event_types`.

@@ -1,28 +1,31 @@
 //! The ingest gateway started through its real `Application`, on port 0,
 //! against a fresh database and Redis prefix.
 
-use std::net::SocketAddr;
+use std::ops::Deref;
 
 use eventflow_domain::{ProjectId, Scopes};
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_store::Store;
 use ingest_gateway::{Application, Config};
-use tokio::task::JoinHandle;
-use tokio_util::sync::CancellationToken;
 
-use crate::{TestDatabase, redis_url, unique_redis_prefix};
+use crate::{RunningService, TestDatabase, redis_url, unique_redis_prefix};
 
-/// A running gateway and handles on what it writes to.
+/// A running gateway (its addresses and client through `Deref`) and handles
+/// on what it writes to.
 pub struct TestGateway {
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
+    service: RunningService,
     pub db: TestDatabase,
     pub store: Store,
     pub queue: Queue,
     pub redis_prefix: String,
-    pub client: reqwest::Client,
-    stop: CancellationToken,
-    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Deref for TestGateway {
+    type Target = RunningService;
+
+    fn deref(&self) -> &RunningService {
+        &self.service
+    }
 }
 
 /// Starts a gateway with default settings.
@@ -56,14 +59,12 @@ pub async fn spawn_gateway_on(
     mut config: Config,
     adjust: impl FnOnce(&mut Config),
 ) -> TestGateway {
-    eventflow_runtime::telemetry::init_for_tests();
-    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    crate::prepare_service();
     adjust(&mut config);
     let redis_prefix = config.redis_key_prefix.clone();
     let app = Application::build(config).await.expect("gateway starts");
-    let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
-    let stop = CancellationToken::new();
-    let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
+    let service =
+        RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop));
     let queue = Queue::connect(&QueueSettings {
         redis_url: redis_url(),
         key_prefix: redis_prefix.clone(),
@@ -73,24 +74,15 @@ pub async fn spawn_gateway_on(
     .await
     .expect("test redis");
     TestGateway {
-        http_addr,
-        grpc_addr,
+        service,
         store: db.store(),
         db,
         queue,
         redis_prefix,
-        client: reqwest::Client::new(),
-        stop,
-        task: Some(task),
     }
 }
 
 impl TestGateway {
-    /// `http://127.0.0.1:<port><path>`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.http_addr)
-    }
-
     /// Creates a project and a key with `scopes`; returns the project and the key's plaintext.
     pub async fn create_project_with_key(&self, scopes: &str) -> (ProjectId, String) {
         let project = self
@@ -135,18 +127,22 @@ impl TestGateway {
             .expect("request reaches the gateway")
     }
 
-    /// Asks the gateway to stop and waits until it has drained.
-    pub async fn shutdown(mut self) -> anyhow::Result<()> {
-        self.stop.cancel();
-        match self.task.take() {
-            Some(task) => task.await?,
-            None => Ok(()),
-        }
+    /// Waits until every entry of the event stream has been read and
+    /// acknowledged (a dispatcher acknowledges once its deliveries are recorded).
+    pub async fn wait_until_stream_drained(&self) {
+        crate::eventually(
+            "every stream entry to be acknowledged",
+            crate::WITHIN,
+            || async {
+                let backlog = self.queue.dispatch_backlog().await.ok()?;
+                (backlog.pending == 0 && backlog.lag.unwrap_or(0) == 0).then_some(())
+            },
+        )
+        .await;
     }
-}
 
-impl Drop for TestGateway {
-    fn drop(&mut self) {
-        self.stop.cancel();
+    /// Asks the gateway to stop and waits until it has drained.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.service.shutdown().await
     }
 }

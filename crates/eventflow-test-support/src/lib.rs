@@ -13,23 +13,28 @@ mod dispatcher;
 mod gateway;
 mod proxy;
 mod query_api;
+mod scene;
 mod secrets;
 mod service;
 mod sink;
 pub mod traffic;
+mod wait;
 
 pub use database::TestDatabase;
 pub use dispatcher::{
-    TEST_INTERNAL_TOKEN, TestDispatcher, dispatcher_config, spawn_dispatcher, test_internal_token,
+    DispatcherConfig, STEPPED_RETRY_POLL, TEST_INTERNAL_TOKEN, TestDispatcher, dispatcher_config,
+    spawn_dispatcher, test_internal_token,
 };
 pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };
 pub use proxy::TcpProxy;
-pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi, start_query_api};
+pub use query_api::{TEST_ADMIN_TOKEN, TestQueryApi, query_api_config, start_query_api};
+pub use scene::Scene;
 pub use secrets::{TEST_SECRETS_KEY, test_secrets_keyring};
-pub use service::RunningService;
+pub use service::{RunningService, prepare_service};
 pub use sink::{Received, Reply, WebhookSink};
+pub use wait::{Outcome, WITHIN, eventually, poll};
 
 /// The Redis server tests use.
 pub fn redis_url() -> String {

@@ -14,21 +14,25 @@ pub const TEST_ADMIN_TOKEN: &str = "test-admin-token-0123456789";
 /// A running query API.
 pub type TestQueryApi = RunningService;
 
+/// Test settings for a query API on `database_url` and `redis_prefix`.
+pub fn query_api_config(database_url: &str, redis_prefix: &str) -> Config {
+    let mut config = Config::with_urls(database_url, &redis_url()).expect("query-api defaults");
+    config.redis_key_prefix = redis_prefix.to_owned();
+    config.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.database_pool_size = 4;
+    config.shutdown_timeout = Duration::from_secs(5);
+    config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
+    config.internal_token = Some(test_internal_token());
+    config.secrets_key = Some(crate::test_secrets_keyring());
+    config.auth_cache_ttl = Duration::from_millis(300);
+    config
+}
+
 impl TestGateway {
     /// Test settings for a query API sharing this gateway's database and Redis prefix.
     pub fn query_api_config(&self) -> Config {
-        let mut config =
-            Config::with_urls(self.db.url(), &redis_url()).expect("query-api defaults");
-        config.redis_key_prefix = self.redis_prefix.clone();
-        config.http_addr = "127.0.0.1:0".parse().expect("address");
-        config.grpc_addr = "127.0.0.1:0".parse().expect("address");
-        config.database_pool_size = 4;
-        config.shutdown_timeout = Duration::from_secs(5);
-        config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
-        config.internal_token = Some(test_internal_token());
-        config.secrets_key = Some(crate::test_secrets_keyring());
-        config.auth_cache_ttl = Duration::from_millis(300);
-        config
+        query_api_config(self.db.url(), &self.redis_prefix)
     }
 
     /// Starts a query API next to this gateway after `adjust` changed its settings
@@ -47,7 +51,7 @@ impl TestGateway {
 
 /// Starts a query API with `config`.
 pub async fn start_query_api(config: Config) -> TestQueryApi {
-    eventflow_runtime::telemetry::init_for_tests();
+    crate::prepare_service();
     let app = Application::build(config).await.expect("query-api starts");
     RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop))
 }

@@ -1,5 +1,6 @@
 //! A service started through its real `Application` (`build`, then
-//! `run_until`) on port 0, stopped when dropped.
+//! `run_until`) on port 0, stopped when dropped: what the gateway, the
+//! dispatcher and the query API of the tests have in common.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -13,6 +14,13 @@ use crate::TestDatabase;
 
 /// How long `shutdown` waits for `run_until` to return.
 const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
+
+/// Sets up what every service needs before `Application::build`: test
+/// telemetry and the TLS crypto provider.
+pub fn prepare_service() {
+    eventflow_runtime::telemetry::init_for_tests();
+    eventflow_runtime::tls::install_crypto_provider();
+}
 
 /// A running service.
 pub struct RunningService {
@@ -36,7 +44,7 @@ impl RunningService {
     where
         F: Future<Output = anyhow::Result<()>> + Send + 'static,
     {
-        eventflow_runtime::telemetry::init_for_tests();
+        prepare_service();
         let stop = CancellationToken::new();
         let task = tokio::spawn(run_until(stop.clone().cancelled_owned()));
         Self {
@@ -66,8 +74,14 @@ impl RunningService {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.send("GET", path).await
+    }
+
+    /// Sends a request without a body; `method` may be any token, made up too.
+    pub async fn send(&self, method: &str, path: &str) -> reqwest::Response {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("a method token");
         self.client
-            .get(self.url(path))
+            .request(method, self.url(path))
             .send()
             .await
             .expect("request reaches the service")

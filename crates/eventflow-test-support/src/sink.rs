@@ -112,16 +112,14 @@ impl WebhookSink {
         self.lock().received.clone()
     }
 
-    /// Waits until `count` requests arrived (or `within` passed); returns them.
+    /// Waits until `count` requests arrived and returns them; panics after `within`.
     pub async fn wait_for(&self, count: usize, within: Duration) -> Vec<Received> {
-        let deadline = Instant::now() + within;
-        loop {
+        let what = format!("{count} requests at the sink");
+        crate::eventually(&what, within, || async {
             let received = self.received();
-            if received.len() >= count || Instant::now() >= deadline {
-                return received;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
+            (received.len() >= count).then_some(received)
+        })
+        .await
     }
 
     /// Stops the server (connections are refused afterwards).

@@ -349,15 +349,14 @@ pub async fn wait_until_received(
     acknowledged: &[Acknowledged],
     within: Duration,
 ) -> Tally {
-    let deadline = Instant::now() + within;
-    loop {
+    // Each look copies every request the sink holds: not too often.
+    let every = Duration::from_millis(200);
+    crate::poll(within, every, || async {
         let tally = tally(&sink.received(), acknowledged);
-        if tally.missing.is_empty() || Instant::now() >= deadline {
-            return tally;
-        }
-        // Each look copies every request the sink holds: not too often.
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+        tally.missing.is_empty().then_some(tally)
+    })
+    .await
+    .unwrap_or_else(|| tally(&sink.received(), acknowledged))
 }
 
 /// How the deliveries of one endpoint stand in PostgreSQL.
@@ -407,14 +406,15 @@ pub async fn wait_until_succeeded(
     within: Duration,
 ) -> DeliveryCounts {
     let expected = i64::try_from(expected).expect("a small count");
-    let deadline = Instant::now() + within;
-    loop {
+    let every = Duration::from_millis(100);
+    let settled = crate::poll(within, every, || async {
         let counts = delivery_counts(gateway, endpoint).await;
-        if (counts.total == expected && counts.succeeded == expected) || Instant::now() >= deadline
-        {
-            return counts;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        (counts.total == expected && counts.succeeded == expected).then_some(counts)
+    })
+    .await;
+    match settled {
+        Some(counts) => counts,
+        None => delivery_counts(gateway, endpoint).await,
     }
 }
 

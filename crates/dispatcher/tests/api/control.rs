@@ -10,18 +10,15 @@ use eventflow_proto::dispatch::v1::{
     RetryDeliveriesRequest,
 };
 use eventflow_store::DeliveryStatus;
-use eventflow_test_support::{Received, Reply, WebhookSink, spawn_gateway};
+use eventflow_test_support::{Received, Reply, WITHIN, WebhookSink, eventually, spawn_gateway};
 use serde_json::json;
 use time::OffsetDateTime;
 use tonic::Code;
 
 use crate::scenario::{
-    WITHIN, attempts, control, delivery_of, delivery_state, eventually, post_event, wait_for_status,
+    attempts, control, delivery_of, delivery_state, post_event, step_until_status, take_due_step,
+    wait_for_status,
 };
-
-/// How long after a control call its deliveries would surely have been sent
-/// (due retries are polled every 50 ms in tests).
-const LONG_ENOUGH: Duration = Duration::from_millis(600);
 
 fn requests_for(received: &[Received], event: EventId) -> Vec<&Received> {
     let id = event.to_string();
@@ -91,7 +88,7 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
 #[tokio::test]
 async fn replaying_to_chosen_endpoints_delivers_only_to_them() {
     let gateway = spawn_gateway().await;
-    let dispatcher = gateway.spawn_dispatcher().await;
+    let dispatcher = gateway.spawn_stepped_dispatcher().await;
     let sink = WebhookSink::start().await;
     let (project, key) = gateway.create_project_with_key("ingest").await;
     let chosen = gateway
@@ -131,8 +128,19 @@ async fn replaying_to_chosen_endpoints_delivers_only_to_them() {
         .into_inner();
 
     assert_eq!(replayed.scheduled, 1);
+    assert_eq!(
+        take_due_step(&dispatcher).await,
+        1,
+        "only the chosen delivery is due"
+    );
     sink.wait_for(3, WITHIN).await;
-    tokio::time::sleep(LONG_ENOUGH).await;
+    wait_for_status(
+        &gateway,
+        delivery_of(event, chosen.id),
+        DeliveryStatus::Succeeded,
+    )
+    .await;
+    assert_eq!(take_due_step(&dispatcher).await, 0, "nothing more is due");
     let received = sink.received();
     let paths: Vec<&str> = received.iter().map(|r| r.path.as_str()).collect();
     assert_eq!(
@@ -196,7 +204,7 @@ async fn retrying_a_dead_lettered_delivery_sends_it_again() {
 #[tokio::test]
 async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_given() {
     let gateway = spawn_gateway().await;
-    let dispatcher = gateway.spawn_dispatcher().await;
+    let dispatcher = gateway.spawn_stepped_dispatcher().await;
     let sink = WebhookSink::start().await;
     sink.always(Reply::Status(500));
     let (project, key) = gateway.create_project_with_key("ingest").await;
@@ -209,8 +217,9 @@ async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_
         &json!({"type": "order.created", "payload": {"n": 0}}),
     )
     .await;
-    wait_for_status(
+    step_until_status(
         &gateway,
+        &dispatcher,
         delivery_of(before, endpoint.id),
         DeliveryStatus::Failed,
     )
@@ -228,8 +237,9 @@ async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_
         );
     }
     for event in &after {
-        wait_for_status(
+        step_until_status(
             &gateway,
+            &dispatcher,
             delivery_of(*event, endpoint.id),
             DeliveryStatus::Failed,
         )
@@ -249,6 +259,11 @@ async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_
         .into_inner();
 
     assert_eq!(recovered.scheduled, 2);
+    assert_eq!(
+        take_due_step(&dispatcher).await,
+        2,
+        "the two dead letters since"
+    );
     for event in &after {
         wait_for_status(
             &gateway,
@@ -257,7 +272,7 @@ async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_
         )
         .await;
     }
-    tokio::time::sleep(LONG_ENOUGH).await;
+    assert_eq!(take_due_step(&dispatcher).await, 0, "nothing more is due");
     let received = sink.received();
     for event in &after {
         assert_eq!(
@@ -280,7 +295,7 @@ async fn recovering_an_endpoint_resends_the_dead_letters_created_since_the_time_
 #[tokio::test]
 async fn a_paused_endpoint_holds_new_deliveries_until_it_is_resumed() {
     let gateway = spawn_gateway().await;
-    let dispatcher = gateway.spawn_dispatcher().await;
+    let dispatcher = gateway.spawn_stepped_dispatcher().await;
     let sink = WebhookSink::start().await;
     let (project, key) = gateway.create_project_with_key("ingest").await;
     let endpoint = gateway
@@ -313,7 +328,11 @@ async fn a_paused_endpoint_holds_new_deliveries_until_it_is_resumed() {
     assert_eq!(held.status, DeliveryStatus::Pending);
     assert_eq!(held.attempt_count, 0);
     assert_eq!(held.last_error.as_deref(), Some("endpoint paused"));
-    tokio::time::sleep(LONG_ENOUGH).await;
+    assert_eq!(
+        take_due_step(&dispatcher).await,
+        0,
+        "a held delivery is not due"
+    );
     assert!(
         sink.received().is_empty(),
         "nothing reaches a paused endpoint"
@@ -328,6 +347,11 @@ async fn a_paused_endpoint_holds_new_deliveries_until_it_is_resumed() {
 
     assert!(!resumed.paused);
     assert_eq!(resumed.released, 1);
+    assert_eq!(
+        take_due_step(&dispatcher).await,
+        1,
+        "the released delivery is due"
+    );
     let received = sink.wait_for(1, WITHIN).await;
     assert_eq!(received.len(), 1);
     assert_eq!(
@@ -340,7 +364,7 @@ async fn a_paused_endpoint_holds_new_deliveries_until_it_is_resumed() {
 #[tokio::test]
 async fn control_calls_naming_another_projects_ids_answer_not_found() {
     let gateway = spawn_gateway().await;
-    let dispatcher = gateway.spawn_dispatcher().await;
+    let dispatcher = gateway.spawn_stepped_dispatcher().await;
     let sink = WebhookSink::start().await;
     let (project_a, key_a) = gateway.create_project_with_key("ingest").await;
     let (project_b, _) = gateway.create_project_with_key("ingest").await;
@@ -421,7 +445,7 @@ async fn control_calls_naming_another_projects_ids_answer_not_found() {
     }
     let record = gateway.store.endpoint(endpoint.id).await.unwrap();
     assert!(!record.paused, "project B could not pause A's endpoint");
-    tokio::time::sleep(LONG_ENOUGH).await;
+    assert_eq!(take_due_step(&dispatcher).await, 0, "nothing was scheduled");
     assert_eq!(
         sink.received().len(),
         1,

@@ -172,3 +172,39 @@ async fn more_ids_than_the_cap_are_an_invalid_argument_naming_the_cap() {
         );
     }
 }
+
+#[tokio::test]
+async fn refresh_endpoint_cache_succeeds_for_every_project_or_one() {
+    let app = spawn_app().await;
+    let mut control = control(&app).await;
+
+    let all = RefreshEndpointCacheRequest {
+        project_id: String::new(),
+    };
+    control.refresh_endpoint_cache(all).await.unwrap();
+    let one = RefreshEndpointCacheRequest {
+        project_id: eventflow_domain::ProjectId::new().to_string(),
+    };
+    control.refresh_endpoint_cache(one).await.unwrap();
+
+    app.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_endpoint_cache_refuses_a_malformed_project_id() {
+    let app = spawn_app().await;
+    let mut control = control(&app).await;
+
+    let request = RefreshEndpointCacheRequest {
+        project_id: "ep_123".to_owned(),
+    };
+    let status = control.refresh_endpoint_cache(request).await.unwrap_err();
+
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(
+        status.message().contains("invalid project id"),
+        "{}",
+        status.message()
+    );
+    app.shutdown().await.unwrap();
+}

@@ -7,6 +7,8 @@ use eventflow_store::DeliveryStatus;
 use eventflow_test_support::{WebhookSink, spawn_gateway};
 use serde_json::{Value, json};
 
+use crate::scenario::wait_for_status;
+
 #[tokio::test]
 async fn an_event_is_delivered_signed_to_its_endpoint_and_recorded() {
     let gateway = spawn_gateway().await;
@@ -52,21 +54,7 @@ async fn an_event_is_delivered_signed_to_its_endpoint_and_recorded() {
 
     let event_id = EventId::parse(&id).unwrap();
     let delivery = DeliveryId::for_event_endpoint(event_id, endpoint.id);
-    let mut status = None;
-    for _ in 0..50 {
-        status = gateway
-            .store
-            .delivery_statuses(&[delivery])
-            .await
-            .unwrap()
-            .get(&delivery)
-            .copied();
-        if status == Some(DeliveryStatus::Succeeded) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, Some(DeliveryStatus::Succeeded));
+    wait_for_status(&gateway, delivery, DeliveryStatus::Succeeded).await;
     let attempts = gateway.store.delivery_attempts(delivery).await.unwrap();
     assert_eq!(attempts.len(), 1);
     assert_eq!(attempts[0].status_code, Some(200));

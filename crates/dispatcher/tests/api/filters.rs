@@ -7,10 +7,10 @@
 //! every event's fan-out and recorded every delivery it started.
 
 use eventflow_domain::EndpointId;
-use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
+use eventflow_test_support::{TestGateway, WITHIN, WebhookSink, eventually, spawn_gateway};
 use serde_json::{Value, json};
 
-use crate::scenario::{WITHIN, eventually, post_event, refresh_endpoint_cache, update_endpoint};
+use crate::scenario::{post_event, refresh_endpoint_cache, update_endpoint};
 
 /// Waits until the barrier path has received `events` requests and every
 /// stream entry read has been acknowledged (its deliveries all recorded).
@@ -27,17 +27,8 @@ async fn wait_until_dispatched(gateway: &TestGateway, sink: &WebhookSink, events
         || async { (barrier(sink) >= events).then_some(()) },
     )
     .await;
-    wait_until_acknowledged(gateway).await;
+    gateway.wait_until_stream_drained().await;
     assert_eq!(barrier(sink), events, "the barrier gets each event once");
-}
-
-/// Waits until every stream entry has been read and acknowledged.
-async fn wait_until_acknowledged(gateway: &TestGateway) {
-    eventually("every stream entry to be acknowledged", WITHIN, || async {
-        let backlog = gateway.queue.dispatch_backlog().await.ok()?;
-        (backlog.pending == 0 && backlog.lag.unwrap_or(0) == 0).then_some(())
-    })
-    .await;
 }
 
 /// The `n` field of each event body the sink received on `path`, in order.
@@ -145,7 +136,7 @@ async fn an_event_of_a_type_no_endpoint_subscribed_to_is_delivered_nowhere() {
     // The later event arrived and nothing is left in the stream, so the
     // earlier one has been decided too.
     sink.wait_for(1, WITHIN).await;
-    wait_until_acknowledged(&gateway).await;
+    gateway.wait_until_stream_drained().await;
     assert_eq!(types_received_on(&sink, "/orders"), ["order.created"]);
     assert!(
         gateway

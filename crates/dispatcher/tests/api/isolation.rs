@@ -6,7 +6,7 @@ use eventflow_test_support::traffic::{
     Acknowledged, DeliveryCounts, Producer, count, delivery_counts, quantile, settle_ledger,
     wait_until_received,
 };
-use eventflow_test_support::{TestGateway, WebhookSink, spawn_gateway};
+use eventflow_test_support::{TestGateway, WITHIN, WebhookSink, eventually, spawn_gateway};
 
 /// Events per phase, and the steady rate they are sent at (200 in ~2 s).
 const EVENTS: usize = 200;
@@ -83,12 +83,15 @@ async fn a_dead_endpoint_does_not_raise_a_live_endpoints_latency() {
     // were attempted and are retrying or deferred (circuit open, saturated).
     let mut dead: Vec<DeliveryCounts> = Vec::new();
     for endpoint in [hanging_endpoint.id, refusing_endpoint.id] {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut counts = delivery_counts(&gateway, endpoint).await;
-        while counts.total < with_dead.len() as i64 && Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            counts = delivery_counts(&gateway, endpoint).await;
-        }
+        let counts = eventually(
+            "every delivery to a dead endpoint recorded",
+            WITHIN,
+            || async {
+                let counts = delivery_counts(&gateway, endpoint).await;
+                (counts.total >= with_dead.len() as i64).then_some(counts)
+            },
+        )
+        .await;
         dead.push(counts);
     }
     let attempts_to_dead = count(

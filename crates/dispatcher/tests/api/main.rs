@@ -11,7 +11,6 @@ mod delivery;
 mod dry_run;
 mod filters;
 mod isolation;
-mod lifecycle;
 mod resilience;
 mod retention;
 mod retries;
@@ -23,12 +22,12 @@ use std::time::Duration;
 
 use dispatcher::Config;
 use eventflow_test_support::{
-    RunningService, TestDatabase, redis_url, spawn_dispatcher, test_internal_token,
+    TestDatabase, TestDispatcher, redis_url, spawn_dispatcher, test_internal_token,
     unique_redis_prefix,
 };
 
 /// A running dispatcher on a database of its own.
-pub type TestApp = RunningService;
+pub type TestApp = TestDispatcher;
 
 /// The settings a test dispatcher starts from.
 pub fn test_config(database_url: &str) -> Config {
@@ -51,6 +50,5 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a dispatcher through `Application::build` and `run_until`.
 pub async fn spawn_app_on(db: TestDatabase, config: Config) -> TestApp {
-    eventflow_runtime::tls::install_crypto_provider();
     spawn_dispatcher(config).await.owning(db)
 }

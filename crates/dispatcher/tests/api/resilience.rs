@@ -18,41 +18,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use eventflow_queue::DISPATCH_GROUP;
-use eventflow_store::CreatedEndpoint;
 use eventflow_test_support::traffic::{
     Acknowledged, Producer, assert_all_delivered, delivery_counts, settle_ledger,
 };
-use eventflow_test_support::{
-    TcpProxy, TestDatabase, TestGateway, WebhookSink, redis_url, spawn_gateway,
-};
+use eventflow_test_support::{Scene, TcpProxy, TestDatabase, TestGateway, eventually, redis_url};
 use fred::prelude::*;
-
-/// A gateway with a project, its ingest key and one endpoint for every event
-/// type at a receiver that answers each request after a delay.
-struct Scene {
-    gateway: TestGateway,
-    sink: WebhookSink,
-    key: String,
-    endpoint: CreatedEndpoint,
-}
-
-impl Scene {
-    async fn start(receiver_delay: Duration) -> Self {
-        let gateway = spawn_gateway().await;
-        let sink = WebhookSink::start().await;
-        sink.delay(receiver_delay);
-        let (project, key) = gateway.create_project_with_key("ingest").await;
-        let endpoint = gateway
-            .create_endpoint(project, &sink.url("/hooks"), &["*"])
-            .await;
-        Self {
-            gateway,
-            sink,
-            key,
-            endpoint,
-        }
-    }
-}
 
 /// Connects a plain Redis client, for what the queue API does not show.
 async fn redis() -> Client {
@@ -107,15 +77,6 @@ async fn pending_entries(redis: &Client, gateway: &TestGateway) -> Vec<(String, 
         .collect()
 }
 
-/// Polls `condition` every 50 ms until it holds; panics naming `what` after `within`.
-async fn wait_until(what: &str, within: Duration, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Starts the real `dispatcher` binary on the gateway's database and Redis
 /// prefix, configured only through `EVENTFLOW_*` variables.
 fn start_dispatcher_process(gateway: &TestGateway) -> tokio::process::Child {
@@ -152,16 +113,17 @@ async fn a_dispatcher_killed_mid_run_loses_no_acknowledged_event() {
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(10)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(10));
     let redis = redis().await;
     let mut first = start_dispatcher_process(&gateway);
     let started = Instant::now();
 
     let producer = Producer::flood(&gateway, &key, 2000, 10, 4);
-    wait_until(
+    eventually(
         "the first dispatcher delivers with entries pending",
         Duration::from_secs(25),
-        async || {
+        || async {
             sink.received().len() >= 500 && !pending_entries(&redis, &gateway).await.is_empty()
         },
     )
@@ -212,13 +174,15 @@ async fn a_dispatcher_shut_down_mid_run_records_what_it_sent_and_a_restart_deliv
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(200)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(200));
     let redis = redis().await;
     let first = gateway.spawn_dispatcher().await;
     let started = Instant::now();
 
     let producer = Producer::flood(&gateway, &key, 400, 1, 4);
     sink.wait_for(40, Duration::from_secs(10)).await;
+    let steps = first.steps.clone();
     let draining = Instant::now();
     first.shutdown().await.expect("a clean shutdown");
     let drained_in = draining.elapsed();
@@ -241,8 +205,9 @@ async fn a_dispatcher_shut_down_mid_run_records_what_it_sent_and_a_restart_deliv
         left_pending.is_empty(),
         "no stream entry is left pending: {left_pending:?}"
     );
-    // Proving an absence: a stopped dispatcher sends nothing more.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A stopped dispatcher sends nothing more: no loop and no delivery of
+    // it is left running.
+    assert!(steps.stopped_working(), "work left running after the stop");
     assert_eq!(
         sink.received().len(),
         sent.len(),
@@ -281,7 +246,8 @@ async fn a_redis_wipe_mid_run_loses_no_acknowledged_event() {
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(10)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(10));
     let redis = redis().await;
     // Few deliveries at once, so the stream backs up: the wipe then loses
     // entries nobody has read yet, as well as pending ones.
@@ -346,7 +312,8 @@ async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(20)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(20));
     let redis = redis().await;
     // Four deliveries of 20 ms at a time, read ten entries at a time: about
     // 200 deliveries a second, so what recovery re-publishes waits unread.
@@ -365,10 +332,10 @@ async fn a_second_redis_wipe_before_recovered_entries_are_read_loses_nothing() {
     sink.wait_for(20, Duration::from_secs(15)).await;
     wipe_keys(&redis, &gateway.redis_prefix).await;
 
-    wait_until(
+    eventually(
         "recovery re-published 300 undelivered events",
         Duration::from_secs(15),
-        async || gateway.queue.event_stream_len().await.unwrap_or(0) >= 300,
+        || async { gateway.queue.event_stream_len().await.unwrap_or(0) >= 300 },
     )
     .await;
     let republished = gateway.queue.event_stream_len().await.unwrap_or(0);
@@ -398,7 +365,8 @@ async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(5)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(5));
     // Only the dispatcher goes through the proxy; the gateway keeps its own
     // connection and goes on acknowledging.
     let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
@@ -454,7 +422,8 @@ async fn two_dispatchers_share_the_stream_and_deliver_everything_once() {
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(10)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(10));
     let redis = redis().await;
     // A claim timeout no healthy delivery comes near, even on a busy
     // machine: an entry taken over from a live dispatcher would be sent twice.
@@ -544,15 +513,18 @@ async fn a_dispatcher_stopped_with_sigterm_mid_delivery_finishes_what_it_sent_an
         sink,
         key,
         endpoint,
-    } = Scene::start(Duration::from_millis(300)).await;
+    } = Scene::start().await;
+    sink.delay(Duration::from_millis(300));
     let redis = redis().await;
     let mut first = start_dispatcher_process(&gateway);
 
     let producer = Producer::flood(&gateway, &key, 400, 1, 4);
-    wait_until(
+    eventually(
         "deliveries are in flight (received, not yet answered)",
         Duration::from_secs(25),
-        async || sink.received().len() >= 40 && !pending_entries(&redis, &gateway).await.is_empty(),
+        || async {
+            sink.received().len() >= 40 && !pending_entries(&redis, &gateway).await.is_empty()
+        },
     )
     .await;
     let in_flight_at_sigterm = pending_entries(&redis, &gateway).await.len();

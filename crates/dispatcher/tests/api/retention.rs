@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId};
 use eventflow_store::Store;
-use eventflow_test_support::TestDatabase;
+use eventflow_test_support::{TestDatabase, eventually};
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -189,14 +189,12 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
         one[1],
     ];
     let expect = |pick: fn(&OldEvent) -> Uuid| kept.iter().map(pick).collect::<BTreeSet<_>>();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let events = ids(&store, "SELECT id FROM events").await;
-        if events == expect(|e| e.event) || tokio::time::Instant::now() > deadline {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    eventually(
+        "retention to leave only the kept events",
+        Duration::from_secs(30),
+        || async { ids(&store, "SELECT id FROM events").await == expect(|e| e.event) },
+    )
+    .await;
 
     assert_eq!(
         ids(&store, "SELECT id FROM events").await,

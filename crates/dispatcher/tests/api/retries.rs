@@ -9,11 +9,12 @@ use std::time::Duration;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use eventflow_domain::{RetrySchedule, verify};
 use eventflow_store::DeliveryStatus;
-use eventflow_test_support::{Reply, WebhookSink, spawn_gateway};
+use eventflow_test_support::{Reply, WITHIN, WebhookSink, spawn_gateway};
 use serde_json::{Value, json};
 
 use crate::scenario::{
-    WITHIN, attempts, delivery_of, post_event, update_endpoint, wait_for_status,
+    attempts, delivery_of, post_event, step_until_status, take_due_step, update_endpoint,
+    wait_for_status,
 };
 
 #[tokio::test]
@@ -88,8 +89,9 @@ async fn a_receiver_that_fails_twice_gets_three_attempts_with_one_id_and_fresh_s
 #[tokio::test]
 async fn a_delivery_that_keeps_failing_is_dead_lettered_after_the_last_attempt() {
     let gateway = spawn_gateway().await;
-    // The test schedule: 0s, 200ms, 400ms (three attempts).
-    let _dispatcher = gateway.spawn_dispatcher().await;
+    // The test schedule: 0s, 200ms, 400ms (three attempts), each retry
+    // taken in a step of the test.
+    let dispatcher = gateway.spawn_stepped_dispatcher().await;
     let sink = WebhookSink::start().await;
     sink.always(Reply::Status(500));
     let (project, key) = gateway.create_project_with_key("ingest").await;
@@ -105,19 +107,19 @@ async fn a_delivery_that_keeps_failing_is_dead_lettered_after_the_last_attempt()
     .await;
 
     let delivery = delivery_of(event, endpoint.id);
-    let state = wait_for_status(&gateway, delivery, DeliveryStatus::Failed).await;
+    let state = step_until_status(&gateway, &dispatcher, delivery, DeliveryStatus::Failed).await;
     assert_eq!(state.attempt_count, 3);
     assert_eq!(state.last_status_code, Some(500));
     assert_eq!(state.next_attempt_at, None, "nothing more is scheduled");
-    // Well past the whole schedule (0.6 s + 20 % jitter): no fourth attempt.
-    tokio::time::sleep(Duration::from_millis(1000)).await;
+    // No fourth attempt: nothing of it is due.
+    assert_eq!(take_due_step(&dispatcher).await, 0, "nothing more is due");
     assert_eq!(sink.received().len(), 3);
     let attempts = attempts(&gateway, delivery).await;
     assert_eq!(attempts.len(), 3);
     assert!(attempts.iter().all(|attempt| {
         attempt.status_code == Some(500) && attempt.error_kind.as_deref() == Some("http_status")
     }));
-    let state = wait_for_status(&gateway, delivery, DeliveryStatus::Failed).await;
+    let state = step_until_status(&gateway, &dispatcher, delivery, DeliveryStatus::Failed).await;
     assert_eq!(state.attempt_count, 3, "the dead letter stays as it was");
 }
 

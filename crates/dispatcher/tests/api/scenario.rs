@@ -3,40 +3,17 @@
 //! telling the dispatcher), and waiting, with a deadline, for what the
 //! dispatcher recorded.
 
-use std::time::{Duration, Instant};
-
 use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId};
 use eventflow_proto::dispatch::v1::RefreshEndpointCacheRequest;
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_runtime::internal_auth::{AttachInternalToken, InternalToken};
 use eventflow_store::{AttemptRecord, DeliveryState, DeliveryStatus};
-use eventflow_test_support::{TestDispatcher, TestGateway, test_internal_token};
+use eventflow_test_support::{
+    TestDispatcher, TestGateway, WITHIN, eventually, test_internal_token,
+};
 use serde_json::Value;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
-
-/// How long a test waits for something the dispatcher should do promptly.
-pub const WITHIN: Duration = Duration::from_secs(10);
-
-/// Polls `check` every 20 ms until it returns `Some`, and panics naming
-/// `what` if `within` passes first.
-pub async fn eventually<T, F, Fut>(what: &str, within: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + within;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Posts an event through the gateway and returns the id it was given.
 pub async fn post_event(gateway: &TestGateway, key: &str, event: &Value) -> EventId {
@@ -88,6 +65,34 @@ pub async fn wait_for_status(
             .filter(|state| state.status == status)
     })
     .await
+}
+
+/// Takes due-delivery steps of a stepped dispatcher (whose retries happen
+/// only in steps) until the delivery has `status`, and returns its state.
+pub async fn step_until_status(
+    gateway: &TestGateway,
+    dispatcher: &TestDispatcher,
+    delivery: DeliveryId,
+    status: DeliveryStatus,
+) -> DeliveryState {
+    let what = format!("delivery {delivery} to be {} in steps", status.as_str());
+    eventually(&what, WITHIN, || async {
+        take_due_step(dispatcher).await;
+        delivery_state(gateway, delivery)
+            .await
+            .filter(|state| state.status == status)
+    })
+    .await
+}
+
+/// Takes one step of the dispatcher's due-delivery loop; returns how many
+/// deliveries it started.
+pub async fn take_due_step(dispatcher: &TestDispatcher) -> usize {
+    dispatcher
+        .steps
+        .deliver_due_batch()
+        .await
+        .expect("due deliveries are read")
 }
 
 /// Returns the recorded attempts of a delivery, oldest first.

@@ -17,14 +17,12 @@ use std::time::Duration;
 
 use eventflow_domain::AddressPolicy;
 use eventflow_store::DeliveryStatus;
-use eventflow_test_support::{Reply, TestDispatcher, TestGateway, WebhookSink, spawn_gateway};
+use eventflow_test_support::{
+    Reply, STEPPED_RETRY_POLL, TestDispatcher, TestGateway, WebhookSink, spawn_gateway,
+};
 use serde_json::json;
 
-use crate::scenario::{attempts, delivery_of, post_event, wait_for_status};
-
-/// How long after a refusal a retry would surely have come (the test
-/// schedule is 0s, 200ms, 400ms with 20 % jitter).
-const PAST_THE_SCHEDULE: Duration = Duration::from_millis(900);
+use crate::scenario::{attempts, delivery_of, post_event, take_due_step, wait_for_status};
 
 /// A listener that only counts connections, for addresses no sink listens on.
 struct Tripwire {
@@ -60,7 +58,10 @@ impl Tripwire {
 async fn spawn_without_allow_list() -> (TestGateway, TestDispatcher) {
     let gateway = spawn_gateway().await;
     let dispatcher = gateway
-        .spawn_dispatcher_with(|config| config.delivery_allow_nets = AddressPolicy::default())
+        .spawn_dispatcher_with(|config| {
+            config.delivery_allow_nets = AddressPolicy::default();
+            config.retry_poll_interval = STEPPED_RETRY_POLL;
+        })
         .await;
     (gateway, dispatcher)
 }
@@ -70,9 +71,9 @@ async fn spawn_without_allow_list() -> (TestGateway, TestDispatcher) {
 const REFUSED: &str = "refused: not a public address";
 
 /// Delivers one event to `url` and checks it was refused: status `refused`,
-/// one quick `refused_address` attempt, no retry, and an error naming no
-/// address.
-async fn assert_refused(gateway: &TestGateway, url: &str) {
+/// one quick `refused_address` attempt, nothing due for a retry, and an
+/// error naming no address.
+async fn assert_refused(gateway: &TestGateway, dispatcher: &TestDispatcher, url: &str) {
     let (project, key) = gateway.create_project_with_key("ingest").await;
     let endpoint = gateway.create_endpoint(project, url, &["order.*"]).await;
 
@@ -90,7 +91,7 @@ async fn assert_refused(gateway: &TestGateway, url: &str) {
         state.next_attempt_at, None,
         "{url}: nothing more is scheduled"
     );
-    tokio::time::sleep(PAST_THE_SCHEDULE).await;
+    assert_eq!(take_due_step(dispatcher).await, 0, "{url}: nothing is due");
     let attempts = attempts(gateway, delivery).await;
     assert_eq!(attempts.len(), 1, "{url}: refused once, never retried");
     let attempt = &attempts[0];
@@ -111,10 +112,11 @@ async fn assert_refused(gateway: &TestGateway, url: &str) {
 
 #[tokio::test]
 async fn a_delivery_to_the_cloud_metadata_address_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
 
     assert_refused(
         &gateway,
+        &dispatcher,
         "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
     )
     .await;
@@ -122,74 +124,74 @@ async fn a_delivery_to_the_cloud_metadata_address_is_refused() {
 
 #[tokio::test]
 async fn a_delivery_to_a_private_network_address_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
 
-    assert_refused(&gateway, "http://10.0.0.1/hooks").await;
+    assert_refused(&gateway, &dispatcher, "http://10.0.0.1/hooks").await;
 }
 
 #[tokio::test]
 async fn a_delivery_to_ipv4_loopback_is_refused_without_an_allow_list() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
-    assert_refused(&gateway, &sink.url("/hooks")).await;
+    assert_refused(&gateway, &dispatcher, &sink.url("/hooks")).await;
 
     assert!(sink.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_delivery_to_ipv6_loopback_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let receiver = Tripwire::bind("[::1]:0").await;
 
     let url = format!("http://[::1]:{}/hooks", receiver.addr.port());
-    assert_refused(&gateway, &url).await;
+    assert_refused(&gateway, &dispatcher, &url).await;
 
     assert_eq!(receiver.connections(), 0);
 }
 
 #[tokio::test]
 async fn a_delivery_to_an_ipv4_mapped_ipv6_loopback_address_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
     let url = format!("http://[::ffff:127.0.0.1]:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url).await;
+    assert_refused(&gateway, &dispatcher, &url).await;
 
     assert!(sink.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_delivery_to_loopback_written_as_a_single_number_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
     // 2130706433 is 127.0.0.1, as URL parsers read it.
     let url = format!("http://2130706433:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url).await;
+    assert_refused(&gateway, &dispatcher, &url).await;
 
     assert!(sink.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_delivery_to_the_unspecified_address_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
     // Connecting to 0.0.0.0 reaches this machine on Linux.
     let url = format!("http://0.0.0.0:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url).await;
+    assert_refused(&gateway, &dispatcher, &url).await;
 
     assert!(sink.received().is_empty());
 }
 
 #[tokio::test]
 async fn a_delivery_to_a_host_name_that_resolves_to_loopback_is_refused() {
-    let (gateway, _dispatcher) = spawn_without_allow_list().await;
+    let (gateway, dispatcher) = spawn_without_allow_list().await;
     let sink = WebhookSink::start().await;
 
     let url = format!("http://localhost:{}/hooks", sink.addr().port());
-    assert_refused(&gateway, &url).await;
+    assert_refused(&gateway, &dispatcher, &url).await;
 
     assert!(sink.received().is_empty());
 }

@@ -26,8 +26,14 @@ async fn tail_sees_an_event_sent_after_it_started_and_its_delivery() {
         &stack.key,
         &["tail", "--json", "--interval", "100ms", "--type", "order.*"],
     ));
-    // Let one poll pass, so the event is sent after the tail is following.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the tail shows a first event, it is following: what is sent
+    // from then on arrives after at least one poll.
+    let first = stack
+        .run(&["send", "--type", "order.created", "--json"])
+        .await
+        .json();
+    let shown = tail.wait_for(WAIT, |line| line["kind"] == "event").await;
+    assert_eq!(shown["id"], first["id"]);
 
     let other = stack
         .run(&["send", "--type", "user.created", "--json"])
@@ -43,7 +49,9 @@ async fn tail_sees_an_event_sent_after_it_started_and_its_delivery() {
     assert_eq!(event["type"], "order.created");
     let delivered = tail
         .wait_for(WAIT, |line| {
-            line["kind"] == "delivery" && line["status"] == "succeeded"
+            line["kind"] == "delivery"
+                && line["status"] == "succeeded"
+                && line["event_id"] == sent["id"]
         })
         .await;
     assert_eq!(delivered["event_id"], sent["id"]);

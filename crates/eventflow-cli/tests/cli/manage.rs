@@ -4,25 +4,13 @@
 use std::time::Duration;
 
 use eventflow_domain::{ApiKeyId, EndpointId, EventId, ProjectId};
-use eventflow_test_support::{TestDatabase, WebhookSink};
+use eventflow_test_support::{TestDatabase, WebhookSink, eventually};
 use serde_json::{Value, json};
 
 use crate::{Stack, TempDir, command, finish};
 
-/// Polls `check` until it returns Some, for at most 20 s.
-async fn eventually<T, F: Future<Output = Option<T>>>(check: impl Fn() -> F) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "condition not met in 20 s"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
+/// How long a CLI test waits: every check runs a CLI process.
+const CLI_WITHIN: Duration = Duration::from_secs(20);
 
 #[tokio::test]
 async fn migrate_is_the_one_command_that_uses_the_database() {
@@ -158,7 +146,7 @@ async fn keys_are_created_listed_and_revoked_and_a_revoked_key_stops_working() {
         .await
         .json();
     assert!(revoked["revoked_at"].is_string(), "{revoked}");
-    let refused = eventually(|| async {
+    let refused = eventually("the revoked key to be refused", CLI_WITHIN, || async {
         let run = stack.run_with_key(key, &["events", "list"]).await;
         (run.status.code() == Some(4)).then_some(run)
     })
@@ -317,7 +305,7 @@ async fn events_and_deliveries_are_listed_shown_replayed_and_retried() {
     assert_eq!(events["data"][0]["id"], event_id);
     assert_eq!(events["data"][0]["payload"], json!({"order_id": 42}));
 
-    let event = eventually(|| async {
+    let event = eventually("the delivery to succeed", CLI_WITHIN, || async {
         let event = stack
             .run(&["events", "get", event_id, "--json"])
             .await

@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use eventflow_test_support::{
-    TcpProxy, TestDatabase, gateway_config, spawn_gateway_on, spawn_gateway_with,
+    TcpProxy, TestDatabase, WITHIN, eventually, gateway_config, spawn_gateway_on,
+    spawn_gateway_with,
 };
 use fred::prelude::*;
 use serde_json::Value;
@@ -45,19 +46,12 @@ async fn postgres_unreachable_is_503_with_retry_after_and_nothing_is_acknowledge
     assert_eq!(ready.status(), 503);
 
     proxy.restore();
-    let mut status = 0;
-    for _ in 0..50 {
-        status = gateway
-            .post_event(&key, &order_created(2))
-            .await
-            .status()
-            .as_u16();
-        if status == 202 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 202, "the gateway recovers once PostgreSQL is back");
+    eventually(
+        "the gateway to recover once PostgreSQL is back",
+        WITHIN,
+        || async { gateway.post_event(&key, &order_created(2)).await.status() == 202 },
+    )
+    .await;
     assert_eq!(gateway.store.count_events(project).await.unwrap(), 2);
 }
 
@@ -103,16 +97,16 @@ async fn an_event_whose_stream_append_fails_is_kept_and_published_later() {
     assert_eq!(outbox[0].0.to_string(), id);
 
     let _: () = redis.del(&stream_key).await.unwrap();
-    let mut published = Vec::new();
-    let mut outbox_left = usize::MAX;
-    for _ in 0..50 {
-        published = gateway.queue.read_event_stream(10).await.unwrap();
-        outbox_left = gateway.store.unpublished_events(10).await.unwrap().len();
-        if !published.is_empty() && outbox_left == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let (published, outbox_left) = eventually(
+        "the outbox relay to re-publish the event",
+        WITHIN,
+        || async {
+            let published = gateway.queue.read_event_stream(10).await.unwrap();
+            let outbox_left = gateway.store.unpublished_events(10).await.unwrap().len();
+            (!published.is_empty() && outbox_left == 0).then_some((published, outbox_left))
+        },
+    )
+    .await;
     assert_eq!(
         published.len(),
         1,

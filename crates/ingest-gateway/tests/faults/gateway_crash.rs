@@ -7,10 +7,10 @@ use std::collections::HashSet;
 use std::os::unix::process::ExitStatusExt;
 use std::time::{Duration, Instant};
 
-use eventflow_test_support::spawn_gateway;
 use eventflow_test_support::traffic::{Posted, Producer, settle_ledger};
+use eventflow_test_support::{Scene, eventually};
 
-use crate::{GatewayProcess, Scene, free_port, stored_events, wait_until};
+use crate::{GatewayProcess, free_port, stored_events};
 
 const EVENTS: usize = 1500;
 const CONCURRENCY: usize = 8;
@@ -37,7 +37,7 @@ async fn assert_each_event_stored_once(scene: &Scene, posted: &Posted) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gateway_killed_with_sigkill_loses_no_acknowledged_event() {
-    let scene = Scene::on(spawn_gateway().await).await;
+    let scene = Scene::start().await;
     let _dispatcher = scene.gateway.spawn_dispatcher().await;
     let port = free_port();
     let first = GatewayProcess::start(&scene.gateway, port, &[]).await;
@@ -45,10 +45,10 @@ async fn a_gateway_killed_with_sigkill_loses_no_acknowledged_event() {
     let started = Instant::now();
 
     let producer = Producer::retrying(&url, &scene.key, EVENTS, CONCURRENCY, RETRY_FOR);
-    wait_until(
+    eventually(
         "a third of the events are acknowledged",
         Duration::from_secs(30),
-        async || producer.acknowledged() >= EVENTS / 3,
+        || async { producer.acknowledged() >= EVENTS / 3 },
     )
     .await;
     let status = first.kill().await;
@@ -76,7 +76,7 @@ async fn a_gateway_killed_with_sigkill_loses_no_acknowledged_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_crash_between_the_commit_and_the_stream_append_loses_no_acknowledged_event() {
-    let scene = Scene::on(spawn_gateway().await).await;
+    let scene = Scene::start().await;
     let _dispatcher = scene.gateway.spawn_dispatcher().await;
     let port = free_port();
     // The 30th group commit aborts the process after PostgreSQL committed

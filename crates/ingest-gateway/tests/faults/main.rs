@@ -20,36 +20,9 @@ mod scale_out;
 
 use std::net::SocketAddr;
 use std::process::{ExitStatus, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use eventflow_store::CreatedEndpoint;
-use eventflow_test_support::{TestGateway, WebhookSink, redis_url};
-
-/// A gateway harness (database, Redis prefix, store) with a project, its
-/// ingest key and one endpoint for every event type at a receiver.
-pub struct Scene {
-    pub gateway: TestGateway,
-    pub sink: WebhookSink,
-    pub key: String,
-    pub endpoint: CreatedEndpoint,
-}
-
-impl Scene {
-    /// Sets the scene up on `gateway`.
-    pub async fn on(gateway: TestGateway) -> Self {
-        let sink = WebhookSink::start().await;
-        let (project, key) = gateway.create_project_with_key("ingest").await;
-        let endpoint = gateway
-            .create_endpoint(project, &sink.url("/hooks"), &["*"])
-            .await;
-        Self {
-            gateway,
-            sink,
-            key,
-            endpoint,
-        }
-    }
-}
+use eventflow_test_support::{TestGateway, eventually, redis_url};
 
 /// A loopback port nothing listens on now, for a process that must come back
 /// on the same address after a restart.
@@ -101,9 +74,13 @@ impl GatewayProcess {
     async fn wait_ready(&self) {
         let client = reqwest::Client::new();
         let ready = format!("{}/readyz", self.url());
-        wait_until("the gateway process is ready", Duration::from_secs(30), async || {
-            matches!(client.get(&ready).send().await, Ok(response) if response.status() == 200)
-        })
+        eventually(
+            "the gateway process is ready",
+            Duration::from_secs(30),
+            || async {
+                matches!(client.get(&ready).send().await, Ok(response) if response.status() == 200)
+            },
+        )
         .await;
     }
 
@@ -122,15 +99,6 @@ impl GatewayProcess {
             .await
             .expect("the gateway process exits")
             .expect("reaped")
-    }
-}
-
-/// Polls `condition` every 50 ms until it holds; panics naming `what` after `within`.
-pub async fn wait_until(what: &str, within: Duration, mut condition: impl AsyncFnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !condition().await {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 

@@ -10,9 +10,9 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use eventflow_test_support::traffic::{Producer, settle_ledger};
-use eventflow_test_support::{TcpProxy, TestDatabase, gateway_config, redis_url, spawn_gateway_on};
-
-use crate::Scene;
+use eventflow_test_support::{
+    Scene, TcpProxy, TestDatabase, gateway_config, redis_url, spawn_gateway_on,
+};
 
 fn outage() -> Duration {
     let seconds = std::env::var("EVENTFLOW_FAULT_REDIS_OUTAGE_SECS")

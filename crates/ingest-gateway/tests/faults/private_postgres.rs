@@ -7,9 +7,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use eventflow_test_support::traffic::{Producer, settle_ledger};
-use eventflow_test_support::{TestDatabase, gateway_config, spawn_gateway_on};
+use eventflow_test_support::{Scene, TestDatabase, eventually, gateway_config, spawn_gateway_on};
 
-use crate::{Scene, free_port, stored_events, wait_until};
+use crate::{free_port, stored_events};
 
 const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
 
@@ -156,10 +156,10 @@ async fn postgres_crashed_and_restarted_during_ingest_loses_no_acknowledged_even
         4,
         Duration::from_secs(60),
     );
-    wait_until(
+    eventually(
         "300 events are acknowledged",
         Duration::from_secs(30),
-        async || producer.acknowledged() >= 300,
+        || async { producer.acknowledged() >= 300 },
     )
     .await;
     let acknowledged_at_crash = producer.acknowledged();

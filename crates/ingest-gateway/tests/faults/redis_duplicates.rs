@@ -13,10 +13,11 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use eventflow_test_support::traffic::{Producer, count, settle_ledger};
-use eventflow_test_support::{TcpProxy, TestDatabase, gateway_config, spawn_gateway_on};
+use eventflow_test_support::{
+    Scene, TcpProxy, TestDatabase, eventually, gateway_config, spawn_gateway_on,
+};
 
 use crate::outages::redis_addr;
-use crate::{Scene, wait_until};
 
 /// Most successful deliveries one event may get (see the module comment).
 const MAX_DELIVERIES_PER_EVENT: usize = 2;
@@ -48,10 +49,10 @@ async fn a_short_redis_outage_delivers_each_event_at_most_twice() {
     let acknowledged_at_cut = producer.acknowledged();
     // The outage lasts until 20 more events were acknowledged (about 1 s at
     // this pace, longer on a busy machine) and the relay has tried a few times.
-    wait_until(
+    eventually(
         "events are acknowledged while Redis is out of reach",
         Duration::from_secs(30),
-        async || producer.acknowledged() >= acknowledged_at_cut + 20,
+        || async { producer.acknowledged() >= acknowledged_at_cut + 20 },
     )
     .await;
     tokio::time::sleep(Duration::from_secs(1)).await; // let the outbox relay retry ~5 more times
@@ -69,10 +70,10 @@ async fn a_short_redis_outage_delivers_each_event_at_most_twice() {
     .await;
     // Late duplicates arrive after the first copies: count once every stream
     // entry was handled, the outbox is empty and no delivery is left to retry.
-    wait_until(
+    eventually(
         "the dispatcher has nothing left to do",
         Duration::from_secs(30),
-        async || {
+        || async {
             let backlog = scene.gateway.queue.dispatch_backlog().await;
             let drained = matches!(backlog, Ok(b) if b.pending == 0 && b.lag == Some(0));
             let unfinished = count(

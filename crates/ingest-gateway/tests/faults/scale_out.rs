@@ -10,12 +10,8 @@ use fred::prelude::*;
 
 use eventflow_queue::DISPATCH_GROUP;
 use eventflow_test_support::traffic::{Producer, delivery_counts, settle_ledger};
-use eventflow_test_support::{
-    RunningService, WebhookSink, gateway_config, redis_url, spawn_gateway,
-};
+use eventflow_test_support::{RunningService, Scene, WebhookSink, gateway_config, redis_url};
 use ingest_gateway::Application;
-
-use crate::Scene;
 
 const EVENTS: usize = 600;
 
@@ -31,7 +27,7 @@ async fn second_gateway(scene: &Scene) -> RunningService {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_gateways_and_two_dispatchers_on_one_database_deliver_every_acknowledged_event() {
-    let scene = Scene::on(spawn_gateway().await).await;
+    let scene = Scene::start().await;
     let gateway_b = second_gateway(&scene).await;
     // A second project, whose producer posts to the second gateway.
     let sink_b = WebhookSink::start().await;

@@ -9,8 +9,8 @@ use eventflow_domain::{
 };
 use eventflow_store::DeliveryStatus;
 use eventflow_test_support::{
-    Received, Reply, TEST_ADMIN_TOKEN, TestDispatcher, TestGateway, TestQueryApi, WebhookSink,
-    spawn_gateway,
+    DispatcherConfig, Received, Reply, TEST_ADMIN_TOKEN, TestDispatcher, TestGateway, TestQueryApi,
+    WITHIN, WebhookSink, eventually, spawn_gateway,
 };
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -34,9 +34,20 @@ async fn query_api(gateway: &TestGateway) -> TestQueryApi {
 
 /// A dispatcher and a query API that talks to it and accepts loopback URLs.
 pub async fn delivering(gateway: &TestGateway) -> (TestDispatcher, TestQueryApi) {
+    delivering_with(gateway, |_| {}).await
+}
+
+/// [`delivering`] with a dispatcher whose settings `adjust` changed.
+pub async fn delivering_with(
+    gateway: &TestGateway,
+    adjust: impl FnOnce(&mut DispatcherConfig),
+) -> (TestDispatcher, TestQueryApi) {
     // Small pools: six of these run at once against one PostgreSQL.
     let dispatcher = gateway
-        .spawn_dispatcher_with(|config| config.database_pool_size = 4)
+        .spawn_dispatcher_with(|config| {
+            config.database_pool_size = 4;
+            adjust(config);
+        })
         .await;
     let grpc_url = format!("http://{}", dispatcher.grpc_addr);
     let api = gateway
@@ -630,7 +641,9 @@ async fn a_test_send_reaches_its_endpoint_signed_whatever_its_filters() {
 #[tokio::test]
 async fn a_test_send_reaches_no_other_endpoint() {
     let gateway = spawn_gateway().await;
-    let (_dispatcher, api) = delivering(&gateway).await;
+    // No grace: a recovery step looks at every event the stream handled.
+    let (dispatcher, api) =
+        delivering_with(&gateway, |config| config.recovery_grace = Duration::ZERO).await;
     let sink = WebhookSink::start().await;
     let (_, key) = gateway.create_project_with_key("read,admin").await;
     let target = create(&api, &key, json!({"url": sink.url("/target")})).await;
@@ -647,9 +660,16 @@ async fn a_test_send_reaches_no_other_endpoint() {
 
     assert_eq!(status, 202);
     assert_eq!(sink.wait_for(1, Duration::from_secs(10)).await.len(), 1);
-    // Longer than the test dispatcher's recovery grace and interval: by now
-    // recovery has looked at the event.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Recovery looks at the event (whatever it re-publishes for it is then
+    // on the stream), and the stream is drained: by now every way the event
+    // could take to the bystander has been taken.
+    gateway.wait_until_stream_drained().await;
+    dispatcher
+        .steps
+        .recover_once()
+        .await
+        .expect("a recovery step");
+    gateway.wait_until_stream_drained().await;
     let paths: Vec<String> = sink.received().into_iter().map(|r| r.path).collect();
     assert_eq!(paths, ["/target"]);
 }
@@ -763,19 +783,14 @@ async fn recovering_an_endpoint_resends_its_dead_lettered_deliveries() {
     let since = format_rfc3339(OffsetDateTime::now_utc() - time::Duration::minutes(1));
 
     let event_id = post_event(&gateway, &ingest, "order.created").await;
-    let mut status = None;
-    for _ in 0..100 {
-        status = delivery_status(&gateway, &event_id, endpoint_id).await;
-        if status == Some(DeliveryStatus::Failed) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(
-        status,
-        Some(DeliveryStatus::Failed),
-        "dead-lettered after the schedule"
-    );
+    eventually(
+        "the delivery dead-lettered after the schedule",
+        WITHIN,
+        || async {
+            delivery_status(&gateway, &event_id, endpoint_id).await == Some(DeliveryStatus::Failed)
+        },
+    )
+    .await;
     let attempts_before = sink.received().len();
     sink.always(Reply::Status(200));
 
@@ -808,15 +823,10 @@ async fn recovering_an_endpoint_resends_its_dead_lettered_deliveries() {
         received.last().unwrap().header("webhook-id"),
         Some(event_id.as_str())
     );
-    let mut status = None;
-    for _ in 0..50 {
-        status = delivery_status(&gateway, &event_id, endpoint_id).await;
-        if status == Some(DeliveryStatus::Succeeded) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, Some(DeliveryStatus::Succeeded));
+    eventually("the recovered delivery to succeed", WITHIN, || async {
+        delivery_status(&gateway, &event_id, endpoint_id).await == Some(DeliveryStatus::Succeeded)
+    })
+    .await;
 }
 
 #[tokio::test]
@@ -839,15 +849,11 @@ async fn pausing_holds_deliveries_and_unpausing_releases_them() {
     .await;
     assert_eq!(status, 200);
     let held = post_event(&gateway, &ingest, "order.created").await;
-    let mut status = None;
-    for _ in 0..50 {
-        status = delivery_status(&gateway, &held, created["id"].as_str().unwrap()).await;
-        if status.is_some() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, Some(DeliveryStatus::Pending), "held, not dropped");
+    let status = eventually("the held delivery to be recorded", WITHIN, || async {
+        delivery_status(&gateway, &held, created["id"].as_str().unwrap()).await
+    })
+    .await;
+    assert_eq!(status, DeliveryStatus::Pending, "held, not dropped");
     assert!(sink.received().is_empty());
 
     let (status, _) = send(

@@ -8,12 +8,13 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use eventflow_domain::{EndpointId, ProjectId};
 use eventflow_runtime::internal_auth::InternalToken;
 use eventflow_test_support::{
-    Reply, TestDispatcher, TestGateway, TestQueryApi, WebhookSink, spawn_gateway,
+    Reply, TestDispatcher, TestGateway, TestQueryApi, WITHIN, WebhookSink, eventually,
+    spawn_gateway,
 };
 use serde_json::{Value, json};
 
@@ -29,13 +30,25 @@ pub struct Stack {
     pub project: ProjectId,
     /// `ingest,read,admin`.
     pub key: String,
-    _dispatcher: TestDispatcher,
+    dispatcher: TestDispatcher,
 }
 
 impl Stack {
     pub async fn start() -> Self {
+        Self::start_with(TestGateway::spawn_dispatcher).await
+    }
+
+    /// A stack whose dispatcher takes due deliveries (replays, retries)
+    /// only in the test's steps ([`Stack::deliver_due`]).
+    pub async fn stepped() -> Self {
+        Self::start_with(TestGateway::spawn_stepped_dispatcher).await
+    }
+
+    async fn start_with(
+        spawn_dispatcher: impl AsyncFnOnce(&TestGateway) -> TestDispatcher,
+    ) -> Self {
         let gateway = spawn_gateway().await;
-        let dispatcher = gateway.spawn_dispatcher().await;
+        let dispatcher = spawn_dispatcher(&gateway).await;
         let grpc_url = format!("http://{}", dispatcher.grpc_addr);
         let api = gateway
             .spawn_query_api_with(|config| config.dispatcher_grpc_url = grpc_url)
@@ -48,8 +61,18 @@ impl Stack {
             sink,
             project,
             key,
-            _dispatcher: dispatcher,
+            dispatcher,
         }
+    }
+
+    /// Takes one step of the dispatcher's due-delivery loop; returns how
+    /// many deliveries it started.
+    pub async fn deliver_due(&self) -> usize {
+        self.dispatcher
+            .steps
+            .deliver_due_batch()
+            .await
+            .expect("due deliveries are read")
     }
 
     /// Creates an endpoint of the project delivering to `path` on the sink.
@@ -142,19 +165,13 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
 
 /// Waits until `path` lists `count` items (or fails after 20 s); returns the page.
 pub async fn wait_for_count(api: &TestQueryApi, key: &str, path: &str, count: usize) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let what = format!("{path} to list {count}");
+    eventually(&what, Duration::from_secs(20), || async {
         let (status, page) = get(api, key, path).await;
         assert_eq!(status, 200, "{page}");
-        if ids(&page).len() == count {
-            return page;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "{path} never listed {count}: {page}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        (ids(&page).len() == count).then_some(page)
+    })
+    .await
 }
 
 #[tokio::test]
@@ -237,6 +254,8 @@ async fn since_and_until_select_events_by_reception_time() {
     let mut accepted = Vec::new();
     for n in 0..3 {
         accepted.push(post_event(&gateway, &key, "tick", json!({"n": n})).await);
+        // What is under test is selection by reception time: the events
+        // must be received at distinct times.
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     let id = |i: usize| accepted[i]["id"].as_str().unwrap().to_owned();
@@ -442,9 +461,10 @@ async fn pages_walked_while_events_arrive_hold_every_original_event_once() {
     let mut pages = 1;
     while let Some(next) = cursor.take() {
         // Let new events land between pages.
-        while arrived.load(Ordering::Relaxed) < pages {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        eventually("a new event to land", WITHIN, || async {
+            arrived.load(Ordering::Relaxed) >= pages
+        })
+        .await;
         let (status, page) = get(&api, &key, &format!("/v1/events?limit=4&cursor={next}")).await;
         assert_eq!(status, 200, "{page}");
         walked.extend(ids(&page));
@@ -469,7 +489,7 @@ async fn pages_walked_while_events_arrive_hold_every_original_event_once() {
 
 #[tokio::test]
 async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
-    let stack = Stack::start().await;
+    let stack = Stack::stepped().await;
     let (api, key) = (&stack.api, stack.key.as_str());
     stack.endpoint("/a", &["*"]).await;
     let b = stack.endpoint("/b", &["*"]).await;
@@ -482,6 +502,7 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
     let (status, scheduled) = post(api, key, &format!("/v1/events/{id}/replay"), None).await;
     assert_eq!(status, 202, "{scheduled}");
     assert_eq!(scheduled, json!({"scheduled": 2}));
+    assert_eq!(stack.deliver_due().await, 2);
     let received = stack.sink.wait_for(4, Duration::from_secs(10)).await;
     assert_eq!(received.len(), 4);
 
@@ -494,6 +515,7 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
     .await;
     assert_eq!(status, 202, "{scheduled}");
     assert_eq!(scheduled, json!({"scheduled": 1}));
+    assert_eq!(stack.deliver_due().await, 1);
     let received = stack.sink.wait_for(5, Duration::from_secs(10)).await;
     assert_eq!(received.len(), 5);
     assert_eq!(received[4].path, "/b");
@@ -519,7 +541,11 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
     )
     .await;
     assert_eq!(status, 400, "{problem}");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stack.deliver_due().await,
+        0,
+        "refused replays schedule nothing"
+    );
     assert_eq!(
         stack.sink.received().len(),
         5,
@@ -554,12 +580,12 @@ async fn replay_and_retry_answer_503_when_the_dispatcher_is_unreachable() {
 
 #[tokio::test]
 async fn the_query_api_reaches_the_dispatcher_only_with_the_shared_internal_token() {
-    let stack = Stack::start().await;
+    let stack = Stack::stepped().await;
     let key = stack.key.as_str();
     stack.endpoint("/a", &["*"]).await;
     let id = post_event_id(&stack.gateway, key, "order.created").await;
     stack.sink.wait_for(1, Duration::from_secs(10)).await;
-    let dispatcher_url = stack._dispatcher.grpc_url();
+    let dispatcher_url = stack.dispatcher.grpc_url();
     let impostor = stack
         .gateway
         .spawn_query_api_with(|c| {
@@ -572,18 +598,19 @@ async fn the_query_api_reaches_the_dispatcher_only_with_the_shared_internal_toke
     let (status, problem) = post(&impostor, key, &format!("/v1/events/{id}/replay"), None).await;
 
     assert_eq!(status, 500, "{problem}");
+    assert_eq!(
+        stack.deliver_due().await,
+        0,
+        "the refused replay scheduled nothing"
+    );
     let (status, scheduled) = post(&stack.api, key, &format!("/v1/events/{id}/replay"), None).await;
     assert_eq!(status, 202, "the shared token is admitted: {scheduled}");
+    assert_eq!(stack.deliver_due().await, 1);
     assert_eq!(
         stack.sink.wait_for(2, Duration::from_secs(10)).await.len(),
         2
     );
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(
-        stack.sink.received().len(),
-        2,
-        "the refused replay sent nothing"
-    );
+    assert_eq!(stack.sink.received().len(), 2, "one delivery, one replay");
 }
 
 #[tokio::test]

@@ -47,7 +47,7 @@ fn assert_no_trace(a: &ProjectA, what: &str, body: &Value) {
 
 #[tokio::test]
 async fn another_projects_key_gets_404_on_every_route_and_sees_none_of_its_data() {
-    let stack = Stack::start().await;
+    let stack = Stack::stepped().await;
     let a = project_a(&stack).await;
     let (_, b_key) = stack
         .gateway
@@ -105,7 +105,11 @@ async fn another_projects_key_gets_404_on_every_route_and_sees_none_of_its_data(
         "B has no endpoints: {b_deliveries}"
     );
 
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        stack.deliver_due().await,
+        0,
+        "B's refused replays schedule nothing"
+    );
     assert_eq!(
         stack.sink.received().len(),
         1,

@@ -1,18 +1,12 @@
-//! Starting, answering and stopping.
-
-use std::time::{Duration, Instant};
+//! The query API's own answers at its edges: metrics that made-up methods
+//! and paths do not grow, gRPC without a key, control characters in names.
+//! What every service does the same way (health, readiness, 405s, stopping)
+//! is checked in eventflow-test-support's `tests/lifecycle.rs`.
 
 use eventflow_proto::query::v1::GetEventRequest;
 use eventflow_proto::query::v1::query_service_client::QueryServiceClient;
-use eventflow_test_support::TestDatabase;
-use query_api::Application;
-use tonic_health::pb::HealthCheckRequest;
-use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
 
-use crate::{spawn_app, test_config};
-
-const QUERY_SERVICE: &str = "eventflow.query.v1.QueryService";
+use crate::spawn_app;
 
 async fn channel(grpc_url: String) -> tonic::transport::Channel {
     tonic::transport::Channel::from_shared(grpc_url)
@@ -22,71 +16,10 @@ async fn channel(grpc_url: String) -> tonic::transport::Channel {
         .expect("gRPC accepts connections")
 }
 
-async fn grpc_status(
-    health: &mut HealthClient<tonic::transport::Channel>,
-    service: &str,
-) -> ServingStatus {
-    let request = HealthCheckRequest {
-        service: service.to_owned(),
-    };
-    let response = health
-        .check(request)
-        .await
-        .expect("health answers")
-        .into_inner();
-    ServingStatus::try_from(response.status).expect("a known status")
-}
-
-#[tokio::test]
-async fn healthz_answers_ok() {
-    let app = spawn_app().await;
-
-    let response = app.get("/healthz").await;
-
-    assert_eq!(response.status(), 200);
-    app.shutdown().await.unwrap();
-}
-
-#[tokio::test]
-async fn readyz_answers_ok_when_postgres_and_redis_answer() {
-    let app = spawn_app().await;
-
-    let response = app.get("/readyz").await;
-
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body, serde_json::json!({"postgres": "ok", "redis": "ok"}));
-    app.shutdown().await.unwrap();
-}
-
-#[tokio::test]
-async fn metrics_are_served_in_prometheus_text() {
-    let app = spawn_app().await;
-    app.get("/healthz").await;
-
-    let response = app.get("/metrics").await;
-
-    assert_eq!(response.status(), 200);
-    let body = response.text().await.unwrap();
-    assert!(
-        body.contains("http_server_request_duration_seconds"),
-        "{body}"
-    );
-    app.shutdown().await.unwrap();
-}
-
 #[tokio::test]
 async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
     let app = spawn_app().await;
-    let send = async |method: &str, path: &str| {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        app.client
-            .request(method, app.url(path))
-            .send()
-            .await
-            .unwrap()
-            .status()
-    };
+    let send = async |method: &str, path: &str| app.send(method, path).await.status();
     // One of each first, so every series they need exists before measuring.
     send("WARMUP", "/warm/up").await;
     send("WARMUP", "/v1/events").await;
@@ -117,24 +50,6 @@ async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
 }
 
 #[tokio::test]
-async fn grpc_health_turns_serving_once_the_dependencies_answer() {
-    let app = spawn_app().await;
-    let mut health = HealthClient::new(channel(app.grpc_url()).await);
-
-    let deadline = Instant::now() + Duration::from_secs(6);
-    while grpc_status(&mut health, QUERY_SERVICE).await != ServingStatus::Serving {
-        assert!(
-            Instant::now() < deadline,
-            "query service never turned SERVING"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-
-    assert_eq!(grpc_status(&mut health, "").await, ServingStatus::Serving);
-    app.shutdown().await.unwrap();
-}
-
-#[tokio::test]
 async fn get_event_without_an_api_key_is_unauthenticated() {
     let app = spawn_app().await;
     let mut query = QueryServiceClient::new(channel(app.grpc_url()).await);
@@ -145,79 +60,6 @@ async fn get_event_without_an_api_key_is_unauthenticated() {
     let status = query.get_event(request).await.unwrap_err();
 
     assert_eq!(status.code(), tonic::Code::Unauthenticated);
-    app.shutdown().await.unwrap();
-}
-
-#[tokio::test]
-async fn run_until_returns_after_the_signal_and_stops_listening() {
-    let app = spawn_app().await;
-    let (http_url, client) = (app.url("/healthz"), app.client.clone());
-    assert_eq!(app.get("/healthz").await.status(), 200);
-
-    app.shutdown().await.unwrap();
-
-    assert!(
-        client.get(http_url).send().await.is_err(),
-        "HTTP still accepts after shutdown"
-    );
-}
-
-#[tokio::test]
-async fn build_names_the_setting_when_redis_is_unreachable() {
-    let db = TestDatabase::create().await;
-    let mut config = test_config(db.url());
-    config.redis_url = "redis://127.0.0.1:1".to_owned();
-    config.redis_timeout = Duration::from_millis(500);
-
-    let error = Application::build(config).await.err().expect("build fails");
-
-    assert!(
-        format!("{error:#}").contains("EVENTFLOW_REDIS_URL"),
-        "{error:#}"
-    );
-}
-
-#[tokio::test]
-async fn trace_and_unknown_methods_are_405_problems_naming_the_allowed_methods() {
-    let app = spawn_app().await;
-    let send = async |method: &str, path: &str| {
-        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
-        let response = app
-            .client
-            .request(method, app.url(path))
-            .send()
-            .await
-            .unwrap();
-        let allow = response
-            .headers()
-            .get("allow")
-            .map(|value| value.to_str().unwrap().to_owned());
-        let content_type = response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .to_owned();
-        (response.status().as_u16(), allow, content_type)
-    };
-
-    for (method, path, allow) in [
-        ("TRACE", "/v1/events", Some("GET")),
-        ("DELETE", "/v1/stats", Some("GET")),
-        (
-            "PUT",
-            "/v1/endpoints/ep_0192f3a0c0de7abc8def0123456789ab",
-            Some("DELETE, GET, PATCH"),
-        ),
-        ("TRACE", "/openapi.json", Some("GET")),
-        ("MADEUP", "/nowhere", Some("")),
-    ] {
-        let (status, allowed, content_type) = send(method, path).await;
-        assert_eq!(status, 405, "{method} {path}");
-        assert_eq!(allowed.as_deref(), allow, "{method} {path}");
-        assert_eq!(content_type, "application/problem+json", "{method} {path}");
-    }
-    let (status, _, content_type) = send("GET", "/nowhere").await;
-    assert_eq!(status, 404);
-    assert_eq!(content_type, "application/problem+json");
     app.shutdown().await.unwrap();
 }
 

@@ -48,6 +48,5 @@ pub async fn spawn_app() -> TestApp {
 
 /// Starts a query API through `Application::build` and `run_until`.
 pub async fn spawn_app_on(db: TestDatabase, config: Config) -> TestApp {
-    eventflow_runtime::tls::install_crypto_provider();
     start_query_api(config).await.owning(db)
 }

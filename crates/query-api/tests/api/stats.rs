@@ -1,9 +1,11 @@
 //! `/v1/stats`: counts of real ingest and delivery traffic, per project and
 //! per endpoint, rolled up by minute, hour and day.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use eventflow_test_support::{Reply, TestGateway, TestQueryApi, WebhookSink, spawn_gateway};
+use eventflow_test_support::{
+    Reply, TestGateway, TestQueryApi, WebhookSink, eventually, spawn_gateway,
+};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -51,19 +53,12 @@ async fn stats(api: &TestQueryApi, key: &str, query: &str) -> Value {
 
 /// Polls the series `query` until its totals are `expected`.
 async fn wait_for_totals(api: &TestQueryApi, key: &str, query: &str, expected: Totals) -> Value {
-    let deadline = Instant::now() + WITHIN;
-    loop {
+    let what = format!("stats for {query} to total {expected:?}");
+    eventually(&what, WITHIN, || async {
         let body = stats(api, key, query).await;
-        let seen = totals(body["series"].as_array().unwrap());
-        if seen == expected {
-            return body;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "stats for {query} stayed at {seen:?}, expected {expected:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (totals(body["series"].as_array().unwrap()) == expected).then_some(body)
+    })
+    .await
 }
 
 /// Posts `count` `order.created` events and checks each was accepted.
