@@ -23,7 +23,7 @@ export EVENTFLOW_DATABASE_URL=postgres://postgres@127.0.0.1:5432/eventflow_soak
 export EVENTFLOW_REDIS_URL=redis://127.0.0.1:6379
 export EVENTFLOW_REDIS_KEY_PREFIX=soak:
 export EVENTFLOW_LOG=warn
-export EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8
+export EVENTFLOW_ENDPOINT_ALLOW_NETS=127.0.0.0/8
 
 fresh_database eventflow_soak soak:
 $bin/eventflow migrate >/dev/null

@@ -103,7 +103,7 @@ done
 compose_config() {
   # The test's receiver is on the network's bridge address; the schedule is short so a
   # failed attempt is retried within the test.
-  EVENTFLOW_DELIVERY_ALLOW_NETS=$1 EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s,5s "${COMPOSE[@]}" -f compose.yaml config
+  EVENTFLOW_ENDPOINT_ALLOW_NETS=$1 EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s,5s "${COMPOSE[@]}" -f compose.yaml config
 }
 check "compose.yaml is valid" compose_config 127.0.0.0/8
 # Every EVENTFLOW_* name compose.yaml sets must be a setting of that service: a key of its
@@ -382,7 +382,7 @@ services:
     user: redis
 EOF
 compose() {
-  EVENTFLOW_DELIVERY_ALLOW_NETS="$BRIDGE_IP/32" EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s,5s \
+  EVENTFLOW_ENDPOINT_ALLOW_NETS="$BRIDGE_IP/32" EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s,5s \
     GATEWAY_PORT=0 GATEWAY_GRPC_PORT=0 QUERY_API_PORT=0 QUERY_API_GRPC_PORT=0 DISPATCHER_PORT=0 DASHBOARD_PORT=0 \
     "${COMPOSE[@]}" -p "${RUN_ID}c" -f compose.yaml -f "$WORK/compose.test.yaml" "$@"
 }

@@ -101,7 +101,7 @@ export async function startStack(opts = {}) {
       EVENTFLOW_HTTP_ADDR: `127.0.0.1:${dHttp}`,
       EVENTFLOW_GRPC_ADDR: `127.0.0.1:${dGrpc}`,
       EVENTFLOW_RETRY_SCHEDULE: opts.retrySchedule ?? "0s,1s,1s,1s,1s",
-      EVENTFLOW_DELIVERY_ALLOW_NETS: "127.0.0.0/8",
+      EVENTFLOW_ENDPOINT_ALLOW_NETS: "127.0.0.0/8",
       EVENTFLOW_RECOVERY_GRACE: "2s",
       EVENTFLOW_ENDPOINT_CACHE_TTL: "1s",
     });

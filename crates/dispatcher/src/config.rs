@@ -1,10 +1,9 @@
 //! Settings of the dispatcher: `defaults.toml` < `eventflow.toml` < `EVENTFLOW_*`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use eventflow_domain::{AddressPolicy, RetrySchedule, SecretsKeyring};
-use eventflow_runtime::config::{self, ConfigError};
+use eventflow_runtime::config::{self, ConfigError, ServiceSettings};
 use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
 
@@ -13,28 +12,19 @@ const DEFAULTS: &str = include_str!("../defaults.toml");
 /// Every setting of the dispatcher, parsed into its final type at load time.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    pub database_url: String,
-    pub redis_url: String,
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
+    /// Addresses, connections, logging and drain, as every service has them.
+    #[serde(flatten)]
+    pub service: ServiceSettings,
     /// The token `DispatchControl` callers must present; None refuses every call.
     #[serde(default)]
     pub internal_token: Option<InternalToken>,
     /// Opens endpoint signing secrets (`EVENTFLOW_SECRETS_KEY`); required at start.
     #[serde(default)]
     pub secrets_key: Option<SecretsKeyring>,
-    pub log: String,
-    pub redis_key_prefix: String,
-    pub database_pool_size: usize,
-    #[serde(with = "config::duration")]
-    pub database_timeout: Duration,
-    #[serde(with = "config::duration")]
-    pub redis_timeout: Duration,
-    #[serde(with = "config::duration")]
-    pub shutdown_timeout: Duration,
     pub retry_schedule: RetrySchedule,
-    #[serde(deserialize_with = "allow_list")]
-    pub delivery_allow_nets: AddressPolicy,
+    /// Networks deliveries may reach although private, loopback or link-local; the query
+    /// API reads the same setting to refuse such endpoint URLs when they are created.
+    pub endpoint_allow_nets: AddressPolicy,
     #[serde(with = "config::duration")]
     pub delivery_connect_timeout: Duration,
     #[serde(with = "config::duration")]
@@ -75,13 +65,6 @@ pub struct Config {
     pub dry_run: bool,
 }
 
-fn allow_list<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<AddressPolicy, D::Error> {
-    let raw = String::deserialize(deserializer)?;
-    AddressPolicy::parse_allow_list(&raw).map_err(serde::de::Error::custom)
-}
-
 impl Config {
     /// Loads the settings from defaults, the config file and the environment.
     pub fn load() -> Result<Self, ConfigError> {
@@ -90,14 +73,7 @@ impl Config {
 
     /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
     pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
-        config::load_from(
-            DEFAULTS,
-            None,
-            [
-                ("EVENTFLOW_DATABASE_URL".to_owned(), database_url.to_owned()),
-                ("EVENTFLOW_REDIS_URL".to_owned(), redis_url.to_owned()),
-            ],
-        )
+        config::with_urls(DEFAULTS, database_url, redis_url)
     }
 }
 
@@ -108,12 +84,12 @@ mod tests {
     #[test]
     fn defaults_need_only_the_connection_urls() {
         let config = Config::with_urls("postgres://localhost/x", "redis://127.0.0.1:6379").unwrap();
-        assert_eq!(config.http_addr.port(), 8082);
-        assert_eq!(config.grpc_addr.port(), 50053);
-        assert_eq!(config.redis_key_prefix, "ef:");
-        assert_eq!(config.shutdown_timeout, Duration::from_secs(20));
+        assert_eq!(config.service.http_addr.port(), 8082);
+        assert_eq!(config.service.grpc_addr.port(), 50053);
+        assert_eq!(config.service.redis_key_prefix, "ef:");
+        assert_eq!(config.service.shutdown_timeout, Duration::from_secs(20));
         assert_eq!(config.retry_schedule, RetrySchedule::default());
-        assert!(config.delivery_allow_nets.allow.is_empty());
+        assert!(config.endpoint_allow_nets.allow.is_empty());
         assert!(config.claim_timeout > config.delivery_timeout);
         assert!(config.internal_token.is_none());
     }
@@ -155,13 +131,13 @@ mod tests {
             ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
             ("EVENTFLOW_RETRY_SCHEDULE".to_owned(), "0s,1s,2s".to_owned()),
             (
-                "EVENTFLOW_DELIVERY_ALLOW_NETS".to_owned(),
+                "EVENTFLOW_ENDPOINT_ALLOW_NETS".to_owned(),
                 "127.0.0.0/8,::1/128".to_owned(),
             ),
         ];
         let config = config::load_from::<Config>(DEFAULTS, None, env).unwrap();
         assert_eq!(config.retry_schedule.attempts(), 3);
-        assert_eq!(config.delivery_allow_nets.allow.len(), 2);
+        assert_eq!(config.endpoint_allow_nets.allow.len(), 2);
     }
 
     #[test]
@@ -173,15 +149,35 @@ mod tests {
             ),
             ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
             (
-                "EVENTFLOW_DELIVERY_ALLOW_NETS".to_owned(),
+                "EVENTFLOW_ENDPOINT_ALLOW_NETS".to_owned(),
                 "localhost".to_owned(),
             ),
         ];
         let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
         assert!(
-            error.to_string().contains("EVENTFLOW_DELIVERY_ALLOW_NETS"),
+            error.to_string().contains("EVENTFLOW_ENDPOINT_ALLOW_NETS"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_former_allow_list_name_stops_the_start_naming_the_new_one() {
+        for value in ["127.0.0.0/8", "localhost"] {
+            let env = [
+                (
+                    "EVENTFLOW_DATABASE_URL".to_owned(),
+                    "postgres://x".to_owned(),
+                ),
+                ("EVENTFLOW_REDIS_URL".to_owned(), "redis://x".to_owned()),
+                ("EVENTFLOW_DELIVERY_ALLOW_NETS".to_owned(), value.to_owned()),
+            ];
+            let error = config::load_from::<Config>(DEFAULTS, None, env).unwrap_err();
+            assert_eq!(
+                error.to_string(),
+                "setting EVENTFLOW_DELIVERY_ALLOW_NETS was renamed: \
+                 set EVENTFLOW_ENDPOINT_ALLOW_NETS instead"
+            );
+        }
     }
 
     #[test]

@@ -92,7 +92,7 @@ fn build_dispatch(
         connect_timeout: config.delivery_connect_timeout,
         total_timeout: config.delivery_timeout,
         max_response_bytes: config.max_response_bytes,
-        policy: config.delivery_allow_nets.clone(),
+        policy: config.endpoint_allow_nets.clone(),
     })
     .context("cannot build the delivery HTTP client")?;
     let gates = EndpointGates::new(IsolationSettings {
@@ -162,10 +162,10 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         check_timeouts(&config)?;
         let pool = PoolSettings {
-            max_connections: config.database_pool_size,
-            acquire_timeout: config.database_timeout,
+            max_connections: config.service.database_pool_size,
+            acquire_timeout: config.service.database_timeout,
         };
-        let store = Store::connect(&config.database_url, &pool)
+        let store = Store::connect(&config.service.database_url, &pool)
             .context("invalid setting EVENTFLOW_DATABASE_URL")?
             .with_required_secrets(config.secrets_key.as_ref())
             .context("missing setting EVENTFLOW_SECRETS_KEY")?;
@@ -178,10 +178,10 @@ impl Application {
             .await
             .context("cannot encrypt endpoint secrets with EVENTFLOW_SECRETS_KEY")?;
         let queue = Queue::connect(&QueueSettings {
-            redis_url: config.redis_url.clone(),
-            key_prefix: config.redis_key_prefix.clone(),
+            redis_url: config.service.redis_url.clone(),
+            key_prefix: config.service.redis_key_prefix.clone(),
             connections: 2,
-            command_timeout: config.redis_timeout,
+            command_timeout: config.service.redis_timeout,
         })
         .await
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
@@ -190,11 +190,11 @@ impl Application {
             .await
             .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
         let reader = Queue::connect(&QueueSettings {
-            redis_url: config.redis_url.clone(),
-            key_prefix: config.redis_key_prefix.clone(),
+            redis_url: config.service.redis_url.clone(),
+            key_prefix: config.service.redis_key_prefix.clone(),
             connections: 1,
             // A blocking read waits up to 500 ms on top of the command time.
-            command_timeout: config.redis_timeout + std::time::Duration::from_secs(1),
+            command_timeout: config.service.redis_timeout + std::time::Duration::from_secs(1),
         })
         .await
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
@@ -212,7 +212,7 @@ impl Application {
             metrics: Metrics::install(),
         });
 
-        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
             state,
@@ -281,7 +281,7 @@ impl Application {
         .workers(HTTP_WORKERS)
         .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
         .disable_signals()
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
         .listen(listeners.http)
         .context("cannot serve HTTP")?
         .run();
@@ -340,7 +340,7 @@ impl Application {
         // be recorded (entries not finished stay pending and are claimed by
         // another dispatcher after the claim timeout).
         stop_work.cancel();
-        let drained_work = tokio::time::timeout(config.shutdown_timeout, async {
+        let drained_work = tokio::time::timeout(config.service.shutdown_timeout, async {
             loops.wait().await;
             dispatch.tasks.close();
             dispatch.tasks.wait().await;
@@ -352,13 +352,18 @@ impl Application {
         health.stop().await;
         stop_grpc.cancel();
 
-        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
-            .await
-            .map_err(anyhow::Error::from);
+        let outcome = drain_servers(
+            http_handle,
+            http_task,
+            grpc_task,
+            config.service.shutdown_timeout,
+        )
+        .await
+        .map_err(anyhow::Error::from);
         // The recorder writes what it holds once the last handle is gone.
         drop(dispatch);
         recorder_task.close();
-        if tokio::time::timeout(config.shutdown_timeout, recorder_task.wait())
+        if tokio::time::timeout(config.service.shutdown_timeout, recorder_task.wait())
             .await
             .is_err()
         {

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::duration::parse_duration;
 use crate::runner::LoadPlan;
+use eventflow_domain::parse_duration;
 
 /// How hard, how long and how to report a run.
 #[derive(Debug, Clone, Args)]
@@ -51,7 +51,7 @@ impl RunArgs {
 
 /// Parses a duration that must be longer than zero.
 fn parse_positive_duration(text: &str) -> Result<Duration, String> {
-    let duration = parse_duration(text)?;
+    let duration = parse_duration(text).map_err(|error| error.to_string())?;
     if duration.is_zero() {
         return Err("must be longer than zero".to_owned());
     }

@@ -20,7 +20,6 @@ use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
 
 use crate::correlate::{Correlation, Window, correlate};
-use crate::duration::parse_duration;
 use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
 use crate::ingest::{EventBody, classify_batch_answer, warn_if_body_too_large};
 use crate::progress::{ProgressPrinter, Tick};
@@ -30,6 +29,7 @@ use crate::report::{PrintableReport, push_row, round_to};
 use crate::runner::{Outcome, StopSignal};
 use crate::stats::{ErrorCounts, per_second};
 use crate::tracking::{DeliveryTracker, WaitEnd, wait_for_deliveries};
+use eventflow_domain::parse_duration;
 
 /// Events per batch request.
 const BATCH_EVENTS: u64 = 100;
@@ -39,7 +39,7 @@ pub const SETUP_HELP: &str = "\
 Setup: the gateway must be running at --url and the dispatcher must be STOPPED while the \
 backlog is inserted. When the benchmark prints \"backlog ready: start the dispatcher now\", \
 start a dispatcher against the same database and Redis key prefix \
-(EVENTFLOW_REDIS_KEY_PREFIX) with EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8, because the \
+(EVENTFLOW_REDIS_KEY_PREFIX) with EVENTFLOW_ENDPOINT_ALLOW_NETS=127.0.0.0/8, because the \
 benchmark's webhook receiver listens on 127.0.0.1. The benchmark creates its own project \
 (unthrottled), ingest API key and endpoint directly in PostgreSQL through --database-url \
 (EVENTFLOW_DATABASE_URL), and pauses the endpoint when it ends.

@@ -24,7 +24,6 @@ use crate::args::RunArgs;
 use crate::backlog::accepted_event_ids;
 use crate::correlate::{Window, correlate};
 use crate::delivery_report::{DeliveryReport, DeliverySummary, Drain};
-use crate::duration::parse_duration;
 use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
 use crate::ingest::{
     EventBody, classify_batch_answer, classify_event_status, warn_if_body_too_large,
@@ -36,12 +35,13 @@ use crate::report::Report;
 use crate::runner::{self, Outcome, RunResult, StopSignal, Timeline, Workload};
 use crate::stats::{ErrorKind, per_second};
 use crate::tracking::{DeliveryTracker, wait_for_deliveries};
+use eventflow_domain::parse_duration;
 
 /// What `e2e --help` and `fanout --help` say about the services a run needs.
 pub const SETUP_HELP: &str = "\
 Setup: the gateway must be running at --url, and a dispatcher must run against the same \
 database and Redis key prefix (EVENTFLOW_REDIS_KEY_PREFIX) with \
-EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8, because the benchmark's webhook receiver listens \
+EVENTFLOW_ENDPOINT_ALLOW_NETS=127.0.0.0/8, because the benchmark's webhook receiver listens \
 on 127.0.0.1. The benchmark creates its own project (unthrottled), ingest API key and \
 endpoints directly in PostgreSQL through --database-url (EVENTFLOW_DATABASE_URL), and pauses \
 the endpoints when it ends.

@@ -234,7 +234,7 @@ fn incomplete_warning(missing: u64, drain_s: f64) -> String {
     format!(
         "\nwarning: {missing} expected deliveries did not arrive within {drain_s} s after sending \
          stopped; check that a dispatcher runs against the same database and Redis key prefix \
-         with EVENTFLOW_DELIVERY_ALLOW_NETS=127.0.0.0/8, or raise --drain\n"
+         with EVENTFLOW_ENDPOINT_ALLOW_NETS=127.0.0.0/8, or raise --drain\n"
     )
 }
 

@@ -23,7 +23,6 @@ mod backlog;
 mod correlate;
 mod delivery;
 mod delivery_report;
-mod duration;
 mod http;
 mod ingest;
 mod progress;

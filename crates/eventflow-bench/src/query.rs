@@ -26,7 +26,6 @@ use reqwest::{Client, Url};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::duration::parse_duration;
 use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
 use crate::ingest::classify_event_status;
 use crate::progress::{LiveCounters, ProgressPrinter};
@@ -35,6 +34,7 @@ use crate::report::{PrintableReport, describe_errors, describe_latency, push_row
 use crate::runner::{self, LoadPlan, Outcome, RunResult, StopSignal, Timeline, Workload};
 use crate::schedule::ScheduleReport;
 use crate::stats::{ErrorCounts, ErrorKind, LatencyRecorder, LatencySummary, per_second};
+use eventflow_domain::parse_duration;
 
 /// Most live-ingest requests in flight.
 const INGEST_IN_FLIGHT: usize = 64;

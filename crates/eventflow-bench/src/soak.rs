@@ -26,13 +26,13 @@ use reqwest::Url;
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use crate::duration::parse_duration;
 use crate::http::{bearer_authorization, build_client, endpoint_url};
 use crate::provision::{DatabaseArgs, provision};
 use crate::receiver::Receiver;
 use crate::runner::StopSignal;
 use crate::stats::{millis, percentile};
 use crate::tracking::{DeliveryTracker, WaitEnd, wait_for_deliveries};
+use eventflow_domain::parse_duration;
 
 /// Requests in flight at most: a slow gateway slows the pace instead of piling up.
 const MAX_IN_FLIGHT: usize = 512;

@@ -155,18 +155,18 @@ pub async fn run(
     let mut query_config: query_api::Config =
         load_settings(QUERY_DEFAULTS, &env).context("query-api settings")?;
     for addr in [
-        &mut gateway_config.http_addr,
-        &mut gateway_config.grpc_addr,
-        &mut dispatcher_config.http_addr,
-        &mut dispatcher_config.grpc_addr,
-        &mut query_config.http_addr,
-        &mut query_config.grpc_addr,
+        &mut gateway_config.service.http_addr,
+        &mut gateway_config.service.grpc_addr,
+        &mut dispatcher_config.service.http_addr,
+        &mut dispatcher_config.service.grpc_addr,
+        &mut query_config.service.http_addr,
+        &mut query_config.service.grpc_addr,
     ] {
         addr.set_ip(args.bind);
     }
     // Local development delivers to receivers on this machine.
     let loopback = eventflow_domain::AddressPolicy::parse_allow_list(DEV_ALLOW_NETS)?;
-    dispatcher_config.delivery_allow_nets = loopback.clone();
+    dispatcher_config.endpoint_allow_nets = loopback.clone();
     query_config.endpoint_allow_nets = loopback;
     // The query API calls the dispatcher's DispatchControl, which admits only
     // this shared token: a fresh one per run unless one is configured.
@@ -631,7 +631,7 @@ fn banner_text(banner: &Banner<'_>) -> String {
     }
     text.push_str(&format!(
         "\nDeliveries to this machine ({}) are allowed here, for local receivers; a deployed\n\
-         stack refuses them unless EVENTFLOW_DELIVERY_ALLOW_NETS says otherwise.\n\n\
+         stack refuses them unless EVENTFLOW_ENDPOINT_ALLOW_NETS says otherwise.\n\n\
          Try it (another terminal):\n\
          \x20 export EVENTFLOW_KEY=$(cat {})\n\
          \x20 eventflow send --type order.created --payload '{{\"order_id\": 42}}'\n\

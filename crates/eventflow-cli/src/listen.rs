@@ -15,7 +15,7 @@ const DESCRIPTION: &str = "eventflow listen";
 
 #[derive(Debug, clap::Args)]
 #[command(
-    after_help = "Examples:\n  eventflow listen\n  eventflow listen --events 'order.*' --forward-to http://localhost:3000/webhooks\n\nThe query API must accept loopback URLs (eventflow dev does; a deployed stack needs EVENTFLOW_ENDPOINT_ALLOW_NETS / EVENTFLOW_DELIVERY_ALLOW_NETS to include 127.0.0.0/8)."
+    after_help = "Examples:\n  eventflow listen\n  eventflow listen --events 'order.*' --forward-to http://localhost:3000/webhooks\n\nThe query API must accept loopback URLs (eventflow dev does; a deployed stack needs EVENTFLOW_ENDPOINT_ALLOW_NETS to include 127.0.0.0/8)."
 )]
 pub struct Args {
     /// Port on 127.0.0.1 to listen on (0: any free one).

@@ -4,7 +4,7 @@
 //! Endpoint URLs are chosen by users, so without a policy a delivery could reach the
 //! service's own network: a database, an admin port, or the cloud metadata service that
 //! hands out credentials. [`forbidden_reason`] is the pure decision for one address;
-//! [`AddressPolicy`] adds the operator's allow-list (`EVENTFLOW_DELIVERY_ALLOW_NETS`), which
+//! [`AddressPolicy`] adds the operator's allow-list (`EVENTFLOW_ENDPOINT_ALLOW_NETS`), which
 //! lets local development and tests deliver to `127.0.0.1`.
 //!
 //! The decision must be applied to the address actually connected to, after DNS resolution
@@ -149,7 +149,11 @@ fn embedded_v4(high: u16, low: u16) -> Ipv4Addr {
 /// (`::ffff:127.0.0.1`) matches IPv4 entries and an IPv4 address matches `::ffff:…` entries,
 /// since both name the same IPv4 host. NAT64 and 6to4 forms do not: they lead to a
 /// translator, not to the allowed host.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+///
+/// It deserialises from the same comma-separated text as [`AddressPolicy::parse_allow_list`],
+/// so every service reads its allow-list setting through this one parser.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(try_from = "String")]
 pub struct AddressPolicy {
     /// Networks that deliveries may reach although they are forbidden by default.
     pub allow: Vec<IpNet>,
@@ -189,6 +193,14 @@ impl AddressPolicy {
         self.allow
             .iter()
             .any(|net| net.contains(&ip) || twin.is_some_and(|twin| net.contains(&twin)))
+    }
+}
+
+impl TryFrom<String> for AddressPolicy {
+    type Error = DomainError;
+
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        Self::parse_allow_list(&raw)
     }
 }
 
@@ -423,6 +435,23 @@ mod tests {
         assert_eq!(
             message,
             "invalid delivery allow-list entry \"localhost\": not an IP address; expected a CIDR such as \"127.0.0.0/8\" or an IP address"
+        );
+    }
+
+    #[test]
+    fn an_allow_list_deserialises_through_the_same_parser() {
+        let policy: AddressPolicy = serde_json::from_str("\"127.0.0.1, ::1/128\"").unwrap();
+        assert_eq!(
+            policy,
+            AddressPolicy::parse_allow_list("127.0.0.1,::1").unwrap()
+        );
+
+        let error = serde_json::from_str::<AddressPolicy>("\"localhost\"").unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid delivery allow-list entry \"localhost\""),
+            "{error}"
         );
     }
 

@@ -56,7 +56,7 @@ pub enum DomainError {
     #[error("invalid retry schedule {raw:?}: {reason}")]
     InvalidRetrySchedule { raw: String, reason: String },
 
-    /// A duration was not digits followed by `ms`, `s`, `m`, `h` or `d`.
+    /// A duration was not a number followed by `ms`, `s`, `m`, `h` or `d`.
     #[error("invalid duration {raw:?}: {reason}")]
     InvalidDuration { raw: String, reason: String },
 

@@ -1,9 +1,9 @@
 //! When a failed delivery is tried again.
 //!
 //! A [`RetrySchedule`] lists the delay before each attempt; its length is the number of
-//! attempts, after which a delivery is dead-lettered. Durations are written as a whole
-//! number and one unit (`250ms`, `5s`, `5m`, `2h`, `1d`), the grammar shared by every
-//! duration setting (`EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s`). Storing when the next attempt is
+//! attempts, after which a delivery is dead-lettered. Durations are written as a number
+//! and one unit (`250ms`, `5s`, `1.5s`, `5m`, `2h`, `1d`), the grammar shared by every
+//! duration setting and command-line flag (`EVENTFLOW_RETRY_SCHEDULE=0s,1s,2s`). Storing when the next attempt is
 //! due, and acting on it, is the dispatcher's job.
 
 use std::fmt;
@@ -136,10 +136,12 @@ impl From<RetrySchedule> for String {
     }
 }
 
-/// Parses a whole number followed by `ms`, `s`, `m`, `h` or `d`, trimming surrounding spaces.
+/// Parses a number followed by `ms`, `s`, `m`, `h` or `d`, trimming surrounding spaces.
 ///
-/// Fractions (`1.5s`), compound forms (`1h30m`), signs and a bare `0` are rejected so every
-/// duration setting reads the same way.
+/// The number is whole (`15s`) or decimal (`1.5s`, `0.25m`, rounded to the nanosecond).
+/// Compound forms (`1h30m`), signs, exponents, a bare `0` and a leading or trailing decimal
+/// point (`.5s`, `5.s`) are rejected. This is the one duration grammar of the workspace:
+/// service settings, retry schedules and every command-line flag read durations through it.
 pub fn parse_duration(raw: &str) -> Result<Duration, DomainError> {
     duration_or_reason(raw).map_err(|reason| DomainError::InvalidDuration {
         raw: clip(raw),
@@ -195,32 +197,50 @@ fn duration_or_reason(raw: &str) -> Result<Duration, String> {
     if text.is_empty() {
         return Err("must not be empty".to_owned());
     }
-    let digits_end = text
-        .find(|c: char| !c.is_ascii_digit())
+    let number_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
         .unwrap_or(text.len());
-    let (digits, unit) = text.split_at(digits_end);
-    if digits.is_empty() {
-        return Err("must start with a whole number, such as \"5s\"".to_owned());
+    let (number, unit) = text.split_at(number_end);
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    if whole.is_empty() {
+        return Err("must start with a number, such as \"5s\" or \"1.5s\"".to_owned());
     }
-    let value: u64 = digits.parse().map_err(|_| "is too large".to_owned())?;
-    let seconds_per_unit = match unit {
-        "ms" => return Ok(Duration::from_millis(value)),
-        "s" => 1,
-        "m" => 60,
-        "h" => 3_600,
-        "d" => 86_400,
+    if number.contains('.') && (fraction.is_empty() || fraction.contains('.')) {
+        return Err(format!(
+            "{number:?} is not a number, write digits with at most one decimal point followed by digits"
+        ));
+    }
+    let nanos_per_unit: u128 = match unit {
+        "ms" => NANOS_PER_MILLI,
+        "s" => NANOS_PER_SECOND,
+        "m" => 60 * NANOS_PER_SECOND,
+        "h" => 3_600 * NANOS_PER_SECOND,
+        "d" => 86_400 * NANOS_PER_SECOND,
         "" => return Err(format!("missing unit, {UNITS_HINT}")),
-        _ if unit.starts_with('.') => {
-            return Err(
-                "fractions are not supported, use a smaller unit such as \"1500ms\"".to_owned(),
-            );
-        }
         _ => return Err(format!("unknown unit {unit:?}, {UNITS_HINT}")),
     };
-    value
-        .checked_mul(seconds_per_unit)
-        .map(Duration::from_secs)
-        .ok_or_else(|| "is too large".to_owned())
+    let too_large = || "is too large".to_owned();
+    let whole: u64 = whole.parse().map_err(|_| too_large())?;
+    let nanos = u128::from(whole) * nanos_per_unit + fraction_nanos(fraction, nanos_per_unit);
+    let seconds = u64::try_from(nanos / NANOS_PER_SECOND).map_err(|_| too_large())?;
+    let subsec_nanos = u32::try_from(nanos % NANOS_PER_SECOND).map_err(|_| too_large())?;
+    Ok(Duration::new(seconds, subsec_nanos))
+}
+
+const NANOS_PER_MILLI: u128 = 1_000_000;
+const NANOS_PER_SECOND: u128 = 1_000_000_000;
+
+/// Returns `0.<digits>` of a unit in nanoseconds, rounded to the nearest nanosecond.
+///
+/// Digits past the 18th are ignored: they weigh less than a nanosecond even for days, and
+/// dropping them keeps the arithmetic inside `u128`.
+fn fraction_nanos(digits: &str, nanos_per_unit: u128) -> u128 {
+    let digits = &digits[..digits.len().min(18)];
+    let Ok(numerator) = digits.parse::<u128>() else {
+        return 0;
+    };
+    let denominator = 10_u128.pow(digits.len() as u32);
+    (numerator * nanos_per_unit + denominator / 2) / denominator
 }
 
 #[cfg(test)]
@@ -243,6 +263,15 @@ mod tests {
             ("1d", S(86_400)),
             ("  10h ", S(36_000)),
             ("007s", S(7)),
+            ("1.5ms", Duration::from_nanos(1_500_000)),
+            ("1.5s", MS(1_500)),
+            ("0.25m", S(15)),
+            ("1.5h", S(5_400)),
+            ("0.5d", S(43_200)),
+            ("2.000s", S(2)),
+            ("0.0000000004s", S(0)),
+            ("0.0000000005s", Duration::from_nanos(1)),
+            ("1.0000000000000000000009s", S(1)),
         ];
         for (raw, expected) in cases {
             assert_eq!(parse_duration(raw), Ok(expected), "{raw:?}");
@@ -254,21 +283,48 @@ mod tests {
         let cases = [
             ("", "must not be empty"),
             ("   ", "must not be empty"),
-            ("s", "must start with a whole number, such as \"5s\""),
-            ("-1s", "must start with a whole number, such as \"5s\""),
-            ("+1s", "must start with a whole number, such as \"5s\""),
+            ("s", "must start with a number, such as \"5s\" or \"1.5s\""),
+            (
+                "-1s",
+                "must start with a number, such as \"5s\" or \"1.5s\"",
+            ),
+            (
+                "+1s",
+                "must start with a number, such as \"5s\" or \"1.5s\"",
+            ),
+            (
+                ".5s",
+                "must start with a number, such as \"5s\" or \"1.5s\"",
+            ),
+            (
+                "5.s",
+                "\"5.\" is not a number, write digits with at most one decimal point followed by digits",
+            ),
+            (
+                "1.2.3s",
+                "\"1.2.3\" is not a number, write digits with at most one decimal point followed by digits",
+            ),
+            ("1e3s", "unknown unit \"e3s\", expected ms, s, m, h or d"),
             ("5", "missing unit, expected ms, s, m, h or d"),
             ("5x", "unknown unit \"x\", expected ms, s, m, h or d"),
             ("5S", "unknown unit \"S\", expected ms, s, m, h or d"),
+            ("5M", "unknown unit \"M\", expected ms, s, m, h or d"),
+            ("1w", "unknown unit \"w\", expected ms, s, m, h or d"),
+            (
+                "abc",
+                "must start with a number, such as \"5s\" or \"1.5s\"",
+            ),
             ("5 s", "unknown unit \" s\", expected ms, s, m, h or d"),
             ("5sec", "unknown unit \"sec\", expected ms, s, m, h or d"),
             ("1h30m", "unknown unit \"h30m\", expected ms, s, m, h or d"),
+            ("1.5", "missing unit, expected ms, s, m, h or d"),
             (
-                "1.5s",
-                "fractions are not supported, use a smaller unit such as \"1500ms\"",
+                "ms20",
+                "must start with a number, such as \"5s\" or \"1.5s\"",
             ),
             ("99999999999999999999s", "is too large"),
             ("999999999999999999d", "is too large"),
+            ("213503982334601.5d", "is too large"),
         ];
         for (raw, reason) in cases {
             assert_eq!(

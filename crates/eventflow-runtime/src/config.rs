@@ -4,13 +4,16 @@
 //! `EVENTFLOW_CONFIG`, which must exist when set, else `./eventflow.toml` when present), then
 //! `EVENTFLOW_*` environment variables. Keys are flat and equal the lower-cased variable name
 //! without its prefix (`http_addr` ↔ `EVENTFLOW_HTTP_ADDR`), so every error names the setting
-//! as an operator would set it. The services own their `Config` structs and their validation
-//! beyond parsing; this module only layers, parses and names.
+//! as an operator would set it. Every service's `Config` flattens [`ServiceSettings`], the
+//! settings all three share, and adds its own; the services own their validation beyond
+//! parsing, this module only layers, parses and names.
 
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use figment::error::Kind;
-use figment::providers::{Format, Toml};
+use figment::providers::{Format, Serialized, Toml};
 use figment::value::{Dict, Map, Value};
 use figment::{Figment, Metadata, Profile, Provider};
 use serde::de::DeserializeOwned;
@@ -18,6 +21,13 @@ use serde::de::DeserializeOwned;
 const ENV_PREFIX: &str = "EVENTFLOW_";
 const CONFIG_FILE_VAR: &str = "EVENTFLOW_CONFIG";
 const DEFAULT_CONFIG_FILE: &str = "eventflow.toml";
+
+/// Settings that were renamed, as (old key, new key). Set under its old name, a setting stops
+/// the start-up with an error naming the new one, rather than being silently ignored.
+const RENAMED_SETTINGS: &[(&str, &str)] = &[
+    // One allow-list for the query API (endpoint URLs) and the dispatcher (deliveries).
+    ("delivery_allow_nets", "endpoint_allow_nets"),
+];
 
 /// A configuration that cannot be loaded; its `Display` is one line naming the setting.
 ///
@@ -44,6 +54,14 @@ pub enum ConfigError {
     FileNotFound {
         /// The path as given.
         path: PathBuf,
+    },
+    /// A setting is set under a name it no longer has.
+    #[error("setting {old} was renamed: set {new} instead")]
+    Renamed {
+        /// The former variable, e.g. `EVENTFLOW_DELIVERY_ALLOW_NETS`.
+        old: String,
+        /// The variable to set instead.
+        new: String,
     },
     /// A layer could not be read at all, e.g. a config file that is not valid TOML.
     #[error("unreadable configuration: {reason}")]
@@ -86,6 +104,37 @@ impl ConfigError {
     }
 }
 
+/// The settings every service has: where it listens, what it connects to, how it logs and
+/// how long it drains. A service's `Config` holds them as a `#[serde(flatten)]` field, so the
+/// keys stay flat (`EVENTFLOW_HTTP_ADDR`, not `EVENTFLOW_SERVICE_HTTP_ADDR`); each service's
+/// `defaults.toml` gives their defaults (the ports differ).
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize)]
+pub struct ServiceSettings {
+    /// PostgreSQL connection URL (`EVENTFLOW_DATABASE_URL`); required.
+    pub database_url: String,
+    /// Redis connection URL (`EVENTFLOW_REDIS_URL`); required.
+    pub redis_url: String,
+    /// Address of the HTTP listener (health, metrics and the service's routes).
+    pub http_addr: SocketAddr,
+    /// Address of the gRPC listener.
+    pub grpc_addr: SocketAddr,
+    /// The `tracing` filter, e.g. `info,ingest_gateway=debug`.
+    pub log: String,
+    /// Prefix of every Redis key, so deployments can share one Redis.
+    pub redis_key_prefix: String,
+    /// Most PostgreSQL connections this process opens.
+    pub database_pool_size: usize,
+    /// How long a database connection or statement may take.
+    #[serde(with = "duration")]
+    pub database_timeout: Duration,
+    /// How long a Redis command may take.
+    #[serde(with = "duration")]
+    pub redis_timeout: Duration,
+    /// How long a stopping service drains requests and background work.
+    #[serde(with = "duration")]
+    pub shutdown_timeout: Duration,
+}
+
 /// Joins a possibly multi-line message (TOML parse errors draw carets) into one line.
 fn one_line(message: &str) -> String {
     message
@@ -98,8 +147,9 @@ fn one_line(message: &str) -> String {
 
 /// Loads `T` from `defaults_toml` < config file < `EVENTFLOW_*` variables of this process.
 ///
-/// The file is the one named by `EVENTFLOW_CONFIG` (which must exist), else `./eventflow.toml`
-/// when present. Services call this once in `main`; nothing else reads the environment.
+/// `T` is a service's `Config`, which flattens [`ServiceSettings`]. The file is the one named
+/// by `EVENTFLOW_CONFIG` (which must exist), else `./eventflow.toml` when present. Services
+/// call this once in `main`; nothing else reads the environment.
 pub fn load<T: DeserializeOwned>(defaults_toml: &str) -> Result<T, ConfigError> {
     // `vars()` panics on any non-UTF-8 variable, even one that is not ours; skip those instead.
     let env = std::env::vars_os()
@@ -127,17 +177,53 @@ pub fn load_from<T: DeserializeOwned>(
     if let Some(path) = file {
         figment = figment.merge(Toml::file_exact(path));
     }
-    figment
-        .merge(env)
-        // Lossy: "8080" becomes a u16 and "true" a bool where the field asks for one, while
-        // "0123" stays the string "0123" for a String field.
-        .extract_lossy()
-        .map_err(ConfigError::from_figment)
+    extract(figment.merge(env))
 }
 
 /// Loads `T` from `defaults_toml` alone: no file, no environment. Tests build configs from it.
 pub fn defaults<T: DeserializeOwned>(defaults_toml: &str) -> Result<T, ConfigError> {
-    Figment::from(Toml::string(defaults_toml))
+    extract(Figment::from(Toml::string(defaults_toml)))
+}
+
+/// Loads `T` from `defaults_toml` with only the two connection URLs set: no file, no other
+/// variable. Tests and `eventflow dev` start services from it.
+pub fn with_urls<T: DeserializeOwned>(
+    defaults_toml: &str,
+    database_url: &str,
+    redis_url: &str,
+) -> Result<T, ConfigError> {
+    load_from(
+        defaults_toml,
+        None,
+        [
+            ("EVENTFLOW_DATABASE_URL".to_owned(), database_url.to_owned()),
+            ("EVENTFLOW_REDIS_URL".to_owned(), redis_url.to_owned()),
+        ],
+    )
+}
+
+/// Extracts a service config from its layers.
+///
+/// serde's `flatten` buffers the flattened fields before parsing them, which loses both
+/// figment's key path (errors would not name the variable) and its lossy parsing (a number
+/// from the environment would stay a string). So [`ServiceSettings`] is parsed first on its
+/// own, with both, and merged back as typed values that the flattened parse cannot refuse.
+fn extract<T: DeserializeOwned>(figment: Figment) -> Result<T, ConfigError> {
+    let variable = |key: &str| format!("{ENV_PREFIX}{}", key.to_uppercase());
+    if let Some((old, new)) = RENAMED_SETTINGS
+        .iter()
+        .find(|(old, _)| figment.contains(old))
+    {
+        return Err(ConfigError::Renamed {
+            old: variable(old),
+            new: variable(new),
+        });
+    }
+    // Lossy: "8080" becomes a u16 and "true" a bool where the field asks for one, while
+    // "0123" stays the string "0123" for a String field.
+    let service: ServiceSettings = figment.extract_lossy().map_err(ConfigError::from_figment)?;
+    figment
+        .merge(Serialized::defaults(service))
         .extract_lossy()
         .map_err(ConfigError::from_figment)
 }
@@ -181,57 +267,6 @@ impl Provider for RawEnv {
     }
 }
 
-/// A duration that does not follow the `<whole number><unit>` grammar.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid duration {raw:?}, expected a whole number followed by ms, s, m, h or d")]
-pub struct InvalidDuration {
-    raw: String,
-}
-
-/// Parses a duration such as `250ms`, `15s`, `5m`, `2h` or `1d`.
-pub fn parse_duration(raw: &str) -> Result<std::time::Duration, InvalidDuration> {
-    let invalid = || InvalidDuration {
-        raw: raw.to_owned(),
-    };
-    let trimmed = raw.trim();
-    let unit_at = trimmed
-        .find(|c: char| !c.is_ascii_digit())
-        .ok_or_else(invalid)?;
-    let (number, unit) = trimmed.split_at(unit_at);
-    let number: u64 = number.parse().map_err(|_| invalid())?;
-    let millis_per_unit: u64 = match unit {
-        "ms" => 1,
-        "s" => 1_000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => return Err(invalid()),
-    };
-    let millis = number.checked_mul(millis_per_unit).ok_or_else(invalid)?;
-    Ok(std::time::Duration::from_millis(millis))
-}
-
-/// Formats a duration in the largest unit that divides it, so it parses back unchanged at
-/// millisecond precision (`300s` → `5m`, `1500ms` → `1500ms`).
-pub fn format_duration(duration: std::time::Duration) -> String {
-    let millis = duration.as_millis();
-    if millis == 0 {
-        return "0s".to_owned();
-    }
-    let units = [
-        (86_400_000, "d"),
-        (3_600_000, "h"),
-        (60_000, "m"),
-        (1_000, "s"),
-    ];
-    for (size, unit) in units {
-        if millis.is_multiple_of(size) {
-            return format!("{}{unit}", millis / size);
-        }
-    }
-    format!("{millis}ms")
-}
-
 /// Serde helpers for a `Duration` field written as `15s`:
 /// `#[serde(with = "eventflow_runtime::config::duration")]`.
 pub mod duration {
@@ -239,15 +274,18 @@ pub mod duration {
 
     use serde::{Deserialize, Deserializer, Serializer, de::Error as _};
 
+    use eventflow_domain::{format_duration, parse_duration};
+
     /// Serializes the duration as a string such as `15s`.
     pub fn serialize<S: Serializer>(duration: &Duration, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.serialize_str(&super::format_duration(*duration))
+        serializer.serialize_str(&format_duration(*duration))
     }
 
-    /// Deserializes a string such as `250ms`, `15s`, `5m`, `2h` or `1d`.
+    /// Deserializes a string such as `250ms`, `15s`, `1.5s`, `5m`, `2h` or `1d` (the grammar
+    /// of [`eventflow_domain::parse_duration`]).
     pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
         let raw = String::deserialize(deserializer)?;
-        super::parse_duration(&raw).map_err(D::Error::custom)
+        parse_duration(&raw).map_err(D::Error::custom)
     }
 }
 
@@ -258,6 +296,7 @@ pub mod duration_list {
     use std::fmt;
     use std::time::Duration;
 
+    use eventflow_domain::{format_duration, parse_duration};
     use serde::de::{Error as _, SeqAccess, Visitor};
     use serde::{Deserializer, Serializer};
 
@@ -268,7 +307,7 @@ pub mod duration_list {
     ) -> Result<S::Ok, S::Error> {
         let joined = durations
             .iter()
-            .map(|duration| super::format_duration(*duration))
+            .map(|duration| format_duration(*duration))
             .collect::<Vec<_>>()
             .join(",");
         serializer.serialize_str(&joined)
@@ -295,14 +334,14 @@ pub mod duration_list {
                 return Ok(Vec::new());
             }
             raw.split(',')
-                .map(|item| super::parse_duration(item).map_err(E::custom))
+                .map(|item| parse_duration(item).map_err(E::custom))
                 .collect()
         }
 
         fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
             let mut durations = Vec::new();
             while let Some(item) = seq.next_element::<String>()? {
-                durations.push(super::parse_duration(&item).map_err(A::Error::custom)?);
+                durations.push(parse_duration(&item).map_err(A::Error::custom)?);
             }
             Ok(durations)
         }
@@ -311,35 +350,46 @@ pub mod duration_list {
 
 #[cfg(test)]
 mod tests {
-    use std::net::SocketAddr;
-    use std::time::Duration;
-
     use super::*;
 
-    const DEFAULTS: &str = r#"
+    /// The shared settings but the two URLs, as a service's `defaults.toml` gives them.
+    const SERVICE_DEFAULTS: &str = r#"
         http_addr = "0.0.0.0:8080"
+        grpc_addr = "0.0.0.0:50051"
         log = "info"
-        drain_timeout = "15s"
-        retry_schedule = "0s,5s,5m"
-        tls = false
+        redis_key_prefix = "ef:"
+        database_pool_size = 16
+        database_timeout = "5s"
+        redis_timeout = "1s"
+        shutdown_timeout = "20s"
     "#;
 
+    /// A service's defaults: its own settings, and URLs so tests need not set them.
+    fn defaults_toml() -> String {
+        format!(
+            r#"{SERVICE_DEFAULTS}
+            database_url = "postgres://localhost/eventflow"
+            redis_url = "redis://localhost"
+            drain_timeout = "15s"
+            retry_schedule = "0s,5s,5m"
+            tls = false
+            batch = 100
+            "#
+        )
+    }
+
+    /// A service config as the services write theirs: the shared settings flattened.
     #[derive(Debug, serde::Deserialize)]
     struct TestConfig {
-        http_addr: SocketAddr,
-        log: String,
-        database_url: Option<String>,
+        #[serde(flatten)]
+        service: ServiceSettings,
         #[serde(with = "duration")]
         drain_timeout: Duration,
         #[serde(with = "duration_list")]
         retry_schedule: Vec<Duration>,
         tls: bool,
-    }
-
-    #[derive(Debug, serde::Deserialize)]
-    struct NeedsDatabase {
-        #[allow(dead_code)]
-        database_url: String,
+        batch: u32,
+        nickname: Option<String>,
     }
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -373,15 +423,17 @@ mod tests {
 
     #[test]
     fn defaults_alone_give_a_complete_config() {
-        let config: TestConfig = defaults(DEFAULTS).unwrap();
+        let config: TestConfig = defaults(&defaults_toml()).unwrap();
 
-        assert_eq!(config.http_addr, "0.0.0.0:8080".parse().unwrap());
+        assert_eq!(config.service.http_addr, "0.0.0.0:8080".parse().unwrap());
         assert_eq!(config.drain_timeout, Duration::from_secs(15));
         assert_eq!(
             config.retry_schedule,
             [0, 5, 300].map(Duration::from_secs).to_vec()
         );
-        assert_eq!(config.database_url, None);
+        assert_eq!(config.service.database_pool_size, 16);
+        assert_eq!(config.batch, 100);
+        assert_eq!(config.nickname, None);
         assert!(!config.tls);
     }
 
@@ -392,19 +444,19 @@ mod tests {
             "log = \"debug\"\nhttp_addr = \"127.0.0.1:9000\"\n",
         );
 
-        let config: TestConfig = load_from(DEFAULTS, Some(&file.0), Vec::new()).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), Some(&file.0), Vec::new()).unwrap();
 
-        assert_eq!(config.log, "debug");
-        assert_eq!(config.http_addr, "127.0.0.1:9000".parse().unwrap());
+        assert_eq!(config.service.log, "debug");
+        assert_eq!(config.service.http_addr, "127.0.0.1:9000".parse().unwrap());
     }
 
     #[test]
     fn a_missing_fallback_file_is_skipped() {
         let missing = Path::new("/nonexistent/eventflow.toml");
 
-        let config: TestConfig = load_from(DEFAULTS, Some(missing), Vec::new()).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), Some(missing), Vec::new()).unwrap();
 
-        assert_eq!(config.log, "info");
+        assert_eq!(config.service.log, "info");
     }
 
     #[test]
@@ -419,10 +471,10 @@ mod tests {
             ("OTHER_LOG", "error"),
         ]);
 
-        let config: TestConfig = load_from(DEFAULTS, Some(&file.0), env).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), Some(&file.0), env).unwrap();
 
-        assert_eq!(config.log, "warn,ingest_gateway=debug");
-        assert_eq!(config.http_addr, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(config.service.log, "warn,ingest_gateway=debug");
+        assert_eq!(config.service.http_addr, "127.0.0.1:0".parse().unwrap());
         assert_eq!(
             config.retry_schedule,
             [0, 1, 2].map(Duration::from_secs).to_vec()
@@ -437,16 +489,16 @@ mod tests {
         let fallback = TempFile::new("fallback-file", "log = \"debug\"\n");
         let env = vec![("EVENTFLOW_CONFIG".to_owned(), named.0.display().to_string())];
 
-        let config: TestConfig = load_from(DEFAULTS, Some(&fallback.0), env).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), Some(&fallback.0), env).unwrap();
 
-        assert_eq!(config.log, "trace");
+        assert_eq!(config.service.log, "trace");
     }
 
     #[test]
     fn a_missing_file_named_by_eventflow_config_is_an_error() {
         let env = env(&[("EVENTFLOW_CONFIG", "/nonexistent/eventflow.toml")]);
 
-        let error = load_from::<TestConfig>(DEFAULTS, None, env).unwrap_err();
+        let error = load_from::<TestConfig>(&defaults_toml(), None, env).unwrap_err();
 
         assert_eq!(
             error.to_string(),
@@ -458,7 +510,7 @@ mod tests {
     fn a_bad_value_names_the_environment_variable() {
         let env = env(&[("EVENTFLOW_HTTP_ADDR", "not-an-address")]);
 
-        let error = load_from::<TestConfig>(DEFAULTS, None, env).unwrap_err();
+        let error = load_from::<TestConfig>(&defaults_toml(), None, env).unwrap_err();
 
         assert_eq!(
             error.to_string(),
@@ -470,7 +522,7 @@ mod tests {
     fn a_bad_duration_names_the_environment_variable() {
         let env = env(&[("EVENTFLOW_RETRY_SCHEDULE", "0s,5x")]);
 
-        let error = load_from::<TestConfig>(DEFAULTS, None, env).unwrap_err();
+        let error = load_from::<TestConfig>(&defaults_toml(), None, env).unwrap_err();
 
         let message = error.to_string();
         assert!(
@@ -483,16 +535,58 @@ mod tests {
 
     #[test]
     fn a_missing_required_setting_is_named() {
-        let error = load_from::<NeedsDatabase>(DEFAULTS, None, Vec::new()).unwrap_err();
+        let without_urls = format!("{SERVICE_DEFAULTS}\nredis_url = \"redis://x\"");
+
+        let error = load_from::<ServiceSettings>(&without_urls, None, Vec::new()).unwrap_err();
 
         assert_eq!(error.to_string(), "missing setting EVENTFLOW_DATABASE_URL");
+    }
+
+    #[test]
+    fn numbers_from_the_environment_parse_in_shared_and_own_settings() {
+        // The shared ones pass through serde's flatten, which alone would keep "7" a string.
+        let env = env(&[
+            ("EVENTFLOW_DATABASE_POOL_SIZE", "7"),
+            ("EVENTFLOW_REDIS_TIMEOUT", "1.5s"),
+            ("EVENTFLOW_BATCH", "42"),
+            ("EVENTFLOW_NICKNAME", "0042"),
+        ]);
+
+        let config: TestConfig = load_from(&defaults_toml(), None, env).unwrap();
+
+        assert_eq!(config.service.database_pool_size, 7);
+        assert_eq!(config.service.redis_timeout, Duration::from_millis(1_500));
+        assert_eq!(config.batch, 42);
+        assert_eq!(config.nickname.as_deref(), Some("0042"));
+    }
+
+    #[test]
+    fn bad_shared_and_own_settings_are_named() {
+        let cases = [
+            ("EVENTFLOW_DATABASE_POOL_SIZE", "many"),
+            ("EVENTFLOW_GRPC_ADDR", "localhost"),
+            ("EVENTFLOW_SHUTDOWN_TIMEOUT", "soon"),
+            ("EVENTFLOW_BATCH", "-1"),
+            ("EVENTFLOW_DRAIN_TIMEOUT", "5"),
+        ];
+        for (name, value) in cases {
+            let error =
+                load_from::<TestConfig>(&defaults_toml(), None, env(&[(name, value)])).unwrap_err();
+            assert!(
+                error
+                    .to_string()
+                    .starts_with(&format!("invalid setting {name}: ")),
+                "{name}: {error}"
+            );
+        }
     }
 
     #[test]
     fn an_unparsable_config_file_is_one_line_naming_the_file() {
         let file = TempFile::new("unparsable", "log = \n");
 
-        let error = load_from::<TestConfig>(DEFAULTS, Some(&file.0), Vec::new()).unwrap_err();
+        let error =
+            load_from::<TestConfig>(&defaults_toml(), Some(&file.0), Vec::new()).unwrap_err();
 
         let message = error.to_string();
         assert!(
@@ -510,61 +604,33 @@ mod tests {
             ("EVENTFLOW_DATABASE_URL", "0123"),
         ]);
 
-        let config: TestConfig = load_from(DEFAULTS, None, env).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), None, env).unwrap();
 
-        assert_eq!(config.log, "0123");
-        assert_eq!(config.database_url.as_deref(), Some("0123"));
+        assert_eq!(config.service.log, "0123");
+        assert_eq!(config.service.database_url, "0123");
     }
 
     #[test]
     fn empty_variables_count_as_unset() {
         let env = env(&[("EVENTFLOW_LOG", ""), ("EVENTFLOW_CONFIG", "")]);
 
-        let config: TestConfig = load_from(DEFAULTS, None, env).unwrap();
+        let config: TestConfig = load_from(&defaults_toml(), None, env).unwrap();
 
-        assert_eq!(config.log, "info");
+        assert_eq!(config.service.log, "info");
     }
 
     #[test]
-    fn durations_parse_every_unit() {
-        let cases = [
-            ("250ms", Duration::from_millis(250)),
-            ("15s", Duration::from_secs(15)),
-            ("5m", Duration::from_secs(300)),
-            ("2h", Duration::from_secs(7_200)),
-            ("1d", Duration::from_secs(86_400)),
-            (" 0s ", Duration::ZERO),
-        ];
-        for (raw, expected) in cases {
-            assert_eq!(parse_duration(raw), Ok(expected), "{raw}");
-        }
-    }
+    fn a_renamed_setting_stops_the_start_naming_the_new_one() {
+        let env = env(&[("EVENTFLOW_DELIVERY_ALLOW_NETS", "127.0.0.0/8")]);
+        let error = load_from::<TestConfig>(&defaults_toml(), None, env).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "setting EVENTFLOW_DELIVERY_ALLOW_NETS was renamed: set EVENTFLOW_ENDPOINT_ALLOW_NETS instead"
+        );
 
-    #[test]
-    fn durations_without_a_known_unit_or_number_are_refused() {
-        for raw in [
-            "",
-            "15",
-            "s",
-            "1.5s",
-            "-1s",
-            "5 m",
-            "5M",
-            "1w",
-            "99999999999999999999d",
-        ] {
-            assert!(parse_duration(raw).is_err(), "{raw:?} parsed");
-        }
-    }
-
-    #[test]
-    fn formatted_durations_parse_back() {
-        for millis in [
-            0, 1, 999, 1_000, 1_500, 60_000, 300_000, 3_600_000, 86_400_000,
-        ] {
-            let duration = Duration::from_millis(millis);
-            assert_eq!(parse_duration(&format_duration(duration)), Ok(duration));
-        }
-        assert_eq!(format_duration(Duration::from_secs(300)), "5m");
+        let file = TempFile::new("renamed", "delivery_allow_nets = \"\"\n");
+        let error =
+            load_from::<TestConfig>(&defaults_toml(), Some(&file.0), Vec::new()).unwrap_err();
+        assert!(matches!(error, ConfigError::Renamed { .. }), "{error}");
     }
 }

@@ -58,15 +58,15 @@ pub const STEPPED_RETRY_POLL: Duration = Duration::from_secs(3600);
 /// Test settings for a dispatcher on `database_url` and `redis_prefix`.
 pub fn dispatcher_config(database_url: &str, redis_prefix: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("dispatcher defaults");
-    config.redis_key_prefix = redis_prefix.to_owned();
-    config.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.redis_key_prefix = redis_prefix.to_owned();
+    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.internal_token = Some(test_internal_token());
     config.secrets_key = Some(crate::test_secrets_keyring());
-    config.database_pool_size = 4;
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.service.database_pool_size = 4;
+    config.service.shutdown_timeout = Duration::from_secs(5);
     config.retry_schedule = RetrySchedule::parse("0s,200ms,400ms").expect("schedule");
-    config.delivery_allow_nets =
+    config.endpoint_allow_nets =
         AddressPolicy::parse_allow_list("127.0.0.0/8,::1/128").expect("allow list");
     config.delivery_timeout = Duration::from_secs(2);
     config.claim_timeout = Duration::from_secs(3);

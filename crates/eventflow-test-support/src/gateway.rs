@@ -44,12 +44,12 @@ pub async fn spawn_gateway_with(adjust: impl FnOnce(&mut Config)) -> TestGateway
 /// The settings a test gateway starts from.
 pub fn gateway_config(database_url: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("gateway defaults");
-    config.redis_key_prefix = unique_redis_prefix();
-    config.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.redis_key_prefix = unique_redis_prefix();
+    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.http_workers = 2;
-    config.database_pool_size = 4;
-    config.shutdown_timeout = std::time::Duration::from_secs(5);
+    config.service.database_pool_size = 4;
+    config.service.shutdown_timeout = std::time::Duration::from_secs(5);
     config
 }
 
@@ -61,7 +61,7 @@ pub async fn spawn_gateway_on(
 ) -> TestGateway {
     crate::prepare_service();
     adjust(&mut config);
-    let redis_prefix = config.redis_key_prefix.clone();
+    let redis_prefix = config.service.redis_key_prefix.clone();
     let app = Application::build(config).await.expect("gateway starts");
     let service =
         RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop));

@@ -17,11 +17,11 @@ pub type TestQueryApi = RunningService;
 /// Test settings for a query API on `database_url` and `redis_prefix`.
 pub fn query_api_config(database_url: &str, redis_prefix: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("query-api defaults");
-    config.redis_key_prefix = redis_prefix.to_owned();
-    config.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    config.database_pool_size = 4;
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.service.redis_key_prefix = redis_prefix.to_owned();
+    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.database_pool_size = 4;
+    config.service.shutdown_timeout = Duration::from_secs(5);
     config.admin_token = Some(SecretString::new(TEST_ADMIN_TOKEN.to_owned()));
     config.internal_token = Some(test_internal_token());
     config.secrets_key = Some(crate::test_secrets_keyring());

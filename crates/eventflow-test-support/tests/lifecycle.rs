@@ -83,12 +83,12 @@ impl Service {
             ($app:ty, $config:expr) => {{
                 let mut config = $config;
                 if let Some(database_url) = database_url {
-                    config.database_url = database_url;
-                    config.database_timeout = DEPENDENCY_TIMEOUT;
+                    config.service.database_url = database_url;
+                    config.service.database_timeout = DEPENDENCY_TIMEOUT;
                 }
                 if let Some(redis_url) = redis_url {
-                    config.redis_url = redis_url;
-                    config.redis_timeout = DEPENDENCY_TIMEOUT;
+                    config.service.redis_url = redis_url;
+                    config.service.redis_timeout = DEPENDENCY_TIMEOUT;
                 }
                 let app = <$app>::build(config).await?;
                 Ok(RunningService::start(

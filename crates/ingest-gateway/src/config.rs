@@ -1,9 +1,8 @@
 //! Settings of the ingest gateway: `defaults.toml` < `eventflow.toml` < `EVENTFLOW_*`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use eventflow_runtime::config::{self, ConfigError};
+use eventflow_runtime::config::{self, ConfigError, ServiceSettings};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../defaults.toml");
@@ -11,17 +10,9 @@ const DEFAULTS: &str = include_str!("../defaults.toml");
 /// Every setting of the gateway, parsed into its final type at load time.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    pub database_url: String,
-    pub redis_url: String,
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    pub log: String,
-    pub redis_key_prefix: String,
-    pub database_pool_size: usize,
-    #[serde(with = "config::duration")]
-    pub database_timeout: Duration,
-    #[serde(with = "config::duration")]
-    pub redis_timeout: Duration,
+    /// Addresses, connections, logging and drain, as every service has them.
+    #[serde(flatten)]
+    pub service: ServiceSettings,
     pub max_event_bytes: usize,
     pub max_payload_depth: usize,
     pub max_batch_bytes: usize,
@@ -38,8 +29,6 @@ pub struct Config {
     pub outbox_relay_interval: Duration,
     pub partition_days_ahead: i32,
     pub http_workers: usize,
-    #[serde(with = "config::duration")]
-    pub shutdown_timeout: Duration,
 }
 
 impl Config {
@@ -50,14 +39,7 @@ impl Config {
 
     /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
     pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
-        config::load_from(
-            DEFAULTS,
-            None,
-            [
-                ("EVENTFLOW_DATABASE_URL".to_owned(), database_url.to_owned()),
-                ("EVENTFLOW_REDIS_URL".to_owned(), redis_url.to_owned()),
-            ],
-        )
+        config::with_urls(DEFAULTS, database_url, redis_url)
     }
 }
 
@@ -68,8 +50,8 @@ mod tests {
     #[test]
     fn defaults_need_only_the_connection_urls() {
         let config = Config::with_urls("postgres://localhost/x", "redis://127.0.0.1:6379").unwrap();
-        assert_eq!(config.http_addr.port(), 8080);
-        assert_eq!(config.grpc_addr.port(), 50051);
+        assert_eq!(config.service.http_addr.port(), 8080);
+        assert_eq!(config.service.grpc_addr.port(), 50051);
         assert_eq!(config.max_event_bytes, 256 * 1024);
         assert_eq!(config.max_payload_depth, 64);
         assert_eq!(config.auth_cache_ttl, Duration::from_secs(5));

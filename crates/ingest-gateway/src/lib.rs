@@ -77,10 +77,10 @@ impl Application {
     /// group-commit writers and binds both listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = PoolSettings {
-            max_connections: config.database_pool_size,
-            acquire_timeout: config.database_timeout,
+            max_connections: config.service.database_pool_size,
+            acquire_timeout: config.service.database_timeout,
         };
-        let store = Store::connect(&config.database_url, &pool)
+        let store = Store::connect(&config.service.database_url, &pool)
             .context("invalid setting EVENTFLOW_DATABASE_URL")?;
         store
             .ping()
@@ -91,10 +91,10 @@ impl Application {
             .await
             .context("cannot create partitions")?;
         let queue = Queue::connect(&QueueSettings {
-            redis_url: config.redis_url.clone(),
-            key_prefix: config.redis_key_prefix.clone(),
+            redis_url: config.service.redis_url.clone(),
+            key_prefix: config.service.redis_key_prefix.clone(),
             connections: 2,
-            command_timeout: config.redis_timeout,
+            command_timeout: config.service.redis_timeout,
         })
         .await
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
@@ -106,7 +106,7 @@ impl Application {
             GroupCommitSettings {
                 writers: config.group_commit_writers,
                 max_events: config.group_commit_max_events,
-                timeout: config.database_timeout,
+                timeout: config.service.database_timeout,
             },
             &writers,
         );
@@ -132,7 +132,7 @@ impl Application {
             metrics: Metrics::install(),
         });
 
-        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
             state,
@@ -193,7 +193,7 @@ impl Application {
         .workers(workers)
         .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
         .disable_signals()
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
         .listen(listeners.http)?
         .run();
         let http_handle = http_server.handle();
@@ -221,14 +221,19 @@ impl Application {
         background.close();
         health.stop().await;
         background.wait().await;
-        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
-            .await
-            .map_err(anyhow::Error::from);
+        let outcome = drain_servers(
+            http_handle,
+            http_task,
+            grpc_task,
+            config.service.shutdown_timeout,
+        )
+        .await
+        .map_err(anyhow::Error::from);
         // The writers exit once the last handle to the committer is gone and
         // they have committed everything queued.
         drop(state);
         writers.close();
-        if tokio::time::timeout(config.shutdown_timeout, writers.wait())
+        if tokio::time::timeout(config.service.shutdown_timeout, writers.wait())
             .await
             .is_err()
         {

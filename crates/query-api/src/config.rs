@@ -1,10 +1,9 @@
 //! Settings of the query API: `defaults.toml` < `eventflow.toml` < `EVENTFLOW_*`.
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use eventflow_domain::{AddressPolicy, SecretString, SecretsKeyring};
-use eventflow_runtime::config::{self, ConfigError};
+use eventflow_runtime::config::{self, ConfigError, ServiceSettings};
 use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
 
@@ -13,21 +12,11 @@ const DEFAULTS: &str = include_str!("../defaults.toml");
 /// Every setting of the query API, parsed into its final type at load time.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Config {
-    pub database_url: String,
-    pub redis_url: String,
-    pub http_addr: SocketAddr,
-    pub grpc_addr: SocketAddr,
-    pub log: String,
-    pub redis_key_prefix: String,
-    pub database_pool_size: usize,
-    #[serde(with = "config::duration")]
-    pub database_timeout: Duration,
+    /// Addresses, connections, logging and drain, as every service has them.
+    #[serde(flatten)]
+    pub service: ServiceSettings,
     /// Scans admitted at once (see `ScanGate`); 0: twice the CPUs.
     pub max_concurrent_scans: usize,
-    #[serde(with = "config::duration")]
-    pub redis_timeout: Duration,
-    #[serde(with = "config::duration")]
-    pub shutdown_timeout: Duration,
     /// The operator token of the admin routes; None disables them.
     #[serde(default)]
     pub admin_token: Option<SecretString>,
@@ -48,15 +37,8 @@ pub struct Config {
     pub max_endpoints_per_project: usize,
     /// Networks an endpoint URL may name by IP literal (or `localhost`)
     /// although private, loopback or link-local; empty: public addresses only.
-    #[serde(deserialize_with = "allow_list")]
+    /// The dispatcher reads the same setting for deliveries.
     pub endpoint_allow_nets: AddressPolicy,
-}
-
-fn allow_list<'de, D: serde::Deserializer<'de>>(
-    deserializer: D,
-) -> Result<AddressPolicy, D::Error> {
-    let raw = String::deserialize(deserializer)?;
-    AddressPolicy::parse_allow_list(&raw).map_err(serde::de::Error::custom)
 }
 
 fn comma_separated<'de, D: serde::Deserializer<'de>>(
@@ -79,14 +61,7 @@ impl Config {
 
     /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
     pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
-        config::load_from(
-            DEFAULTS,
-            None,
-            [
-                ("EVENTFLOW_DATABASE_URL".to_owned(), database_url.to_owned()),
-                ("EVENTFLOW_REDIS_URL".to_owned(), redis_url.to_owned()),
-            ],
-        )
+        config::with_urls(DEFAULTS, database_url, redis_url)
     }
 }
 
@@ -104,9 +79,9 @@ mod tests {
     #[test]
     fn defaults_need_only_the_connection_urls() {
         let config = Config::with_urls("postgres://localhost/x", "redis://127.0.0.1:6379").unwrap();
-        assert_eq!(config.http_addr.port(), 8081);
-        assert_eq!(config.grpc_addr.port(), 50052);
-        assert_eq!(config.redis_key_prefix, "ef:");
+        assert_eq!(config.service.http_addr.port(), 8081);
+        assert_eq!(config.service.grpc_addr.port(), 50052);
+        assert_eq!(config.service.redis_key_prefix, "ef:");
         assert!(config.admin_token.is_none());
         assert!(config.internal_token.is_none());
         assert!(config.endpoint_allow_nets.allow.is_empty());

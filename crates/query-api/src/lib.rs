@@ -101,10 +101,10 @@ impl Application {
     /// listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         let pool = PoolSettings {
-            max_connections: config.database_pool_size,
-            acquire_timeout: config.database_timeout,
+            max_connections: config.service.database_pool_size,
+            acquire_timeout: config.service.database_timeout,
         };
-        let store = Store::connect(&config.database_url, &pool)
+        let store = Store::connect(&config.service.database_url, &pool)
             .context("invalid setting EVENTFLOW_DATABASE_URL")?
             .with_required_secrets(config.secrets_key.as_ref())
             .context("missing setting EVENTFLOW_SECRETS_KEY")?;
@@ -117,10 +117,10 @@ impl Application {
             .await
             .context("cannot encrypt endpoint secrets with EVENTFLOW_SECRETS_KEY")?;
         let queue = Queue::connect(&QueueSettings {
-            redis_url: config.redis_url.clone(),
-            key_prefix: config.redis_key_prefix.clone(),
+            redis_url: config.service.redis_url.clone(),
+            key_prefix: config.service.redis_key_prefix.clone(),
             connections: 2,
-            command_timeout: config.redis_timeout,
+            command_timeout: config.service.redis_timeout,
         })
         .await
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
@@ -130,8 +130,8 @@ impl Application {
             .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
         let dispatcher = Channel::from_shared(config.dispatcher_grpc_url.clone())
             .context("invalid setting EVENTFLOW_DISPATCHER_GRPC_URL")?
-            .connect_timeout(config.database_timeout)
-            .timeout(config.database_timeout)
+            .connect_timeout(config.service.database_timeout)
+            .timeout(config.service.database_timeout)
             .connect_lazy();
         if config.internal_token.is_none() {
             tracing::warn!(
@@ -156,13 +156,13 @@ impl Application {
                 max: config.max_page_limit,
             },
             max_endpoints_per_project: config.max_endpoints_per_project,
-            scans: ScanGate::new(config.max_concurrent_scans, config.database_timeout),
+            scans: ScanGate::new(config.max_concurrent_scans, config.service.database_timeout),
             store,
             queue,
             metrics: Metrics::install(),
         });
 
-        let listeners = Listeners::bind(config.http_addr, config.grpc_addr).await?;
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
             state,
@@ -225,7 +225,7 @@ impl Application {
         .workers(http_workers())
         .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
         .disable_signals()
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
         .listen(listeners.http)
         .context("cannot serve HTTP")?
         .run();
@@ -259,9 +259,14 @@ impl Application {
         health.stop().await;
         stop_grpc.cancel();
 
-        let outcome = drain_servers(http_handle, http_task, grpc_task, config.shutdown_timeout)
-            .await
-            .map_err(anyhow::Error::from);
+        let outcome = drain_servers(
+            http_handle,
+            http_task,
+            grpc_task,
+            config.service.shutdown_timeout,
+        )
+        .await
+        .map_err(anyhow::Error::from);
         tracing::info!("query-api stopped");
         outcome
     }

@@ -32,12 +32,12 @@ pub type TestApp = TestDispatcher;
 /// The settings a test dispatcher starts from.
 pub fn test_config(database_url: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("dispatcher defaults");
-    config.redis_key_prefix = unique_redis_prefix();
-    config.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.redis_key_prefix = unique_redis_prefix();
+    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
     config.internal_token = Some(test_internal_token());
     config.secrets_key = Some(eventflow_test_support::test_secrets_keyring());
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.service.shutdown_timeout = Duration::from_secs(5);
     config
 }
 

@@ -88,7 +88,7 @@ fn start_dispatcher_process(gateway: &TestGateway) -> tokio::process::Child {
             ("EVENTFLOW_REDIS_KEY_PREFIX", gateway.redis_prefix.as_str()),
             ("EVENTFLOW_HTTP_ADDR", "127.0.0.1:0"),
             ("EVENTFLOW_GRPC_ADDR", "127.0.0.1:0"),
-            ("EVENTFLOW_DELIVERY_ALLOW_NETS", "127.0.0.0/8"),
+            ("EVENTFLOW_ENDPOINT_ALLOW_NETS", "127.0.0.0/8"),
             ("EVENTFLOW_RETRY_SCHEDULE", "0s,200ms,400ms"),
             ("EVENTFLOW_DELIVERY_TIMEOUT", "1s"),
             ("EVENTFLOW_CLAIM_TIMEOUT", "2s"),
@@ -373,8 +373,8 @@ async fn postgres_out_of_reach_of_the_dispatcher_loses_no_acknowledged_event() {
     let database_url = gateway.db.url_through(proxy.addr());
     let dispatcher = gateway
         .spawn_dispatcher_with(|config| {
-            config.database_url = database_url;
-            config.database_timeout = Duration::from_secs(1);
+            config.service.database_url = database_url;
+            config.service.database_timeout = Duration::from_secs(1);
         })
         .await;
     let started = Instant::now();

@@ -59,7 +59,7 @@ async fn spawn_without_allow_list() -> (TestGateway, TestDispatcher) {
     let gateway = spawn_gateway().await;
     let dispatcher = gateway
         .spawn_dispatcher_with(|config| {
-            config.delivery_allow_nets = AddressPolicy::default();
+            config.endpoint_allow_nets = AddressPolicy::default();
             config.retry_poll_interval = STEPPED_RETRY_POLL;
         })
         .await;

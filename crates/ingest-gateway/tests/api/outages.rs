@@ -16,8 +16,8 @@ async fn postgres_unreachable_is_503_with_retry_after_and_nothing_is_acknowledge
     let db = TestDatabase::create().await;
     let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
     let mut config = gateway_config(db.url());
-    config.database_url = db.url_through(proxy.addr());
-    config.database_timeout = Duration::from_secs(1);
+    config.service.database_url = db.url_through(proxy.addr());
+    config.service.database_timeout = Duration::from_secs(1);
     let gateway = spawn_gateway_on(db, config, |_| {}).await;
     let (project, key) = gateway.create_project_with_key("ingest").await;
     assert_eq!(

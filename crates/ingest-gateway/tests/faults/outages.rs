@@ -42,13 +42,13 @@ async fn redis_out_of_reach_during_ingest_and_delivery_loses_no_acknowledged_eve
     let through_proxy = format!("redis://{}", proxy.addr());
     let db = TestDatabase::create().await;
     let mut config = gateway_config(db.url());
-    config.redis_url = through_proxy.clone();
+    config.service.redis_url = through_proxy.clone();
     config.outbox_relay_interval = Duration::from_millis(500);
     let gateway = spawn_gateway_on(db, config, |_| {}).await;
     let scene = Scene::on(gateway).await;
     let _dispatcher = scene
         .gateway
-        .spawn_dispatcher_with(|config| config.redis_url = through_proxy)
+        .spawn_dispatcher_with(|config| config.service.redis_url = through_proxy)
         .await;
     let started = Instant::now();
 

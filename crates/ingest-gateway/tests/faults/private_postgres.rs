@@ -139,12 +139,12 @@ async fn postgres_crashed_and_restarted_during_ingest_loses_no_acknowledged_even
     };
     let db = TestDatabase::create_on(&postgres.maintenance_url()).await;
     let mut config = gateway_config(db.url());
-    config.database_timeout = Duration::from_secs(1);
+    config.service.database_timeout = Duration::from_secs(1);
     let gateway = spawn_gateway_on(db, config, |_| {}).await;
     let scene = Scene::on(gateway).await;
     let _dispatcher = scene
         .gateway
-        .spawn_dispatcher_with(|config| config.database_timeout = Duration::from_secs(1))
+        .spawn_dispatcher_with(|config| config.service.database_timeout = Duration::from_secs(1))
         .await;
     let started = Instant::now();
 

@@ -28,17 +28,17 @@ async fn a_short_redis_outage_delivers_each_event_at_most_twice() {
     let through_proxy = format!("redis://{}", proxy.addr());
     let db = TestDatabase::create().await;
     let mut config = gateway_config(db.url());
-    config.redis_url = through_proxy.clone();
+    config.service.redis_url = through_proxy.clone();
     // As in the lifecycle test: the relay retries several times during the outage.
     config.outbox_relay_interval = Duration::from_millis(200);
-    config.redis_timeout = Duration::from_millis(500);
+    config.service.redis_timeout = Duration::from_millis(500);
     let gateway = spawn_gateway_on(db, config, |_| {}).await;
     let scene = Scene::on(gateway).await;
     let _dispatcher = scene
         .gateway
         .spawn_dispatcher_with(|config| {
-            config.redis_url = through_proxy;
-            config.redis_timeout = Duration::from_millis(500);
+            config.service.redis_url = through_proxy;
+            config.service.redis_timeout = Duration::from_millis(500);
         })
         .await;
 

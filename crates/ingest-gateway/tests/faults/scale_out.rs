@@ -18,7 +18,7 @@ const EVENTS: usize = 600;
 /// A second gateway on the harness's database and Redis prefix.
 async fn second_gateway(scene: &Scene) -> RunningService {
     let mut config = gateway_config(scene.gateway.db.url());
-    config.redis_key_prefix = scene.gateway.redis_prefix.clone();
+    config.service.redis_key_prefix = scene.gateway.redis_prefix.clone();
     let app = Application::build(config)
         .await
         .expect("the second gateway starts");

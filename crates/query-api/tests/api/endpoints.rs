@@ -27,7 +27,7 @@ async fn query_api(gateway: &TestGateway) -> TestQueryApi {
     gateway
         .spawn_query_api_with(|config| {
             config.dispatcher_grpc_url = NO_DISPATCHER.to_owned();
-            config.database_pool_size = 2;
+            config.service.database_pool_size = 2;
         })
         .await
 }
@@ -45,7 +45,7 @@ pub async fn delivering_with(
     // Small pools: six of these run at once against one PostgreSQL.
     let dispatcher = gateway
         .spawn_dispatcher_with(|config| {
-            config.database_pool_size = 4;
+            config.service.database_pool_size = 4;
             adjust(config);
         })
         .await;
@@ -53,7 +53,7 @@ pub async fn delivering_with(
     let api = gateway
         .spawn_query_api_with(|config| {
             config.dispatcher_grpc_url = grpc_url;
-            config.database_pool_size = 2;
+            config.service.database_pool_size = 2;
             config.endpoint_allow_nets =
                 AddressPolicy::parse_allow_list("127.0.0.0/8").expect("allow list");
         })

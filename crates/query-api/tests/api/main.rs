@@ -31,11 +31,11 @@ pub type TestApp = RunningService;
 /// The settings a test query API starts from.
 pub fn test_config(database_url: &str) -> Config {
     let mut config = Config::with_urls(database_url, &redis_url()).expect("query-api defaults");
-    config.redis_key_prefix = unique_redis_prefix();
+    config.service.redis_key_prefix = unique_redis_prefix();
     config.secrets_key = Some(eventflow_test_support::test_secrets_keyring());
-    config.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    config.shutdown_timeout = Duration::from_secs(5);
+    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
+    config.service.shutdown_timeout = Duration::from_secs(5);
     config
 }
 
