@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks the dependency graph with cargo-deny against deny.toml: licences,
 # bans, sources and, when the RustSec advisory database can be fetched
-# (from GitHub), advisories. Installs cargo-deny when missing.
+# (from GitHub), advisories. Installs cargo-deny when missing and fetches
+# every package of the lock file (crates.io must be reachable).
 # Where GitHub is out of reach the advisories check is skipped, and the script
 # says so plainly; the other three need nothing but the lock file.
 # Ends with "N passed, M failed" (one per check).
@@ -14,6 +15,12 @@ if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
   log "installing cargo-deny $CARGO_DENY_VERSION"
   cargo install --locked "cargo-deny@$CARGO_DENY_VERSION"
 fi
+
+# cargo deny reads the whole graph with `cargo metadata --frozen`, which needs
+# every package of the lock file on disk, including those of other platforms
+# that no build here ever downloads (a fresh machine has none of them).
+log "cargo fetch (every package of Cargo.lock)"
+cargo fetch --locked
 
 checks=(licenses bans sources)
 log "fetching the RustSec advisory database"
