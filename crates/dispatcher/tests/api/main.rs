@@ -18,27 +18,17 @@ mod scenario;
 mod signatures;
 mod ssrf;
 
-use std::time::Duration;
-
 use dispatcher::Config;
 use eventflow_test_support::{
-    TestDatabase, TestDispatcher, redis_url, spawn_dispatcher, test_internal_token,
-    unique_redis_prefix,
+    TestDatabase, TestDispatcher, dispatcher_config, spawn_dispatcher, unique_redis_prefix,
 };
 
 /// A running dispatcher on a database of its own.
 pub type TestApp = TestDispatcher;
 
-/// The settings a test dispatcher starts from.
+/// The test settings on `database_url`, with a Redis prefix of its own.
 pub fn test_config(database_url: &str) -> Config {
-    let mut config = Config::with_urls(database_url, &redis_url()).expect("dispatcher defaults");
-    config.service.redis_key_prefix = unique_redis_prefix();
-    config.service.http_addr = "127.0.0.1:0".parse().expect("address");
-    config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    config.internal_token = Some(test_internal_token());
-    config.secrets_key = Some(eventflow_test_support::test_secrets_keyring());
-    config.service.shutdown_timeout = Duration::from_secs(5);
-    config
+    dispatcher_config(database_url, &unique_redis_prefix())
 }
 
 /// Starts a dispatcher with default test settings on a fresh database.
