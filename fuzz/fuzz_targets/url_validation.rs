@@ -1,14 +1,21 @@
-//! The endpoint URL check of the API (`endpoint_url`) on any text: it never
-//! panics, and what it accepts under the default policy is an absolute http(s)
-//! URL with a host, without credentials, whose IP literal (if any) is public,
-//! and that the check accepts again unchanged.
+//! The endpoint URL rule (`EndpointUrl::parse`, then `check_reachable`, as the
+//! API and the CLI apply it) on any text: it never panics, and what it accepts
+//! under the default policy is an absolute http(s) URL with a host, without
+//! credentials, whose IP literal (if any) is public, and that the rule accepts
+//! again unchanged.
 #![no_main]
 
 use std::net::IpAddr;
 
-use eventflow_domain::{AddressPolicy, forbidden_reason};
+use eventflow_domain::{AddressPolicy, EndpointUrl, forbidden_reason};
 use libfuzzer_sys::fuzz_target;
-use query_api::endpoint_url;
+
+fn endpoint_url(raw: &str, policy: &AddressPolicy) -> Result<String, String> {
+    let url = EndpointUrl::parse(raw).map_err(|error| error.to_string())?;
+    url.check_reachable(policy)
+        .map_err(|error| error.to_string())?;
+    Ok(url.into())
+}
 
 fuzz_target!(|data: &[u8]| {
     let Ok(raw) = std::str::from_utf8(data) else {

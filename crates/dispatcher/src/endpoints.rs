@@ -8,9 +8,8 @@ use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
 use eventflow_domain::{
-    EndpointId, EndpointSecret, EventType, EventTypeFilters, PayloadFilter, ProjectId,
+    EndpointId, EndpointSecret, EventType, EventTypeFilters, PayloadFilter, ProjectId, RateLimit,
 };
-use eventflow_queue::RateLimit;
 use eventflow_store::{EndpointRecord, Store, StoreError, StoredEvent};
 use time::OffsetDateTime;
 
@@ -75,13 +74,10 @@ impl Endpoint {
             previous_secret,
             accepting: record.enabled && !record.paused,
             enabled: record.enabled,
-            rate_limit: record.rate_limit_per_second.and_then(|rate| {
-                let rate = u32::try_from(rate).ok()?;
-                Some(RateLimit {
-                    per_second: rate,
-                    burst: rate.max(1),
-                })
-            }),
+            rate_limit: record
+                .rate_limit_per_second
+                .and_then(|rate| u32::try_from(rate).ok())
+                .map(RateLimit::per_second),
             max_concurrency: usize::try_from(record.max_concurrency).unwrap_or(1).max(1),
             created_at: record.created_at,
         })

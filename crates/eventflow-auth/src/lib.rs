@@ -8,22 +8,23 @@ use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
 use eventflow_domain::{
-    ApiKeyId, ProjectId, Scope, Scopes, format_rfc3339, hashes_match, parse_presented_key,
+    ApiKeyId, ProjectId, RateLimitOverride, Scope, Scopes, format_rfc3339, hashes_match,
+    parse_presented_key,
 };
-use eventflow_queue::RateLimit;
 use eventflow_store::{Store, StoreError};
 use time::OffsetDateTime;
 
 /// Entries kept at most; past this, expired entries are dropped, then all.
 const MAX_CACHED_KEYS: usize = 10_000;
 
-/// Who is calling: the key, its project, its scopes and the project's rate limit.
+/// Who is calling: the key, its project, its scopes and the key's own rate limit, which the
+/// gateway completes with its default (the query API enforces none).
 #[derive(Debug, Clone)]
 pub struct Principal {
     pub key_id: ApiKeyId,
     pub project_id: ProjectId,
     pub scopes: Scopes,
-    pub rate_limit: RateLimit,
+    pub rate_limit: RateLimitOverride,
     /// From when the key is refused; None never expires.
     pub expires_at: Option<OffsetDateTime>,
 }
@@ -63,16 +64,14 @@ struct CachedKey {
 pub struct Authenticator {
     store: Store,
     ttl: Duration,
-    default_rate_limit: RateLimit,
     cache: RwLock<HashMap<[u8; 32], CachedKey>>,
 }
 
 impl Authenticator {
-    pub fn new(store: Store, ttl: Duration, default_rate_limit: RateLimit) -> Self {
+    pub fn new(store: Store, ttl: Duration) -> Self {
         Self {
             store,
             ttl,
-            default_rate_limit,
             cache: RwLock::new(HashMap::new()),
         }
     }
@@ -127,15 +126,13 @@ impl Authenticator {
         if found.revoked || !hashes_match(&found.key_hash, hash) {
             return Ok(None);
         }
-        let rate_limit = RateLimit {
+        let rate_limit = RateLimitOverride {
             per_second: found
                 .rate_limit_per_second
-                .and_then(|rate| u32::try_from(rate).ok())
-                .unwrap_or(self.default_rate_limit.per_second),
+                .and_then(|rate| u32::try_from(rate).ok()),
             burst: found
                 .rate_limit_burst
-                .and_then(|burst| u32::try_from(burst).ok())
-                .unwrap_or(self.default_rate_limit.burst),
+                .and_then(|burst| u32::try_from(burst).ok()),
         };
         Ok(Some(Principal {
             key_id: found.key_id,

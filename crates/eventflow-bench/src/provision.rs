@@ -12,7 +12,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use clap::Args;
-use eventflow_domain::{EndpointId, ProjectId, Scopes};
+use eventflow_domain::{EndpointId, EndpointUrl, ProjectId, Scopes};
 use eventflow_store::{NewEndpoint, PoolSettings, Store};
 
 /// Sustained rate and burst given to the benchmark's project, in events per second.
@@ -89,7 +89,7 @@ async fn create_endpoint(
     let endpoint = store
         .create_endpoint(NewEndpoint {
             project_id,
-            url: url.to_owned(),
+            url: EndpointUrl::parse(url)?,
             description: "eventflow-bench receiver".to_owned(),
             event_types: vec!["*".to_owned()],
         })

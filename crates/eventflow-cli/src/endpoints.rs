@@ -1,11 +1,17 @@
 //! `eventflow endpoints`: where deliveries go, through the query API. The
 //! project is the key's; reads need `read`, changes and the secret `admin`.
 //! Creating one prints the secret that signs its deliveries.
+//!
+//! The URL, headers and limits are parsed with the domain types the query API
+//! parses them with, so what the API would refuse is refused here, with the
+//! same reason, before any request. Only the address allow-list is the
+//! deployment's (`EVENTFLOW_ENDPOINT_ALLOW_NETS`) and checked by the API alone.
 
 use anyhow::Context;
+use eventflow_domain::{DomainError, EndpointHeaders, EndpointLimits, EndpointUrl};
 use serde_json::{Map, Value, json};
 
-use crate::api::Api;
+use crate::api::{Api, Exit, Failure};
 use crate::output::Output;
 use crate::paging::Paging;
 
@@ -115,23 +121,32 @@ impl Definition {
             body.insert("payload_filter".into(), filter);
         }
         if !self.headers.is_empty() {
-            let mut headers = Map::new();
-            for header in self.headers {
+            let mut pairs = Vec::with_capacity(self.headers.len());
+            for header in &self.headers {
                 let (name, value) = header
                     .split_once('=')
                     .with_context(|| format!("invalid --header {header:?}: use name=value"))?;
-                headers.insert(name.trim().to_owned(), json!(value));
+                pairs.push((name.trim(), value));
             }
-            body.insert("headers".into(), Value::Object(headers));
+            let headers = EndpointHeaders::parse(pairs).map_err(refused)?;
+            body.insert("headers".into(), headers.to_json());
         }
         if let Some(rate) = self.rate_limit {
+            let rate = EndpointLimits::parse_rate_limit_per_second(rate).map_err(refused)?;
             body.insert("rate_limit_per_second".into(), json!(rate));
         }
         if let Some(concurrency) = self.max_concurrency {
+            let concurrency =
+                EndpointLimits::parse_max_concurrency(concurrency).map_err(refused)?;
             body.insert("max_concurrency".into(), json!(concurrency));
         }
         Ok(Value::Object(body))
     }
+}
+
+/// A part of the definition the query API would refuse: exit 3, as its refusal would.
+fn refused(error: DomainError) -> anyhow::Error {
+    Failure::new(Exit::Invalid, error.to_string()).into()
 }
 
 pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result<()> {
@@ -143,8 +158,9 @@ pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result
         }
         Command::Get { id } => api.get(&path(&id), &[]).await?,
         Command::Create { url, definition } => {
+            let url = EndpointUrl::parse(&url).map_err(refused)?;
             let mut body = Map::new();
-            body.insert("url".into(), json!(url));
+            body.insert("url".into(), json!(url.as_str()));
             api.post("/v1/endpoints", &definition.into_body(body)?)
                 .await?
         }
@@ -155,7 +171,8 @@ pub async fn run(command: Command, api: &Api, output: &Output) -> anyhow::Result
         } => {
             let mut body = Map::new();
             if let Some(url) = url {
-                body.insert("url".into(), json!(url));
+                let url = EndpointUrl::parse(&url).map_err(refused)?;
+                body.insert("url".into(), json!(url.as_str()));
             }
             api.patch(&path(&id), &definition.into_body(body)?).await?
         }

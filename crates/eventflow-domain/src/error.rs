@@ -90,6 +90,15 @@ pub enum DomainError {
         "invalid delivery allow-list entry {raw:?}: {reason}; expected a CIDR such as \"127.0.0.0/8\" or an IP address"
     )]
     InvalidAllowListEntry { raw: String, reason: String },
+
+    /// A part of an endpoint definition (URL, headers, limits) broke its rule.
+    #[error("invalid endpoint {field}: {reason}")]
+    InvalidEndpoint {
+        /// The part's field name in the API, e.g. `url` or `max_concurrency`.
+        field: &'static str,
+        /// Why, written to stand under that field's name.
+        reason: String,
+    },
 }
 
 /// Returns `raw` cut to [`MAX_QUOTED_CHARS`] characters, marking the cut with `…`.
@@ -151,6 +160,10 @@ mod tests {
             DomainError::InvalidPayloadFilter {
                 location: "filter.and[1]".into(),
                 reason: "unknown operator \"equals\"".into(),
+            },
+            DomainError::InvalidEndpoint {
+                field: "url",
+                reason: "must use http or https".into(),
             },
             DomainError::InvalidAllowListEntry {
                 raw: "10.0.0.0/33".into(),

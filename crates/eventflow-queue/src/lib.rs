@@ -20,7 +20,7 @@ use fred::types::scripts::Script;
 pub use consumer::{DISPATCH_GROUP, GroupBacklog, ReceivedEntry};
 pub use error::QueueError;
 pub use keys::Keys;
-pub use rate_limit::{RateDecision, RateLimit};
+pub use rate_limit::RateDecision;
 pub use streams::StreamEntry;
 
 /// Connection settings for Redis.

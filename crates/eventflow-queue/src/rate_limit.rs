@@ -1,4 +1,4 @@
-//! Per-project rate limiting with GCRA (generic cell rate algorithm) in one
+//! Enforcement of the domain's [`RateLimit`]s, per project and per endpoint, with GCRA (generic cell rate algorithm) in one
 //! Lua script, so a check is one atomic round trip and replicas share limits.
 //!
 //! The state per project is one number, the theoretical arrival time (TAT), in
@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use eventflow_domain::{EndpointId, ProjectId};
+use eventflow_domain::{EndpointId, ProjectId, RateLimit};
 use fred::types::scripts::Script;
 
 use crate::{Queue, QueueError};
@@ -35,13 +35,6 @@ return {1, math.floor((tolerance - (new_tat - now)) / interval), 0, new_tat - no
 
 pub(crate) fn script() -> Script {
     Script::from_lua(GCRA)
-}
-
-/// A sustained rate with a burst allowance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RateLimit {
-    pub per_second: u32,
-    pub burst: u32,
 }
 
 /// The limiter's answer, with what the `RateLimit-*` headers report.

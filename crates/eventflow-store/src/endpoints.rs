@@ -4,15 +4,18 @@
 //! plaintext `whsec_…` values and the table never holds one (rows from before
 //! schema v5 are sealed by [`Store::seal_endpoint_secrets`]).
 
-use eventflow_domain::{EndpointId, EndpointSecret, ProjectId, SecretsKeyring};
+use eventflow_domain::{
+    EndpointHeaders, EndpointId, EndpointLimits, EndpointSecret, EndpointUrl, ProjectId,
+    SecretsKeyring,
+};
 
 use crate::{Store, StoreError};
 
-/// What creating an endpoint takes; the URL and filters are validated by the caller.
+/// What creating an endpoint takes; the filters are validated by the caller.
 #[derive(Debug, Clone)]
 pub struct NewEndpoint {
     pub project_id: ProjectId,
-    pub url: String,
+    pub url: EndpointUrl,
     pub description: String,
     /// Event-type filters: exact types, `prefix.*` or `*`.
     pub event_types: Vec<String>,
@@ -44,7 +47,7 @@ impl Store {
             &[
                 &id.uuid(),
                 &endpoint.project_id.uuid(),
-                &endpoint.url,
+                &endpoint.url.as_str(),
                 &endpoint.description,
                 &endpoint.event_types,
                 &sealed,
@@ -55,7 +58,7 @@ impl Store {
         Ok(CreatedEndpoint {
             id,
             project_id: endpoint.project_id,
-            url: endpoint.url,
+            url: endpoint.url.into(),
             event_types: endpoint.event_types,
             secret,
         })
@@ -235,20 +238,19 @@ impl Store {
     }
 }
 
-/// Everything that defines an endpoint, as the query API creates it. The URL,
-/// filters and headers are validated by the caller.
+/// Everything that defines an endpoint, as the query API creates it. The
+/// filters are validated by the caller.
 #[derive(Debug, Clone)]
 pub struct EndpointDefinition {
-    pub url: String,
+    pub url: EndpointUrl,
     pub description: String,
     /// Event-type filters: exact types, `prefix.*` or `*`.
     pub event_types: Vec<String>,
     /// A payload predicate in its JSON form; None delivers every payload.
     pub payload_filter: Option<serde_json::Value>,
-    /// Extra request headers: a JSON object of strings.
-    pub headers: serde_json::Value,
-    pub rate_limit_per_second: Option<i32>,
-    pub max_concurrency: i32,
+    /// Extra request headers.
+    pub headers: EndpointHeaders,
+    pub limits: EndpointLimits,
     /// False creates the endpoint disabled "by user".
     pub enabled: bool,
 }
@@ -257,13 +259,15 @@ pub struct EndpointDefinition {
 /// `Some(None)` clears a nullable one.
 #[derive(Debug, Clone, Default)]
 pub struct EndpointChanges {
-    pub url: Option<String>,
+    pub url: Option<EndpointUrl>,
     pub description: Option<String>,
     pub event_types: Option<Vec<String>>,
     pub payload_filter: Option<Option<serde_json::Value>>,
-    pub headers: Option<serde_json::Value>,
-    pub rate_limit_per_second: Option<Option<i32>>,
-    pub max_concurrency: Option<i32>,
+    pub headers: Option<EndpointHeaders>,
+    /// Parsed by [`EndpointLimits::parse_rate_limit_per_second`].
+    pub rate_limit_per_second: Option<Option<u32>>,
+    /// Parsed by [`EndpointLimits::parse_max_concurrency`].
+    pub max_concurrency: Option<u32>,
     /// False disables "by user"; true enables and forgets the failing state.
     pub enabled: Option<bool>,
     pub paused: Option<bool>,
@@ -323,6 +327,8 @@ impl Store {
         let secret = EndpointSecret::generate();
         let sealed = self.keyring()?.seal(secret.as_str(), &id.to_string());
         let disabled_reason = (!definition.enabled).then_some(DISABLED_BY_USER);
+        let rate = definition.limits.rate_limit_per_second.map(sql_integer);
+        let max_concurrency = sql_integer(definition.limits.max_concurrency);
         let mut client = self.connection().await?;
         let transaction = client.transaction().await?;
         transaction
@@ -359,14 +365,14 @@ impl Store {
                 &[
                     &id.uuid(),
                     &project_id.uuid(),
-                    &definition.url,
+                    &definition.url.as_str(),
                     &definition.description,
                     &definition.event_types,
                     &definition.payload_filter,
-                    &definition.headers,
+                    &definition.headers.to_json(),
                     &sealed,
-                    &definition.rate_limit_per_second,
-                    &definition.max_concurrency,
+                    &rate,
+                    &max_concurrency,
                     &definition.enabled,
                     &disabled_reason,
                 ],
@@ -436,9 +442,12 @@ impl Store {
             None => (false, None),
         };
         let (set_rate, rate) = match changes.rate_limit_per_second {
-            Some(rate) => (true, rate),
+            Some(rate) => (true, rate.map(sql_integer)),
             None => (false, None),
         };
+        let url = changes.url.as_ref().map(EndpointUrl::as_str);
+        let headers = changes.headers.as_ref().map(EndpointHeaders::to_json);
+        let max_concurrency = changes.max_concurrency.map(sql_integer);
         let row = self
             .query_opt_prepared(
                 &format!(
@@ -463,15 +472,15 @@ impl Store {
                 &[
                     &id.uuid(),
                     &project_id.uuid(),
-                    &changes.url,
+                    &url,
                     &changes.description,
                     &changes.event_types,
                     &set_filter,
                     &filter,
-                    &changes.headers,
+                    &headers,
                     &set_rate,
                     &rate,
-                    &changes.max_concurrency,
+                    &max_concurrency,
                     &changes.enabled,
                     &changes.paused,
                     &DISABLED_BY_USER,
@@ -597,4 +606,9 @@ impl Store {
         }
         Ok(sealed)
     }
+}
+/// An endpoint limit as its `integer` column: the domain bounds every limit far below
+/// `i32::MAX` (see [`EndpointLimits`]), so the saturation never happens.
+fn sql_integer(limit: u32) -> i32 {
+    i32::try_from(limit).unwrap_or(i32::MAX)
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::{RunningService, TestDatabase, TestGateway, redis_url};
 use dispatcher::{Application, Config, WorkSteps};
-use eventflow_domain::{AddressPolicy, ProjectId, RetrySchedule};
+use eventflow_domain::{AddressPolicy, EndpointUrl, ProjectId, RetrySchedule};
 use eventflow_runtime::internal_auth::InternalToken;
 use eventflow_store::{CreatedEndpoint, NewEndpoint};
 
@@ -122,7 +122,7 @@ impl TestGateway {
         self.store
             .create_endpoint(NewEndpoint {
                 project_id,
-                url: url.to_owned(),
+                url: EndpointUrl::parse(url).expect("endpoint URL"),
                 description: String::new(),
                 event_types: event_types.iter().map(|t| (*t).to_owned()).collect(),
             })

@@ -3,8 +3,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
-use eventflow_domain::EventId;
-use eventflow_queue::{RateDecision, RateLimit};
+use eventflow_domain::{EventId, RateLimit};
+use eventflow_queue::RateDecision;
 use eventflow_runtime::api_error::{ErrorKind, FieldError, Problem};
 
 use crate::group_commit::CommitError;

@@ -3,10 +3,10 @@
 //! report one outcome per event.
 
 use eventflow_domain::{
-    EventId, EventType, IdempotencyKey, ProjectId, RESERVED_EVENT_TYPE_PREFIX, check_payload_depth,
-    parse_rfc3339,
+    EventId, EventType, IdempotencyKey, ProjectId, RESERVED_EVENT_TYPE_PREFIX, RateLimit,
+    check_payload_depth, parse_rfc3339,
 };
-use eventflow_queue::{Queue, RateDecision, RateLimit};
+use eventflow_queue::{Queue, RateDecision};
 use eventflow_runtime::api_error::FieldError;
 use eventflow_store::{InsertOutcome, NewEvent};
 use sha2::{Digest, Sha256};
@@ -198,11 +198,17 @@ impl ValidEvent {
 pub struct Ingestor {
     queue: Queue,
     committer: GroupCommitter,
+    /// The project limit where the caller's key sets none of its own.
+    default_rate_limit: RateLimit,
 }
 
 impl Ingestor {
-    pub fn new(queue: Queue, committer: GroupCommitter) -> Self {
-        Self { queue, committer }
+    pub fn new(queue: Queue, committer: GroupCommitter, default_rate_limit: RateLimit) -> Self {
+        Self {
+            queue,
+            committer,
+            default_rate_limit,
+        }
     }
 
     /// Commits `events` for the principal's project and returns one outcome
@@ -254,15 +260,13 @@ impl Ingestor {
         cost: usize,
     ) -> Result<(), IngestError> {
         let cost = u32::try_from(cost).unwrap_or(u32::MAX);
+        let limit = principal.rate_limit.or(self.default_rate_limit);
         match self
             .queue
-            .check_rate(principal.project_id, cost, principal.rate_limit)
+            .check_rate(principal.project_id, cost, limit)
             .await
         {
-            Ok(decision) if !decision.allowed => Err(IngestError::RateLimited {
-                decision,
-                limit: principal.rate_limit,
-            }),
+            Ok(decision) if !decision.allowed => Err(IngestError::RateLimited { decision, limit }),
             Ok(_) => Ok(()),
             Err(error) => {
                 metrics::counter!("eventflow_rate_limiter_errors_total").increment(1);

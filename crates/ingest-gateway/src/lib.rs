@@ -24,7 +24,7 @@ use std::sync::Arc;
 use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
-use eventflow_queue::{Queue, QueueSettings, RateLimit};
+use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::metrics::{Metrics, RequestMetrics};
 use eventflow_runtime::serve::{Dependencies, HealthChecks, Listeners, drain_servers};
 use eventflow_store::{PoolSettings, Store};
@@ -110,17 +110,13 @@ impl Application {
             },
             &writers,
         );
-        let default_rate_limit = RateLimit {
+        let default_rate_limit = eventflow_domain::RateLimit {
             per_second: config.default_rate_limit_per_second,
             burst: config.default_rate_limit_burst,
         };
         let state = Arc::new(AppState {
-            authenticator: Authenticator::new(
-                store.clone(),
-                config.auth_cache_ttl,
-                default_rate_limit,
-            ),
-            ingestor: Ingestor::new(queue.clone(), committer),
+            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl),
+            ingestor: Ingestor::new(queue.clone(), committer, default_rate_limit),
             store,
             queue,
             limits: Limits {

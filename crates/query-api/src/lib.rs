@@ -19,10 +19,6 @@ mod pagination;
 mod scan_gate;
 mod search;
 
-/// The endpoint URL check of the API, for the fuzz targets (fuzz/); not an API.
-#[doc(hidden)]
-pub use crate::http::endpoints::definition::endpoint_url;
-
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -32,7 +28,6 @@ use eventflow_auth::Authenticator;
 use eventflow_domain::{AddressPolicy, SecretString};
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
-use eventflow_queue::RateLimit;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
 use eventflow_runtime::fallback::RouteTable;
@@ -138,13 +133,8 @@ impl Application {
                 "internal_token (EVENTFLOW_INTERNAL_TOKEN) is not set: the dispatcher will refuse replay, retry, recovery and test sends"
             );
         }
-        // Query rate limits are not enforced here; the default only fills the type.
-        let unlimited = RateLimit {
-            per_second: u32::MAX,
-            burst: u32::MAX,
-        };
         let state = Arc::new(AppState {
-            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl, unlimited),
+            authenticator: Authenticator::new(store.clone(), config.auth_cache_ttl),
             admin_token: config.admin_token.clone(),
             endpoint_allow_nets: config.endpoint_allow_nets.clone(),
             dispatcher: DispatchControlClient::with_interceptor(

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use eventflow_domain::{EndpointId, ProjectId, Scopes};
+use eventflow_domain::{EndpointId, EndpointUrl, ProjectId, Scopes};
 use eventflow_store::{LATENCY_BOUNDS_MS, NewEndpoint, PoolSettings, Store};
 use tokio::task::JoinSet;
 
@@ -146,7 +146,7 @@ async fn ensure_endpoints(store: &Store, project_id: ProjectId) -> anyhow::Resul
         let endpoint = store
             .create_endpoint(NewEndpoint {
                 project_id,
-                url: format!("http://127.0.0.1:9/bench-query/{}", ids.len()),
+                url: EndpointUrl::parse(&format!("http://127.0.0.1:9/bench-query/{}", ids.len()))?,
                 description: "eventflow-bench query (never delivered to)".to_owned(),
                 event_types: vec!["*".to_owned()],
             })

@@ -54,20 +54,24 @@ async fn a_key_without_the_scope_exits_4_and_names_the_way_forward() {
 async fn invalid_input_exits_3_and_echoes_the_apis_errors() {
     let stack = Stack::start().await;
 
+    // The URL, headers and limits are refused locally (see the next test); the
+    // filters are the API's alone.
     let run = stack
         .run(&[
             "endpoints",
             "create",
             "--url",
-            "ftp://example.com/x",
+            "https://example.com/x",
             "--event-types",
             "",
+            "--payload-filter",
+            r#"{"field": "a", "like": 1}"#,
             "--json",
         ])
         .await;
 
     let line = run.error_line(3);
-    assert!(line.contains("url: "), "{line}");
+    assert!(line.contains("payload_filter: "), "{line}");
     assert!(line.contains("event_types: "), "{line}");
     let problem: serde_json::Value = serde_json::from_str(&run.stdout).expect("problem on stdout");
     let fields: Vec<&str> = problem["errors"]
@@ -77,7 +81,7 @@ async fn invalid_input_exits_3_and_echoes_the_apis_errors() {
         .map(|error| error["field"].as_str().unwrap())
         .collect();
     assert!(
-        fields.contains(&"url") && fields.contains(&"event_types"),
+        fields.contains(&"payload_filter") && fields.contains(&"event_types"),
         "{problem}"
     );
     let listed = stack.run(&["endpoints", "list", "--json"]).await.json();
@@ -86,6 +90,85 @@ async fn invalid_input_exits_3_and_echoes_the_apis_errors() {
         serde_json::json!([]),
         "nothing half-written"
     );
+}
+
+#[tokio::test]
+async fn an_endpoint_the_api_refuses_is_refused_locally_with_the_apis_reason() {
+    let stack = Stack::start().await;
+    let endpoints = stack.query.url("/v1/endpoints");
+    // (CLI options, the same definition as the API takes it, the field refused.)
+    let cases: [(&[&str], &str, &str); 5] = [
+        (
+            &["--url", "ftp://example.com/x"],
+            r#"{"url": "ftp://example.com/x"}"#,
+            "url",
+        ),
+        (
+            &["--url", "https://user:pw@example.com/x"],
+            r#"{"url": "https://user:pw@example.com/x"}"#,
+            "url",
+        ),
+        (
+            &[
+                "--url",
+                "https://example.com/x",
+                "--header",
+                "Host=evil.example",
+            ],
+            r#"{"url": "https://example.com/x", "headers": {"Host": "evil.example"}}"#,
+            "headers",
+        ),
+        (
+            &["--url", "https://example.com/x", "--rate-limit", "0"],
+            r#"{"url": "https://example.com/x", "rate_limit_per_second": 0}"#,
+            "rate_limit_per_second",
+        ),
+        (
+            &[
+                "--url",
+                "https://example.com/x",
+                "--max-concurrency",
+                "1001",
+            ],
+            r#"{"url": "https://example.com/x", "max_concurrency": 1001}"#,
+            "max_concurrency",
+        ),
+    ];
+    for (options, body, field) in cases {
+        let (status, problem) = post_raw(&endpoints, &stack.key, body).await;
+        assert_eq!(status, 400, "{problem}");
+        let (api_field, api_reason) = errors_of(&problem)
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("no field error: {problem}"));
+        assert_eq!(api_field, field, "{problem}");
+
+        // Nothing listens at this address: a request would exit 6, not 3.
+        let mut create = command(&stack.home.0);
+        create
+            .args(["endpoints", "create", "--api-url", "http://127.0.0.1:9"])
+            .args(["--key", &stack.key])
+            .args(options);
+        let run = finish(create, None).await;
+
+        let line = run.error_line(3);
+        assert_eq!(
+            line,
+            format!("error: invalid endpoint {field}: {api_reason}"),
+            "{options:?}"
+        );
+    }
+    let mut update = command(&stack.home.0);
+    update
+        .args(["endpoints", "update", "ep_0123456789abcdef0123456789abcdef"])
+        .args(["--api-url", "http://127.0.0.1:9", "--key", &stack.key])
+        .args(["--url", "ftp://example.com/x"]);
+    assert_eq!(
+        finish(update, None).await.error_line(3),
+        "error: invalid endpoint url: must use http or https"
+    );
+    let listed = stack.run(&["endpoints", "list", "--json"]).await.json();
+    assert_eq!(listed["data"], serde_json::json!([]));
 }
 
 #[tokio::test]

@@ -15,7 +15,8 @@ use std::time::Duration;
 
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use eventflow_domain::{
-    EndpointId, EventId, EventType, ProjectId, Scope, format_rfc3339, parse_rfc3339,
+    DomainError, EndpointHeaders, EndpointId, EndpointLimits, EndpointUrl, EventId, EventType,
+    ProjectId, Scope, format_rfc3339, parse_rfc3339,
 };
 use eventflow_proto::dispatch::v1::{
     RecoverEndpointRequest, RefreshEndpointCacheRequest, ReplayEventsRequest,
@@ -275,13 +276,17 @@ fn parse_endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
     EndpointId::parse(raw).map_err(|error| ApiError::invalid("id", error.to_string()))
 }
 
+/// Parses an endpoint URL and refuses an address outside this deployment's allow-list.
+fn reachable_url(raw: &str, state: &AppState) -> Result<EndpointUrl, DomainError> {
+    let url = EndpointUrl::parse(raw)?;
+    url.check_reachable(&state.endpoint_allow_nets)?;
+    Ok(url)
+}
+
 /// Checks a new endpoint and returns what the store keeps.
 fn check_new(body: EndpointIn, state: &AppState) -> Result<EndpointDefinition, ApiError> {
     let mut checks = Checks::default();
-    let url = checks.check(
-        "url",
-        definition::endpoint_url(&body.url, &state.endpoint_allow_nets),
-    );
+    let url = checks.parsed("url", reachable_url(&body.url, state));
     let description = checks.check(
         "description",
         definition::description(body.description.as_deref().unwrap_or_default()),
@@ -294,20 +299,20 @@ fn check_new(body: EndpointIn, state: &AppState) -> Result<EndpointDefinition, A
         "payload_filter",
         definition::payload_filter(body.payload_filter.as_ref().unwrap_or(&Value::Null)),
     );
-    let headers = checks.check(
+    let headers = checks.parsed(
         "headers",
-        definition::headers(body.headers.as_ref().unwrap_or(&Value::Null)),
+        EndpointHeaders::from_json(body.headers.as_ref().unwrap_or(&Value::Null)),
     );
-    let rate_limit_per_second = checks.check(
+    let rate_limit_per_second = checks.parsed(
         "rate_limit_per_second",
         body.rate_limit_per_second
-            .map(definition::rate_limit_per_second)
+            .map(EndpointLimits::parse_rate_limit_per_second)
             .transpose(),
     );
-    let max_concurrency = checks.check(
+    let max_concurrency = checks.parsed(
         "max_concurrency",
         body.max_concurrency
-            .map(definition::max_concurrency)
+            .map(EndpointLimits::parse_max_concurrency)
             .transpose(),
     );
     checks.finish()?;
@@ -319,8 +324,12 @@ fn check_new(body: EndpointIn, state: &AppState) -> Result<EndpointDefinition, A
         event_types: event_types.ok_or_else(missing)?,
         payload_filter: payload_filter.ok_or_else(missing)?,
         headers: headers.ok_or_else(missing)?,
-        rate_limit_per_second: rate_limit_per_second.ok_or_else(missing)?,
-        max_concurrency: max_concurrency.ok_or_else(missing)?.unwrap_or(16),
+        limits: EndpointLimits {
+            rate_limit_per_second: rate_limit_per_second.ok_or_else(missing)?,
+            max_concurrency: max_concurrency
+                .ok_or_else(missing)?
+                .unwrap_or(EndpointLimits::DEFAULT_CONCURRENCY),
+        },
         enabled: body.enabled.unwrap_or(true),
     })
 }
@@ -334,10 +343,7 @@ fn check_patch(body: EndpointPatch, state: &AppState) -> Result<EndpointChanges,
         ..EndpointChanges::default()
     };
     if let Some(url) = &body.url {
-        changes.url = checks.check(
-            "url",
-            definition::endpoint_url(url, &state.endpoint_allow_nets),
-        );
+        changes.url = checks.parsed("url", reachable_url(url, state));
     }
     if let Some(description) = &body.description {
         changes.description = checks.check(
@@ -355,20 +361,23 @@ fn check_patch(body: EndpointPatch, state: &AppState) -> Result<EndpointChanges,
         );
     }
     if let Some(headers) = &body.headers {
-        changes.headers = checks.check(
+        changes.headers = checks.parsed(
             "headers",
-            definition::headers(headers.as_ref().unwrap_or(&Value::Null)),
+            EndpointHeaders::from_json(headers.as_ref().unwrap_or(&Value::Null)),
         );
     }
     if let Some(rate) = body.rate_limit_per_second {
-        changes.rate_limit_per_second = checks.check(
+        changes.rate_limit_per_second = checks.parsed(
             "rate_limit_per_second",
-            rate.map(definition::rate_limit_per_second).transpose(),
+            rate.map(EndpointLimits::parse_rate_limit_per_second)
+                .transpose(),
         );
     }
     if let Some(limit) = body.max_concurrency {
-        changes.max_concurrency =
-            checks.check("max_concurrency", definition::max_concurrency(limit));
+        changes.max_concurrency = checks.parsed(
+            "max_concurrency",
+            EndpointLimits::parse_max_concurrency(limit),
+        );
     }
     checks.finish()?;
     Ok(changes)
