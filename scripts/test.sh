@@ -3,8 +3,9 @@
 # PostgreSQL and Redis answer (installing and starting them when missing),
 # that Chromium and playwright-core are there for the browser checks,
 # checks formatting and lints, runs every cargo test, then the suites of
-# scripts/test-*.sh (API schema, dependencies, data lifecycle, Terraform,
-# dashboard, containers), and drops the databases the tests created.
+# scripts/test-*.sh (API schema, dependencies, unused dependencies, data
+# lifecycle, Terraform, dashboard, containers), and drops the databases the
+# tests created.
 # Ends with "suites: N passed, M failed"; exits non-zero when any failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +60,7 @@ fi
 # and says plainly when something cannot run on this machine.
 #   test-api-schema  schemathesis against the query API's /openapi.json
 #   test-deny        cargo deny: licences, bans, sources (advisories when reachable)
+#   test-machete     cargo machete: no crate declares a dependency it does not use
 #   test-lifecycle   backup, restore drill, Redis snapshot, rollback, PITR resume (moto)
 #   test-terraform   terraform fmt/validate/plan/apply against moto, checkov, actionlint, drift
 #   test-frontend    the dashboard: Vitest, build, end-to-end in Debian's Chromium
@@ -68,7 +70,7 @@ fi
 # The fuzz targets run by hand or on a schedule: scripts/fuzz.sh [SECONDS].
 # EVENTFLOW_SKIP_SUITES="test-frontend …" leaves suites out (the GitHub CI
 # workflow runs some of them as jobs of their own).
-for suite in test-api-schema test-deny test-lifecycle test-terraform test-frontend test-containers test-ops-image test-readme; do
+for suite in test-api-schema test-deny test-machete test-lifecycle test-terraform test-frontend test-containers test-ops-image test-readme; do
   case " ${EVENTFLOW_SKIP_SUITES:-} " in
     *" $suite "*) log "skipped: $suite (EVENTFLOW_SKIP_SUITES)"; continue ;;
   esac
