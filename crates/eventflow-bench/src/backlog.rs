@@ -13,14 +13,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use eventflow_domain::EventId;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::HeaderValue;
 use reqwest::{Client, Url};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tokio::task::JoinSet;
 
 use crate::correlate::{Correlation, Window, correlate};
-use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
+use crate::http::{bearer_authorization, build_client, endpoint_url, exchange, post_json};
 use crate::ingest::{EventBody, classify_batch_answer, warn_if_body_too_large};
 use crate::progress::{ProgressPrinter, Tick};
 use crate::provision::{DatabaseArgs, provision};
@@ -255,55 +254,14 @@ impl BatchInserter {
     /// Posts one batch of `count` events.
     async fn send_batch(&self, count: u64) -> Outcome {
         let first_seq = self.next_seq.fetch_add(count, Ordering::Relaxed);
-        let response = match self
-            .client
-            .post(self.endpoint.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(self.body.batch(first_seq, count))
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
-        };
-        let answered_at = Instant::now();
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(answer) => {
-                for id in accepted_event_ids(&answer) {
-                    self.tracker.record_ack(id, answered_at, true);
-                }
-                classify_batch_answer(status, &answer, count)
-            }
-            Err(error) => Outcome::failed(classify_transport_error(&error), count),
-        }
+        let body = self.body.batch(first_seq, count);
+        let request = post_json(&self.client, &self.endpoint, &self.authorization, body);
+        exchange(request, count, |status, answered_at, answer| {
+            self.tracker.record_batch_acks(answer, answered_at, true);
+            classify_batch_answer(status, answer, count)
+        })
+        .await
     }
-}
-
-/// The part of a batch answer that names the accepted events.
-#[derive(Debug, Deserialize)]
-struct BatchAnswer {
-    results: Vec<BatchItem>,
-}
-
-#[derive(Debug, Deserialize)]
-struct BatchItem {
-    status: u16,
-    id: Option<String>,
-}
-
-/// Returns the ids of the items of a batch answer accepted with status 202.
-pub fn accepted_event_ids(body: &[u8]) -> Vec<EventId> {
-    let Ok(answer) = serde_json::from_slice::<BatchAnswer>(body) else {
-        return Vec::new();
-    };
-    answer
-        .results
-        .into_iter()
-        .filter(|item| item.status == 202)
-        .filter_map(|item| EventId::parse(item.id.as_deref()?).ok())
-        .collect()
 }
 
 /// Prints, every second while inserting: events accepted/s and how many so far.
@@ -526,7 +484,6 @@ impl DrainReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
 
     #[test]
     fn batches_take_at_most_one_hundred_events_until_none_remain() {
@@ -534,22 +491,6 @@ mod tests {
         let batches: Vec<u64> = std::iter::from_fn(|| take_batch(&remaining)).collect();
         assert_eq!(batches, vec![100, 100, 50]);
         assert_eq!(remaining.load(Ordering::Relaxed), 0);
-    }
-
-    #[test]
-    fn accepted_ids_are_read_from_a_batch_answer() {
-        let first = EventId::new();
-        let second = EventId::new();
-        let answer = json!({"accepted": 2, "rejected": 1, "results": [
-            {"index": 0, "status": 202, "id": first.to_string(), "received_at": "x", "duplicate": false},
-            {"index": 1, "status": 422, "error": {"type": "invalid"}},
-            {"index": 2, "status": 202, "id": second.to_string(), "received_at": "x", "duplicate": false},
-        ]});
-        assert_eq!(
-            accepted_event_ids(answer.to_string().as_bytes()),
-            vec![first, second]
-        );
-        assert!(accepted_event_ids(b"not json").is_empty());
     }
 
     #[test]

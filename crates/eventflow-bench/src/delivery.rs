@@ -16,17 +16,16 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use eventflow_domain::EventId;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::HeaderValue;
 use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::args::RunArgs;
-use crate::backlog::accepted_event_ids;
 use crate::correlate::{Window, correlate};
 use crate::delivery_report::{DeliveryReport, DeliverySummary, Drain};
-use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
+use crate::http::{bearer_authorization, build_client, endpoint_url, exchange, post_json};
 use crate::ingest::{
-    EventBody, classify_batch_answer, classify_event_status, warn_if_body_too_large,
+    EventBody, classify_batch_answer, classify_event_status, events_path, warn_if_body_too_large,
 };
 use crate::progress::{LiveCounters, ProgressPrinter, Tick};
 use crate::provision::{DatabaseArgs, provision};
@@ -284,14 +283,7 @@ impl AckingWorkload {
     ) -> anyhow::Result<Self> {
         Ok(Self {
             client: build_client(args.run.concurrency as usize, args.run.timeout)?,
-            endpoint: endpoint_url(
-                &args.url,
-                if args.batch.is_some() {
-                    "v1/events/batch"
-                } else {
-                    "v1/events"
-                },
-            )?,
+            endpoint: endpoint_url(&args.url, events_path(args.batch))?,
             authorization: bearer_authorization(api_key)?,
             body: EventBody::sized(args.payload_bytes),
             tracker,
@@ -300,35 +292,21 @@ impl AckingWorkload {
         })
     }
 
-    /// Posts one request body; returns the response and when its head arrived.
-    async fn post(&self, body: String) -> reqwest::Result<(Instant, reqwest::Response)> {
-        let response = self
-            .client
-            .post(self.endpoint.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send()
-            .await?;
-        Ok((Instant::now(), response))
+    /// Returns a POST of one request body to the workload's endpoint.
+    fn post(&self, body: String) -> reqwest::RequestBuilder {
+        post_json(&self.client, &self.endpoint, &self.authorization, body)
     }
 
     /// Posts `count` events in one batch request and records the accepted ones.
     async fn execute_batch(&self, count: u64, measured: bool) -> Outcome {
         let first_seq = self.sent.fetch_add(count, Ordering::Relaxed);
-        let (answered_at, response) = match self.post(self.body.batch(first_seq, count)).await {
-            Ok(answer) => answer,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
-        };
-        let status = response.status().as_u16();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
-        };
-        for id in accepted_event_ids(&body) {
-            self.tracker.record_ack(id, answered_at, measured);
-        }
-        classify_batch_answer(status, &body, count)
+        let request = self.post(self.body.batch(first_seq, count));
+        exchange(request, count, |status, answered_at, answer| {
+            self.tracker
+                .record_batch_acks(answer, answered_at, measured);
+            classify_batch_answer(status, answer, count)
+        })
+        .await
     }
 
     /// Records the event of a 202 answer as acknowledged at `answered_at`.
@@ -349,20 +327,18 @@ impl Workload for AckingWorkload {
             return self.execute_batch(u64::from(batch), measured).await;
         }
         let seq = self.sent.fetch_add(1, Ordering::Relaxed);
-        let (answered_at, response) = match self.post(self.body.event(seq)).await {
-            Ok(answer) => answer,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
-        };
-        let status = response.status().as_u16();
-        let body = match response.bytes().await {
-            Ok(body) => body,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
-        };
-        let outcome = classify_event_status(status);
-        if !outcome.succeeded {
-            return outcome;
-        }
-        self.record_ack(&body, answered_at, measured)
+        exchange(
+            self.post(self.body.event(seq)),
+            1,
+            |status, answered_at, body| {
+                let outcome = classify_event_status(status);
+                if !outcome.succeeded {
+                    return outcome;
+                }
+                self.record_ack(body, answered_at, measured)
+            },
+        )
+        .await
     }
 }
 

@@ -1,11 +1,12 @@
 //! The HTTP client used by every workload and the classification of transport failures.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use reqwest::Url;
-use reqwest::header::HeaderValue;
+use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::{Client, RequestBuilder, Url};
 
+use crate::runner::Outcome;
 use crate::stats::ErrorKind;
 
 /// Builds an HTTP/1.1 keep-alive client whose pool holds one idle connection per
@@ -32,6 +33,40 @@ pub fn classify_transport_error(error: &reqwest::Error) -> ErrorKind {
         ErrorKind::Connect
     } else {
         ErrorKind::Transport
+    }
+}
+
+/// Returns a POST of the JSON `body` to `url` with the API key's `authorization`.
+pub fn post_json(
+    client: &Client,
+    url: &Url,
+    authorization: &HeaderValue,
+    body: String,
+) -> RequestBuilder {
+    client
+        .post(url.clone())
+        .header(AUTHORIZATION, authorization.clone())
+        .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+        .body(body)
+}
+
+/// Sends `request`, reads the whole answer and lets `classify` judge its status, the
+/// instant its head arrived and its body. A transport failure on the way fails all
+/// `events` events the request carried.
+pub async fn exchange(
+    request: RequestBuilder,
+    events: u64,
+    classify: impl FnOnce(u16, Instant, &[u8]) -> Outcome,
+) -> Outcome {
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(error) => return Outcome::failed(classify_transport_error(&error), events),
+    };
+    let answered_at = Instant::now();
+    let status = response.status().as_u16();
+    match response.bytes().await {
+        Ok(body) => classify(status, answered_at, &body),
+        Err(error) => Outcome::failed(classify_transport_error(&error), events),
     }
 }
 

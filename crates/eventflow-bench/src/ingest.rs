@@ -6,12 +6,13 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use clap::Args;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use eventflow_domain::EventId;
+use reqwest::header::HeaderValue;
 use reqwest::{Client, Url};
 use serde::{Deserialize, Serialize};
 
 use crate::args::RunArgs;
-use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
+use crate::http::{bearer_authorization, build_client, endpoint_url, exchange, post_json};
 use crate::report::Report;
 use crate::runner::{self, Outcome, Workload};
 use crate::stats::ErrorKind;
@@ -95,14 +96,9 @@ struct IngestWorkload {
 impl IngestWorkload {
     /// Prepares the client, endpoint, credentials and body template for `args`.
     fn new(args: &IngestArgs) -> anyhow::Result<Self> {
-        let path = if args.batch.is_some() {
-            "v1/events/batch"
-        } else {
-            "v1/events"
-        };
         Ok(Self {
             client: build_client(args.run.concurrency as usize, args.run.timeout)?,
-            endpoint: endpoint_url(&args.url, path)?,
+            endpoint: endpoint_url(&args.url, events_path(args.batch))?,
             authorization: bearer_authorization(&args.key)?,
             body: EventBody::sized(args.payload_bytes),
             batch: args.batch,
@@ -126,40 +122,24 @@ impl IngestWorkload {
     /// Posts one event; it is accepted when the gateway answers 202.
     async fn send_event(&self) -> Outcome {
         let body = self.body.event(self.reserve_seqs(1));
-        let response = match self.post(body).await {
-            Ok(response) => response,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
-        };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(_) => classify_event_status(status),
-            Err(error) => Outcome::failed(classify_transport_error(&error), 1),
-        }
+        exchange(self.post(body), 1, |status, _, _| {
+            classify_event_status(status)
+        })
+        .await
     }
 
     /// Posts a batch of `count` events; each item whose result has status 202 is accepted.
     async fn send_batch(&self, count: u64) -> Outcome {
         let body = self.body.batch(self.reserve_seqs(count), count);
-        let response = match self.post(body).await {
-            Ok(response) => response,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), count),
-        };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(answer) => classify_batch_answer(status, &answer, count),
-            Err(error) => Outcome::failed(classify_transport_error(&error), count),
-        }
+        exchange(self.post(body), count, |status, _, answer| {
+            classify_batch_answer(status, answer, count)
+        })
+        .await
     }
 
-    /// Posts a JSON body with the API key to the workload's endpoint.
-    async fn post(&self, body: String) -> reqwest::Result<reqwest::Response> {
-        self.client
-            .post(self.endpoint.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send()
-            .await
+    /// Returns a POST of a JSON body with the API key to the workload's endpoint.
+    fn post(&self, body: String) -> reqwest::RequestBuilder {
+        post_json(&self.client, &self.endpoint, &self.authorization, body)
     }
 }
 
@@ -169,6 +149,15 @@ impl Workload for IngestWorkload {
             Some(batch) => self.send_batch(u64::from(batch)).await,
             None => self.send_event().await,
         }
+    }
+}
+
+/// Returns the gateway path that takes single events, or batches when `batch` is set.
+pub fn events_path(batch: Option<u16>) -> &'static str {
+    if batch.is_some() {
+        "v1/events/batch"
+    } else {
+        "v1/events"
     }
 }
 
@@ -187,10 +176,25 @@ struct BatchAnswer {
     results: Vec<BatchItemResult>,
 }
 
-/// The part of one batch item's result the benchmark reads.
+/// The part of one batch item's result the benchmark reads: its status and, when the
+/// item was accepted, its event id.
 #[derive(Debug, Deserialize)]
 struct BatchItemResult {
     status: u16,
+    id: Option<String>,
+}
+
+/// Returns the ids of the items of a batch answer accepted with status 202.
+pub fn accepted_event_ids(body: &[u8]) -> Vec<EventId> {
+    let Ok(answer) = serde_json::from_slice::<BatchAnswer>(body) else {
+        return Vec::new();
+    };
+    answer
+        .results
+        .into_iter()
+        .filter(|item| item.status == 202)
+        .filter_map(|item| EventId::parse(item.id.as_deref()?).ok())
+        .collect()
 }
 
 /// Interprets the answer to a batch of `count` events: a 2xx status with one result per
@@ -379,6 +383,22 @@ mod tests {
             outcome.errors,
             vec![(ErrorKind::Status(422), 1), (ErrorKind::InvalidResponse, 1)]
         );
+    }
+
+    #[test]
+    fn accepted_ids_are_read_from_a_batch_answer() {
+        let first = EventId::new();
+        let second = EventId::new();
+        let answer = json!({"accepted": 2, "rejected": 1, "results": [
+            {"index": 0, "status": 202, "id": first.to_string(), "received_at": "x", "duplicate": false},
+            {"index": 1, "status": 422, "error": {"type": "invalid"}},
+            {"index": 2, "status": 202, "id": second.to_string(), "received_at": "x", "duplicate": false},
+        ]});
+        assert_eq!(
+            accepted_event_ids(answer.to_string().as_bytes()),
+            vec![first, second]
+        );
+        assert!(accepted_event_ids(b"not json").is_empty());
     }
 
     #[test]

@@ -21,16 +21,18 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue};
+use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Client, Url};
 use serde::Serialize;
 use tokio::task::JoinSet;
 
-use crate::http::{bearer_authorization, build_client, classify_transport_error, endpoint_url};
+use crate::http::{bearer_authorization, build_client, endpoint_url, exchange, post_json};
 use crate::ingest::classify_event_status;
 use crate::progress::{LiveCounters, ProgressPrinter};
 use crate::provision::DatabaseArgs;
-use crate::report::{PrintableReport, describe_errors, describe_latency, push_row, round_to};
+use crate::report::{
+    PrintableReport, describe_errors, describe_latency, describe_window, push_row, round_to,
+};
 use crate::runner::{self, LoadPlan, Outcome, RunResult, StopSignal, Timeline, Workload};
 use crate::schedule::ScheduleReport;
 use crate::stats::{ErrorCounts, ErrorKind, LatencyRecorder, LatencySummary, per_second};
@@ -304,22 +306,15 @@ impl Readers {
         let Ok(url) = self.url(kind, pick) else {
             return Outcome::failed(ErrorKind::InvalidResponse, 1);
         };
-        let response = match self
+        let request = self
             .client
             .get(url)
-            .header(AUTHORIZATION, self.authorization.clone())
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
-        };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(_) if status == 200 => Outcome::accepted(1),
-            Ok(_) => Outcome::failed(ErrorKind::Status(status), 1),
-            Err(error) => Outcome::failed(classify_transport_error(&error), 1),
-        }
+            .header(AUTHORIZATION, self.authorization.clone());
+        exchange(request, 1, |status, _, _| match status {
+            200 => Outcome::accepted(1),
+            _ => Outcome::failed(ErrorKind::Status(status), 1),
+        })
+        .await
     }
 }
 
@@ -493,23 +488,8 @@ impl Workload for LiveIngest {
             r#"{{"type":"{event_type}","payload":{{"order_id":{n},"amount_cents":{},"currency":"EUR","note":"posted by eventflow-bench query"}}}}"#,
             n * 7919 % 100_000
         );
-        let response = match self
-            .client
-            .post(self.url.clone())
-            .header(AUTHORIZATION, self.authorization.clone())
-            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-            .body(body)
-            .send()
-            .await
-        {
-            Ok(response) => response,
-            Err(error) => return Outcome::failed(classify_transport_error(&error), 1),
-        };
-        let status = response.status().as_u16();
-        match response.bytes().await {
-            Ok(_) => classify_event_status(status),
-            Err(error) => Outcome::failed(classify_transport_error(&error), 1),
-        }
+        let request = post_json(&self.client, &self.url, &self.authorization, body);
+        exchange(request, 1, |status, _, _| classify_event_status(status)).await
     }
 }
 
@@ -643,15 +623,10 @@ impl PrintableReport for QueryReport {
             "query: {} closed-loop readers, project {} of {} events ({seeding}), {ingest}\n",
             self.readers, self.project_id, self.project_events
         );
-        text.push_str(&format!(
-            "measured {:.2} s after a {:.2} s warm-up{}\n\n",
+        text.push_str(&describe_window(
             self.duration_s,
             self.warmup_s,
-            if self.interrupted {
-                " (interrupted by Ctrl-C)"
-            } else {
-                ""
-            }
+            self.interrupted,
         ));
         push_row(&mut text, "reads/s", format!("{:.2}", self.reads_per_sec));
         for kind in &self.reads {

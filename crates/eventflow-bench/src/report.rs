@@ -101,15 +101,10 @@ impl<S: Serialize + Display> PrintableReport for Report<S> {
 
     fn to_text(&self) -> String {
         let mut text = format!("{}\n", self.headline());
-        text.push_str(&format!(
-            "measured {:.2} s after a {:.2} s warm-up{}\n\n",
+        text.push_str(&describe_window(
             self.duration_s,
             self.warmup_s,
-            if self.interrupted {
-                " (interrupted by Ctrl-C)"
-            } else {
-                ""
-            }
+            self.interrupted,
         ));
         push_row(&mut text, "events/s", format!("{:.2}", self.events_per_sec));
         push_row(
@@ -139,6 +134,17 @@ impl<S: Serialize + Display> PrintableReport for Report<S> {
         }
         text
     }
+}
+
+/// Formats the line under a report's headline: how long the run measured after how long
+/// a warm-up, and whether Ctrl-C cut it short; a blank line follows.
+pub fn describe_window(duration_s: f64, warmup_s: f64, interrupted: bool) -> String {
+    let interrupted = if interrupted {
+        " (interrupted by Ctrl-C)"
+    } else {
+        ""
+    };
+    format!("measured {duration_s:.2} s after a {warmup_s:.2} s warm-up{interrupted}\n\n")
 }
 
 /// Appends one `label  value` row to the text report.

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use eventflow_domain::EventId;
 use serde::Serialize;
 
+use crate::ingest::accepted_event_ids;
 use crate::runner::StopSignal;
 
 /// When an event's 202 arrived, and whether the event belongs to the measured window.
@@ -115,19 +116,21 @@ impl DeliveryTracker {
 
     /// Records that the event `id` was acknowledged at `at`.
     pub fn record_ack(&self, id: EventId, at: Instant, measured: bool) {
-        let endpoints = self.endpoints;
-        let mut state = self.lock();
-        let record = state
-            .events
-            .entry(id)
-            .or_insert_with(|| EventRecord::new(endpoints));
-        if record.ack.is_some() {
-            return;
+        self.update(id, |record, counts| {
+            if record.ack.is_some() {
+                return;
+            }
+            record.ack = Some(Ack { at, measured });
+            counts.acked += 1;
+            counts.matched += record.delivered_endpoints();
+        });
+    }
+
+    /// Records every event a batch answer accepted as acknowledged at `at`.
+    pub fn record_batch_acks(&self, answer: &[u8], at: Instant, measured: bool) {
+        for id in accepted_event_ids(answer) {
+            self.record_ack(id, at, measured);
         }
-        record.ack = Some(Ack { at, measured });
-        let already_delivered = record.delivered_endpoints();
-        state.counts.acked += 1;
-        state.counts.matched += already_delivered;
     }
 
     /// Records that a delivery of the event `id` reached endpoint number `endpoint` at `at`.
@@ -135,25 +138,37 @@ impl DeliveryTracker {
         if endpoint >= self.endpoints {
             return Arrival::UnknownEndpoint;
         }
+        self.update(id, |record, counts| {
+            let acked = record.ack.is_some();
+            let slot = &mut record.arrivals[endpoint];
+            if slot.is_some() {
+                record.duplicates += 1;
+                counts.duplicates += 1;
+                return Arrival::Duplicate;
+            }
+            *slot = Some(at);
+            counts.delivered += 1;
+            if acked {
+                counts.matched += 1;
+            }
+            Arrival::First
+        })
+    }
+
+    /// Runs `change` on the record of the event `id` (created when the event is new) and
+    /// the running totals, under the lock.
+    fn update<R>(
+        &self,
+        id: EventId,
+        change: impl FnOnce(&mut EventRecord, &mut TrackerCounts) -> R,
+    ) -> R {
         let endpoints = self.endpoints;
         let mut state = self.lock();
-        let record = state
-            .events
+        let TrackerState { events, counts } = &mut *state;
+        let record = events
             .entry(id)
             .or_insert_with(|| EventRecord::new(endpoints));
-        let acked = record.ack.is_some();
-        let slot = &mut record.arrivals[endpoint];
-        if slot.is_some() {
-            record.duplicates += 1;
-            state.counts.duplicates += 1;
-            return Arrival::Duplicate;
-        }
-        *slot = Some(at);
-        state.counts.delivered += 1;
-        if acked {
-            state.counts.matched += 1;
-        }
-        Arrival::First
+        change(record, counts)
     }
 
     /// Returns the running totals.
