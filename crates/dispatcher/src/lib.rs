@@ -18,7 +18,6 @@ mod dispatch;
 mod dry_run;
 mod endpoints;
 mod grpc;
-mod http;
 mod isolation;
 mod recorder;
 mod recover;
@@ -27,20 +26,17 @@ mod retention;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, web};
 use anyhow::Context;
 use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControlServer;
 use eventflow_queue::{Queue, QueueSettings};
+use eventflow_runtime::config::ServiceSettings;
 use eventflow_runtime::internal_auth::RequireInternalToken;
-use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
-use eventflow_runtime::serve::{
-    Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
-};
+use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
 use eventflow_store::{PoolSettings, Store};
 use tokio::sync::Semaphore;
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
+use tonic::service::Routes;
 
 pub use crate::config::Config;
 use crate::deliver::{ClientSettings, Deliverer, DeliveryClient};
@@ -56,16 +52,6 @@ use crate::recover::RecoverySettings;
 
 /// The name of the crate, binary, image and OpenTelemetry service.
 pub const SERVICE_NAME: &str = "dispatcher";
-
-/// HTTP serves only probes and scrapes, so a couple of workers are plenty.
-const HTTP_WORKERS: usize = 2;
-
-/// What every request handler shares.
-pub(crate) struct AppState {
-    store: Store,
-    queue: Queue,
-    metrics: Metrics,
-}
 
 /// Fails start-up when a claim could take over a delivery still in flight.
 fn check_timeouts(config: &Config) -> anyhow::Result<()> {
@@ -134,21 +120,14 @@ fn build_dispatch(
     })
 }
 
-impl AppState {
-    /// Pings PostgreSQL and Redis at once.
-    pub async fn ping_dependencies(&self) -> Dependencies {
-        let (postgres, redis) = tokio::join!(self.store.ping(), self.queue.ping());
-        Dependencies {
-            postgres: postgres.is_ok(),
-            redis: redis.is_ok(),
-        }
-    }
+/// Pings PostgreSQL and Redis at once.
+async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
+    Dependencies::check(store.ping(), queue.ping()).await
 }
 
 /// A dispatcher with its connections made and its listeners bound, not yet serving.
 pub struct Application {
     config: Config,
-    state: Arc<AppState>,
     dispatch: Arc<Dispatch>,
     recorder_task: TaskTracker,
     /// The work loops (stream, retries, recovery, retention), spawned by `run_until`.
@@ -161,6 +140,8 @@ impl Application {
     /// listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         check_timeouts(&config)?;
+        // First: a taken port fails the build before anything connects or spawns.
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         let pool = PoolSettings {
             max_connections: config.service.database_pool_size,
             acquire_timeout: config.service.database_timeout,
@@ -198,24 +179,18 @@ impl Application {
         })
         .await
         .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+        // The recorder is the first task spawned: every fallible step is above,
+        // or inside `build_dispatch` before it starts the recorder.
         let recorder_task = TaskTracker::new();
         let dispatch = Arc::new(build_dispatch(
             &config,
-            store.clone(),
-            queue.clone(),
+            store,
+            queue,
             reader,
             &recorder_task,
         )?);
-        let state = Arc::new(AppState {
-            store,
-            queue,
-            metrics: Metrics::install(),
-        });
-
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
-            state,
             dispatch,
             recorder_task,
             loops: TaskTracker::new(),
@@ -245,132 +220,84 @@ impl Application {
         }
     }
 
-    /// Serves until `signal` resolves, then reports NOT_SERVING, stops
-    /// accepting, lets requests in flight finish (within `shutdown_timeout`),
-    /// and returns. Returns an error if a server stopped on its own.
+    /// Serves until `signal` resolves, then stops taking work and lets the
+    /// deliveries in flight finish, reports NOT_SERVING, stops accepting, lets
+    /// requests in flight finish and the recorder write what it holds (each
+    /// within `shutdown_timeout`), and returns. Returns an error if a server
+    /// stopped on its own.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self {
             config,
-            state,
             dispatch,
             recorder_task,
             loops,
             listeners,
         } = self;
-        // Every fallible step comes before anything is spawned, so an early
-        // return leaves nothing running.
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("cannot build gRPC reflection")?;
-        // Cancelled by the signal, or by a server that stops on its own.
-        let stop = CancellationToken::new();
-        let stop_grpc = CancellationToken::new();
-
-        let http_state = web::Data::from(state.clone());
-        let metrics = state.metrics.clone();
-        let route_table = Arc::new(http::route_table());
-        let http_server = HttpServer::new(move || {
-            App::new()
-                .app_data(http_state.clone())
-                .wrap(RequestMetrics)
-                .configure(http::routes)
-                .service(metrics_route(metrics.clone()))
-                .default_service(route_table.fallback())
-        })
-        .workers(HTTP_WORKERS)
-        .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
-        .listen(listeners.http)
-        .context("cannot serve HTTP")?
-        .run();
-
-        let (reporter, health_service) = tonic_health::server::health_reporter();
-        let pinged = state.clone();
-        let health = HealthChecks::start(
-            reporter,
+        let (store, queue) = (dispatch.store.clone(), dispatch.queue.clone());
+        let ping = move || ping_dependencies(store.clone(), queue.clone());
+        tracing::info!(consumer = %dispatch.settings.consumer_name, "dispatcher consuming");
+        let mut service = Service::new(SERVICE_NAME, listeners, &config.service, ping).grpc(
             DispatchControlServer::<DispatchControlGrpc>::NAME,
-            move || {
-                let state = pinged.clone();
-                async move { state.ping_dependencies().await }
-            },
-        )
-        .await;
-        let http_handle = http_server.handle();
-        let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
-
-        let grpc_server = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(DispatchControlServer::with_interceptor(
+            Routes::new(DispatchControlServer::with_interceptor(
                 DispatchControlGrpc::new(dispatch.clone()),
                 RequireInternalToken::new(config.internal_token.clone()),
-            ))
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listeners.grpc),
-                stop_grpc.clone().cancelled_owned(),
-            );
-        let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
-        let stop_work = CancellationToken::new();
-        if config.dry_run {
-            loops.spawn(dry_run::report(state.store.clone(), stop_work.clone()));
+            )),
+            eventflow_proto::FILE_DESCRIPTOR_SET,
+        );
+        // `loops` counts the loops from here until they return (what
+        // `WorkSteps::stopped_working` reads); the service spawns them.
+        service = if config.dry_run {
+            service.background(|stop| {
+                loops.track_future(dry_run::report(dispatch.store.clone(), stop))
+            })
         } else {
-            loops.spawn(dispatch.clone().consume_stream(stop_work.clone()));
-            loops.spawn(dispatch.clone().deliver_due_retries(stop_work.clone()));
-            loops.spawn(recover::run(
-                dispatch.clone(),
-                recovery_settings(&config),
-                stop_work.clone(),
-            ));
-            loops.spawn(retention::run(
-                state.store.clone(),
-                retention_settings(&config),
-                stop_work.clone(),
-            ));
-        }
+            service
+                .background(|stop| loops.track_future(dispatch.clone().consume_stream(stop)))
+                .background(|stop| loops.track_future(dispatch.clone().deliver_due_retries(stop)))
+                .background(|stop| {
+                    loops.track_future(recover::run(
+                        dispatch.clone(),
+                        recovery_settings(&config),
+                        stop,
+                    ))
+                })
+                .background(|stop| {
+                    loops.track_future(retention::run(
+                        dispatch.store.clone(),
+                        retention_settings(&config),
+                        stop,
+                    ))
+                })
+        };
         loops.close();
-        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, consumer = %dispatch.settings.consumer_name, "dispatcher serving");
-
-        tokio::select! {
-            () = signal => tracing::info!("shutting down: draining requests in flight"),
-            () = stop.cancelled() => tracing::error!("a server stopped on its own, shutting down"),
-        }
-        // Stop taking work, let deliveries in flight finish and their results
-        // be recorded (entries not finished stay pending and are claimed by
-        // another dispatcher after the claim timeout).
-        stop_work.cancel();
-        let drained_work = tokio::time::timeout(config.service.shutdown_timeout, async {
-            loops.wait().await;
-            dispatch.tasks.close();
-            dispatch.tasks.wait().await;
-        })
-        .await;
-        if drained_work.is_err() {
-            tracing::warn!("deliveries still in flight after the shutdown timeout");
-        }
-        health.stop().await;
-        stop_grpc.cancel();
-
-        let outcome = drain_servers(
-            http_handle,
-            http_task,
-            grpc_task,
-            config.service.shutdown_timeout,
-        )
-        .await
-        .map_err(anyhow::Error::from);
-        // The recorder writes what it holds once the last handle is gone.
-        drop(dispatch);
-        recorder_task.close();
-        if tokio::time::timeout(config.service.shutdown_timeout, recorder_task.wait())
+        // Entries not finished stay pending and are claimed by another
+        // dispatcher after the claim timeout.
+        let deliveries = dispatch.clone();
+        service
+            .after_work("deliveries still in flight", async move {
+                deliveries.tasks.close();
+                deliveries.tasks.wait().await;
+            })
+            // The recorder writes what it holds once the last handle is gone.
+            .after_servers("delivery results not all recorded", async move {
+                drop(dispatch);
+                recorder_task.close();
+                recorder_task.wait().await;
+            })
+            .run_until(signal)
             .await
-            .is_err()
-        {
-            tracing::warn!("delivery results not all recorded before the shutdown timeout");
-        }
-        tracing::info!("dispatcher stopped");
-        outcome
+            .map_err(anyhow::Error::from)
+    }
+
+    /// `build`, then `run_until`: what the binary runs.
+    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Self::build(config).await?.run_until(signal).await
+    }
+}
+
+impl ServiceConfig for Config {
+    fn service(&self) -> &ServiceSettings {
+        &self.service
     }
 }
 

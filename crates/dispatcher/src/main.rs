@@ -1,6 +1,5 @@
-//! `dispatcher` binary: load config, start telemetry, serve until SIGTERM, flush.
+//! `dispatcher` binary: everything is in `eventflow_runtime::serve::main`.
 use dispatcher::{Application, Config, SERVICE_NAME};
-use eventflow_runtime::{shutdown, telemetry::Telemetry, tls};
 
 /// mimalloc rather than glibc malloc: concurrent deliveries allocate and free
 /// many short-lived buffers, and glibc's arenas spent a quarter of the
@@ -10,12 +9,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tls::install_crypto_provider();
-    let config = Config::load()?;
-    let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
-    let telemetry = Telemetry::init(SERVICE_NAME, &config.service.log, otlp_endpoint.as_deref())?;
-    let app = Application::build(config).await;
-    let outcome = async { app?.run_until(shutdown::sigterm_or_ctrl_c()).await }.await;
-    telemetry.shutdown().await;
-    outcome
+    eventflow_runtime::serve::main(SERVICE_NAME, Config::load, Application::serve).await
 }

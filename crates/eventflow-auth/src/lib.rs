@@ -100,7 +100,14 @@ impl Authenticator {
             Some(expires_at) if expires_at <= OffsetDateTime::now_utc() => {
                 Err(AuthError::Expired(expires_at))
             }
-            _ => Ok(principal),
+            _ => {
+                // Names the caller on the request's span (its empty fields,
+                // eventflow_runtime::request_span); a span without them ignores it.
+                let span = tracing::Span::current();
+                span.record("project_id", tracing::field::display(principal.project_id));
+                span.record("api_key_id", tracing::field::display(principal.key_id));
+                Ok(principal)
+            }
         }
     }
 

@@ -133,6 +133,8 @@ pub struct ServiceSettings {
     /// How long a stopping service drains requests and background work.
     #[serde(with = "duration")]
     pub shutdown_timeout: Duration,
+    /// HTTP worker threads; 0 means one per CPU core (`serve::Service` resolves it).
+    pub http_workers: usize,
 }
 
 /// Joins a possibly multi-line message (TOML parse errors draw carets) into one line.
@@ -362,6 +364,7 @@ mod tests {
         database_timeout = "5s"
         redis_timeout = "1s"
         shutdown_timeout = "20s"
+        http_workers = 0
     "#;
 
     /// A service's defaults: its own settings, and URLs so tests need not set them.

@@ -1,7 +1,9 @@
 //! What every EventFlow service shares at its edges.
 //!
-//! Config loading (embedded defaults < `eventflow.toml` < `EVENTFLOW_*`, with errors naming the
-//! setting), telemetry (JSON or human logs, OpenTelemetry traces, `traceparent` propagation),
+//! The service skeleton (`serve`: bind, health, HTTP and gRPC, background work, the bounded
+//! drain, and `main`), config loading (embedded defaults < `eventflow.toml` < `EVENTFLOW_*`,
+//! with errors naming the setting), telemetry (JSON or human logs, OpenTelemetry traces,
+//! `traceparent` propagation, one span per HTTP request),
 //! Prometheus metrics with bounded labels, internal gRPC authentication (a shared service
 //! token), the shutdown signal and primitives, the rustls crypto provider, the single mapping
 //! from an error kind to an HTTP status, a gRPC code and an RFC 9457 `application/problem+json`
@@ -14,6 +16,7 @@ pub mod config;
 pub mod fallback;
 pub mod internal_auth;
 pub mod metrics;
+pub mod request_span;
 pub mod serve;
 pub mod shutdown;
 pub mod telemetry;

@@ -190,14 +190,7 @@ where
         let response = self.service.call(request);
         Box::pin(async move {
             let response = response.await;
-            // Routing happens inside the wrapped service, so the pattern is known only now.
-            let (route, status) = match &response {
-                Ok(response) => (
-                    response.request().match_pattern(),
-                    response.status().as_u16(),
-                ),
-                Err(error) => (None, error.as_response_error().status_code().as_u16()),
-            };
+            let (route, status) = route_and_status(&response);
             record_http_request(
                 method.as_str(),
                 route.as_deref().unwrap_or("unmatched"),
@@ -206,6 +199,21 @@ where
             );
             response
         })
+    }
+}
+
+/// The route pattern a request matched (`None` when no route did) and the
+/// status answered. Routing happens inside the service a middleware wraps, so
+/// both are known only once it has answered.
+pub(crate) fn route_and_status<B>(
+    response: &Result<ServiceResponse<B>, actix_web::Error>,
+) -> (Option<String>, u16) {
+    match response {
+        Ok(response) => (
+            response.request().match_pattern(),
+            response.status().as_u16(),
+        ),
+        Err(error) => (None, error.as_response_error().status_code().as_u16()),
     }
 }
 

@@ -1,18 +1,35 @@
-//! What each service's HTTP and gRPC servers share: readiness and gRPC
-//! health that follow PostgreSQL and Redis, and the end of both servers at
-//! shutdown. Which servers, routes and background work a service runs, and
-//! in which order it drains them, stay the service's own.
+//! The one skeleton every service runs on: [`Service`] binds nothing and
+//! starts nothing until [`Service::run_until`], which prepares every fallible
+//! piece first (the HTTP server on its listener, gRPC reflection) and only then
+//! spawns the health checks, both servers and the background work, so an error
+//! leaves nothing running. Every HTTP app gets the same operational routes
+//! (`/healthz`, `/readyz`, `/metrics`), middleware (a request span, request
+//! metrics) and 404/405 fallback; either server ending on its own brings the
+//! service down; shutdown drains in one order, bounded by the shutdown timeout.
+//! What a service adds: its HTTP app, its gRPC service, its background work and
+//! what must finish after each stage of the drain. [`main`] is every binary.
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::HttpResponse;
-use actix_web::dev::ServerHandle;
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
+
+use crate::config::{ConfigError, ServiceSettings};
+use crate::fallback::RouteTable;
+use crate::metrics::{Metrics, RequestMetrics, metrics_route};
+use crate::request_span::RequestSpan;
+use crate::telemetry::{Telemetry, TelemetryError};
 
 /// How long every service's HTTP server keeps an idle client connection open
 /// (actix's `keep_alive`; its default is 5 s). An AWS ALB reuses its
@@ -68,6 +85,27 @@ impl Listeners {
     }
 }
 
+/// What [`Service`] reads of the [`ServiceSettings`].
+#[derive(Debug, Clone, Copy)]
+struct ServeSettings {
+    /// HTTP worker threads (`EVENTFLOW_HTTP_WORKERS`); 0 means one per CPU core.
+    http_workers: usize,
+    /// How long each stage of shutdown waits (`EVENTFLOW_SHUTDOWN_TIMEOUT`).
+    shutdown_timeout: Duration,
+}
+
+impl ServeSettings {
+    /// The number of HTTP workers to start: the setting, or one per CPU core for 0.
+    fn http_workers(&self) -> usize {
+        if self.http_workers > 0 {
+            return self.http_workers;
+        }
+        std::thread::available_parallelism()
+            .map(|cores| cores.get())
+            .unwrap_or(2)
+    }
+}
+
 /// Which of a service's dependencies answered a ping.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Dependencies {
@@ -76,6 +114,19 @@ pub struct Dependencies {
 }
 
 impl Dependencies {
+    /// Runs both pings at once.
+    pub async fn check<P, R, PE, RE>(postgres: P, redis: R) -> Self
+    where
+        P: Future<Output = Result<(), PE>>,
+        R: Future<Output = Result<(), RE>>,
+    {
+        let (postgres, redis) = tokio::join!(postgres, redis);
+        Self {
+            postgres: postgres.is_ok(),
+            redis: redis.is_ok(),
+        }
+    }
+
     pub fn all_up(self) -> bool {
         self.postgres && self.redis
     }
@@ -98,7 +149,7 @@ impl Dependencies {
 /// The gRPC health entries of one service: the overall entry (`""`) and the
 /// service's own move together. Cheap to clone.
 #[derive(Clone)]
-pub struct GrpcHealth {
+struct GrpcHealth {
     reporter: HealthReporter,
     service: &'static str,
 }
@@ -106,12 +157,12 @@ pub struct GrpcHealth {
 impl GrpcHealth {
     /// Reports through `reporter` for the gRPC service named `service`
     /// (its `NamedService::NAME`).
-    pub fn new(reporter: HealthReporter, service: &'static str) -> Self {
+    fn new(reporter: HealthReporter, service: &'static str) -> Self {
         Self { reporter, service }
     }
 
     /// Sets both entries to SERVING or NOT_SERVING.
-    pub async fn set_serving(&self, serving: bool) {
+    async fn set_serving(&self, serving: bool) {
         let status = if serving {
             ServingStatus::Serving
         } else {
@@ -123,7 +174,7 @@ impl GrpcHealth {
 
     /// Reports SERVING only while `ping` finds every dependency up, checking
     /// every `interval` (the first check at once) until `stop` is cancelled.
-    pub async fn follow<P, F>(self, interval: Duration, stop: CancellationToken, mut ping: P)
+    async fn follow<P, F>(self, interval: Duration, stop: CancellationToken, mut ping: P)
     where
         P: FnMut() -> F,
         F: Future<Output = Dependencies>,
@@ -154,7 +205,7 @@ const HEALTH_CHECK_INTERVAL: Duration = Duration::from_secs(2);
 
 /// gRPC health following a service's dependencies, NOT_SERVING from start
 /// until the first check passes and again from [`HealthChecks::stop`] on.
-pub struct HealthChecks {
+struct HealthChecks {
     health: GrpcHealth,
     stop: CancellationToken,
     task: JoinHandle<()>,
@@ -163,25 +214,21 @@ pub struct HealthChecks {
 impl HealthChecks {
     /// Reports NOT_SERVING, then checks `ping` every two seconds (the first
     /// check at once) for the gRPC service named `service`.
-    pub async fn start<P, F>(reporter: HealthReporter, service: &'static str, ping: P) -> Self
-    where
-        P: FnMut() -> F + Send + 'static,
-        F: Future<Output = Dependencies> + Send + 'static,
-    {
+    async fn start(reporter: HealthReporter, service: &'static str, ping: Ping) -> Self {
         let health = GrpcHealth::new(reporter, service);
         health.set_serving(false).await;
         let stop = CancellationToken::new();
-        let task = tokio::spawn(
-            health
-                .clone()
-                .follow(HEALTH_CHECK_INTERVAL, stop.clone(), ping),
-        );
+        let task = tokio::spawn(health.clone().follow(
+            HEALTH_CHECK_INTERVAL,
+            stop.clone(),
+            move || ping(),
+        ));
         Self { health, stop, task }
     }
 
     /// Ends the checks, then reports NOT_SERVING: no check can turn it
     /// SERVING again once shutdown has begun.
-    pub async fn stop(self) {
+    async fn stop(self) {
         self.stop.cancel();
         if let Err(error) = self.task.await {
             tracing::warn!(%error, "the health check loop ended abnormally");
@@ -192,15 +239,19 @@ impl HealthChecks {
 
 /// Runs a server to its end, then cancels `stop`, so that a server stopping
 /// on its own (an accept loop failing) brings the whole service down.
-pub async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output = T>) -> T {
+async fn stop_when_done<T>(stop: CancellationToken, server: impl Future<Output = T>) -> T {
     let outcome = server.await;
     stop.cancel();
     outcome
 }
 
-/// How a server ended other than cleanly.
+/// Why a service could not start, or how a server ended other than cleanly.
 #[derive(Debug, thiserror::Error)]
 pub enum ServeError {
+    #[error("cannot serve HTTP")]
+    Listen(#[source] std::io::Error),
+    #[error("cannot build gRPC reflection")]
+    Reflection(#[source] tonic_reflection::server::Error),
     #[error("HTTP server failed")]
     Http(#[source] std::io::Error),
     #[error("gRPC server failed")]
@@ -212,7 +263,7 @@ pub enum ServeError {
 /// Stops accepting HTTP requests and waits, within `timeout`, for the
 /// requests in flight on both servers (the gRPC server must already have been
 /// told to stop). Past the timeout both are aborted and the rest is logged.
-pub async fn drain_servers(
+async fn drain_servers(
     http: ServerHandle,
     http_task: JoinHandle<std::io::Result<()>>,
     grpc_task: JoinHandle<Result<(), tonic::transport::Error>>,
@@ -234,6 +285,328 @@ pub async fn drain_servers(
         .map_err(ServeError::Http)?;
     grpc.map_err(|_| ServeError::Panicked("gRPC"))?
         .map_err(ServeError::Grpc)
+}
+
+/// Pings a service's dependencies: gRPC health every two seconds, and `/readyz`.
+type Ping = Arc<dyn Fn() -> Work<Dependencies> + Send + Sync>;
+
+/// Work handed over to run later: a future does nothing until polled.
+type Work<T = ()> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// Makes the HTTP server of a service on its listener; run once, by [`Service::run_until`].
+type MakeHttpServer =
+    Box<dyn FnOnce(std::net::TcpListener, ServeSettings, Ping) -> std::io::Result<Server> + Send>;
+
+/// A service's gRPC service, named for its health entry.
+struct GrpcService {
+    name: &'static str,
+    routes: Routes,
+    file_descriptor_set: &'static [u8],
+}
+
+/// Everything a service serves and runs, gathered before anything starts.
+///
+/// `Service::new(..).http(..).grpc(..).background(..).after_work(..).after_servers(..)`,
+/// then [`Service::run_until`]. Building it spawns nothing: background work is
+/// handed over as futures, which do nothing until the service runs them.
+#[must_use = "a service does nothing until `run_until` is awaited"]
+pub struct Service {
+    name: &'static str,
+    listeners: Listeners,
+    settings: ServeSettings,
+    ping: Ping,
+    http: MakeHttpServer,
+    grpc: Option<GrpcService>,
+    stop_work: CancellationToken,
+    work: Vec<Work>,
+    after_work: Vec<(&'static str, Work)>,
+    after_servers: Vec<(&'static str, Work)>,
+}
+
+impl Service {
+    /// The service `name` (its binary and OpenTelemetry name) on `listeners`,
+    /// whose readiness is what `ping` finds. It serves the operational routes
+    /// until [`Service::http`] adds an app.
+    pub fn new<P, F>(
+        name: &'static str,
+        listeners: Listeners,
+        settings: &ServiceSettings,
+        ping: P,
+    ) -> Self
+    where
+        P: Fn() -> F + Send + Sync + 'static,
+        F: Future<Output = Dependencies> + Send + 'static,
+    {
+        Self {
+            name,
+            listeners,
+            settings: ServeSettings {
+                http_workers: settings.http_workers,
+                shutdown_timeout: settings.shutdown_timeout,
+            },
+            ping: Arc::new(move || -> Work<Dependencies> { Box::pin(ping()) }),
+            http: make_http_server(RouteTable::new(), App::new),
+            grpc: None,
+            stop_work: CancellationToken::new(),
+            work: Vec::new(),
+            after_work: Vec::new(),
+            after_servers: Vec::new(),
+        }
+    }
+
+    /// Serves the app `app` makes (one per worker), whose paths and methods are
+    /// `routes`. The service adds `/healthz`, `/readyz`, `/metrics`, the 404/405
+    /// fallback, and around everything the request span and request metrics.
+    pub fn http<F, T, B>(mut self, routes: RouteTable, app: F) -> Self
+    where
+        F: Fn() -> App<T> + Send + Clone + 'static,
+        T: ServiceFactory<
+                ServiceRequest,
+                Config = (),
+                Response = ServiceResponse<B>,
+                Error = actix_web::Error,
+                InitError = (),
+            > + 'static,
+        B: MessageBody + 'static,
+    {
+        self.http = make_http_server(routes, app);
+        self
+    }
+
+    /// Serves `routes` (`Routes::new(service)`) over gRPC, with gRPC health
+    /// (under `name`, the service's `NamedService::NAME`, and the overall
+    /// entry) and reflection of `file_descriptor_set`.
+    pub fn grpc(
+        mut self,
+        name: &'static str,
+        routes: Routes,
+        file_descriptor_set: &'static [u8],
+    ) -> Self {
+        self.grpc = Some(GrpcService {
+            name,
+            routes,
+            file_descriptor_set,
+        });
+        self
+    }
+
+    /// Runs the future `task` makes while the service serves; the token it is
+    /// given is cancelled when shutdown begins, and the task must then return.
+    pub fn background<F>(mut self, task: impl FnOnce(CancellationToken) -> F) -> Self
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.work.push(Box::pin(task(self.stop_work.clone())));
+        self
+    }
+
+    /// At shutdown, once the background work has returned and before the
+    /// servers stop, awaits `step` (within what is left of the shutdown
+    /// timeout; past it, logs "`what` after the shutdown timeout").
+    pub fn after_work(
+        mut self,
+        what: &'static str,
+        step: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.after_work.push((what, Box::pin(step)));
+        self
+    }
+
+    /// At shutdown, once both servers have stopped (and dropped what they
+    /// held), awaits `step` within the shutdown timeout: the place to flush
+    /// what requests left buffered.
+    pub fn after_servers(
+        mut self,
+        what: &'static str,
+        step: impl Future<Output = ()> + Send + 'static,
+    ) -> Self {
+        self.after_servers.push((what, Box::pin(step)));
+        self
+    }
+
+    /// The bound HTTP address (the real port when configured with port 0).
+    pub fn http_addr(&self) -> SocketAddr {
+        self.listeners.http_addr
+    }
+
+    /// The bound gRPC address (the real port when configured with port 0).
+    pub fn grpc_addr(&self) -> SocketAddr {
+        self.listeners.grpc_addr
+    }
+
+    /// Serves until `signal` resolves or a server stops on its own, then
+    /// drains: the background work is told to stop and awaited, then the
+    /// [`Service::after_work`] steps; gRPC health turns NOT_SERVING; both
+    /// servers stop accepting and finish the requests in flight; then the
+    /// [`Service::after_servers`] steps. Each stage is bounded by the shutdown
+    /// timeout. Returns an error if it could not start (with nothing left
+    /// running) or if a server failed.
+    pub async fn run_until(self, signal: impl Future<Output = ()>) -> Result<(), ServeError> {
+        let Self {
+            name,
+            listeners,
+            settings,
+            ping,
+            http,
+            grpc,
+            stop_work,
+            work,
+            after_work,
+            after_servers,
+        } = self;
+        // Every fallible step comes before anything is spawned, so an early
+        // return leaves nothing running.
+        let http_server =
+            http(listeners.http, settings, ping.clone()).map_err(ServeError::Listen)?;
+        let (reporter, health_service) = tonic_health::server::health_reporter();
+        let (grpc_name, routes) = match grpc {
+            Some(grpc) => {
+                let reflection = tonic_reflection::server::Builder::configure()
+                    .register_encoded_file_descriptor_set(grpc.file_descriptor_set)
+                    .build_v1()
+                    .map_err(ServeError::Reflection)?;
+                (grpc.name, grpc.routes.add_service(reflection))
+            }
+            None => ("", Routes::default()),
+        };
+        let grpc_server =
+            tonic::transport::Server::builder().add_routes(routes.add_service(health_service));
+
+        // Cancelled by a server that stops on its own.
+        let stop = CancellationToken::new();
+        let stop_grpc = CancellationToken::new();
+        let health = HealthChecks::start(reporter, grpc_name, ping).await;
+        let http_handle = http_server.handle();
+        let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
+        let grpc_task = tokio::spawn(stop_when_done(
+            stop.clone(),
+            grpc_server.serve_with_incoming_shutdown(
+                tonic::transport::server::TcpIncoming::from(listeners.grpc),
+                stop_grpc.clone().cancelled_owned(),
+            ),
+        ));
+        let background = TaskTracker::new();
+        for task in work {
+            background.spawn(task);
+        }
+        background.close();
+        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, "{name} serving");
+
+        tokio::select! {
+            () = signal => tracing::info!("shutting down: draining requests in flight"),
+            () = stop.cancelled() => tracing::error!("a server stopped on its own, shutting down"),
+        }
+        stop_work.cancel();
+        let deadline = tokio::time::Instant::now() + settings.shutdown_timeout;
+        let work_steps = std::iter::once((
+            "background work still running",
+            Box::pin(async move { background.wait().await }) as Work,
+        ));
+        for (what, step) in work_steps.chain(after_work) {
+            if tokio::time::timeout_at(deadline, step).await.is_err() {
+                tracing::warn!("{what} after the shutdown timeout");
+            }
+        }
+        health.stop().await;
+        stop_grpc.cancel();
+        let outcome =
+            drain_servers(http_handle, http_task, grpc_task, settings.shutdown_timeout).await;
+        for (what, step) in after_servers {
+            if tokio::time::timeout(settings.shutdown_timeout, step)
+                .await
+                .is_err()
+            {
+                tracing::warn!("{what} after the shutdown timeout");
+            }
+        }
+        tracing::info!("{name} stopped");
+        outcome
+    }
+}
+
+/// The HTTP server of an app: the service's app, then the operational routes
+/// and fallback, wrapped in the request span (outermost) and metrics.
+fn make_http_server<F, T, B>(routes: RouteTable, app: F) -> MakeHttpServer
+where
+    F: Fn() -> App<T> + Send + Clone + 'static,
+    T: ServiceFactory<
+            ServiceRequest,
+            Config = (),
+            Response = ServiceResponse<B>,
+            Error = actix_web::Error,
+            InitError = (),
+        > + 'static,
+    B: MessageBody + 'static,
+{
+    Box::new(move |listener, settings, ping| {
+        let routes = Arc::new(
+            routes
+                .route("/healthz", &["GET"])
+                .route("/readyz", &["GET"])
+                .route("/metrics", &["GET"]),
+        );
+        let metrics = Metrics::install();
+        let server = HttpServer::new(move || {
+            let ping = ping.clone();
+            app()
+                .route("/healthz", web::get().to(healthz))
+                .route(
+                    "/readyz",
+                    web::get().to(move || {
+                        let checked = ping();
+                        async move { checked.await.readiness() }
+                    }),
+                )
+                .service(metrics_route(metrics.clone()))
+                .default_service(routes.fallback())
+                .wrap(RequestMetrics)
+                .wrap(RequestSpan)
+        })
+        .workers(settings.http_workers())
+        .keep_alive(HTTP_KEEP_ALIVE)
+        .disable_signals()
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
+        .listen(listener)?
+        .run();
+        Ok(server)
+    })
+}
+
+/// `/healthz`: answers while the process runs.
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
+}
+
+/// What [`main`] needs of a service's settings: those every service has.
+pub trait ServiceConfig {
+    fn service(&self) -> &ServiceSettings;
+}
+
+/// What stops a service binary: SIGTERM or Ctrl-C.
+pub type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// The whole `main` of a service binary: installs the TLS crypto provider,
+/// loads the settings with `load`, starts telemetry for `name` (exporting
+/// spans to `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set), runs `serve` until
+/// SIGTERM or Ctrl-C, and flushes the last spans, whatever `serve` returned.
+pub async fn main<C, S, F, E>(
+    name: &'static str,
+    load: impl FnOnce() -> Result<C, ConfigError>,
+    serve: S,
+) -> Result<(), E>
+where
+    C: ServiceConfig,
+    S: FnOnce(C, Signal) -> F,
+    F: Future<Output = Result<(), E>>,
+    E: From<ConfigError> + From<TelemetryError>,
+{
+    crate::tls::install_crypto_provider();
+    let config = load()?;
+    let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
+    let telemetry = Telemetry::init(name, &config.service().log, otlp_endpoint.as_deref())?;
+    let outcome = serve(config, Box::pin(crate::shutdown::sigterm_or_ctrl_c())).await;
+    telemetry.shutdown().await;
+    outcome
 }
 
 #[cfg(test)]
@@ -268,6 +641,117 @@ mod tests {
         assert_eq!(
             taken.to_string(),
             format!("cannot bind EVENTFLOW_GRPC_ADDR {}", bound.grpc_addr)
+        );
+    }
+
+    fn any_address() -> SocketAddr {
+        "127.0.0.1:0".parse().expect("address")
+    }
+
+    fn test_settings() -> ServiceSettings {
+        ServiceSettings {
+            database_url: String::new(),
+            redis_url: String::new(),
+            http_addr: any_address(),
+            grpc_addr: any_address(),
+            log: "info".to_owned(),
+            redis_key_prefix: String::new(),
+            database_pool_size: 1,
+            database_timeout: Duration::from_secs(1),
+            redis_timeout: Duration::from_secs(1),
+            shutdown_timeout: Duration::from_secs(5),
+            http_workers: 1,
+        }
+    }
+
+    async fn all_up() -> Dependencies {
+        Dependencies {
+            postgres: true,
+            redis: true,
+        }
+    }
+
+    fn alive_tasks() -> usize {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    }
+
+    #[test]
+    fn zero_http_workers_means_one_per_core() {
+        let settings = |http_workers| ServeSettings {
+            http_workers,
+            shutdown_timeout: Duration::from_secs(1),
+        };
+        assert_eq!(settings(3).http_workers(), 3);
+        let cores = std::thread::available_parallelism().map_or(2, |cores| cores.get());
+        assert_eq!(settings(0).http_workers(), cores);
+    }
+
+    #[tokio::test]
+    async fn a_service_that_cannot_start_returns_the_error_with_nothing_running() {
+        let listeners = Listeners::bind(any_address(), any_address())
+            .await
+            .expect("free ports bind");
+        let http_addr = listeners.http_addr;
+        let started = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let alive_before = alive_tasks();
+        let (_, health) = tonic_health::server::health_reporter();
+        let service = Service::new("test", listeners, &test_settings(), all_up)
+            .grpc("test", Routes::new(health), b"not a file descriptor set")
+            .background(|_| {
+                let started = started.clone();
+                async move { started.store(true, std::sync::atomic::Ordering::SeqCst) }
+            });
+
+        let error = service
+            .run_until(std::future::pending())
+            .await
+            .expect_err("reflection cannot be built");
+
+        assert!(matches!(error, ServeError::Reflection(_)), "{error:?}");
+        assert_eq!(alive_tasks(), alive_before, "a task was left running");
+        assert!(!started.load(std::sync::atomic::Ordering::SeqCst));
+        std::net::TcpListener::bind(http_addr).expect("the HTTP port is free again");
+    }
+
+    #[tokio::test]
+    async fn a_server_that_stops_on_its_own_brings_the_service_down_in_drain_order() {
+        let listeners = Listeners::bind(any_address(), any_address())
+            .await
+            .expect("free ports bind");
+        let steps = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let step = |name: &'static str| {
+            let steps = steps.clone();
+            async move { steps.lock().expect("steps").push(name) }
+        };
+        // An app whose data cannot be made: its worker fails to start, and the
+        // HTTP server ends with an error of its own accord.
+        let service = Service::new("test", listeners, &test_settings(), all_up)
+            .http(RouteTable::new(), || {
+                App::new().data_factory(|| async { Err::<u8, _>("no data") })
+            })
+            .background(|stop| {
+                let stopped = step("background work stopped");
+                async move {
+                    stop.cancelled().await;
+                    stopped.await;
+                }
+            })
+            .after_work("after work", step("after work"))
+            .after_servers("after servers", step("after servers"));
+
+        let outcome = tokio::time::timeout(
+            Duration::from_secs(10),
+            service.run_until(std::future::pending()),
+        )
+        .await
+        .expect("the service comes down without a signal");
+
+        assert!(matches!(outcome, Err(ServeError::Http(_))), "{outcome:?}");
+        assert_eq!(
+            *steps.lock().expect("steps"),
+            ["background work stopped", "after work", "after servers"]
         );
     }
 

@@ -170,6 +170,12 @@ fn subscriber(
     )
 }
 
+/// The subscriber [`init`](Telemetry::init) installs, without logs: tests add their own layers.
+#[cfg(test)]
+pub(crate) fn test_subscriber() -> impl Subscriber + Send + Sync + for<'span> LookupSpan<'span> {
+    subscriber(None, SdkTracerProvider::builder().build().tracer("test"))
+}
+
 fn json_log_layer<W>(filter: EnvFilter, writer: W) -> LogLayer
 where
     W: for<'writer> MakeWriter<'writer> + Send + Sync + 'static,

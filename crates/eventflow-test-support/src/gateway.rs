@@ -47,7 +47,7 @@ pub fn gateway_config(database_url: &str) -> Config {
     config.service.redis_key_prefix = unique_redis_prefix();
     config.service.http_addr = "127.0.0.1:0".parse().expect("address");
     config.service.grpc_addr = "127.0.0.1:0".parse().expect("address");
-    config.http_workers = 2;
+    config.service.http_workers = 2;
     config.service.database_pool_size = 4;
     config.service.shutdown_timeout = std::time::Duration::from_secs(5);
     config

@@ -2,7 +2,8 @@
 //! (ingest gateway, dispatcher, query API), each started through its real
 //! `Application` on port 0: liveness and readiness, gRPC health, metrics,
 //! 405 problems naming the allowed methods, a stop that closes the
-//! listeners, and start-up errors that name the setting at fault.
+//! listeners, start-up errors that name the setting at fault, and a failed
+//! build that leaves nothing running.
 //!
 //! Every check is one function taking the [`Service`]; `for_each_service!`
 //! makes one test per service of it, so they run side by side.
@@ -33,6 +34,7 @@ enum Service {
 struct Reach {
     database_url: Option<String>,
     redis_url: Option<String>,
+    http_addr: Option<std::net::SocketAddr>,
 }
 
 /// How long a service waits for an unreachable dependency.
@@ -76,6 +78,7 @@ impl Service {
         let Reach {
             database_url,
             redis_url,
+            http_addr,
         } = reach;
         let prefix = unique_redis_prefix();
         prepare_service();
@@ -89,6 +92,9 @@ impl Service {
                 if let Some(redis_url) = redis_url {
                     config.service.redis_url = redis_url;
                     config.service.redis_timeout = DEPENDENCY_TIMEOUT;
+                }
+                if let Some(http_addr) = http_addr {
+                    config.service.http_addr = http_addr;
                 }
                 let app = <$app>::build(config).await?;
                 Ok(RunningService::start(
@@ -153,6 +159,7 @@ for_each_service!(
     unsupported_methods_are_405_problems_naming_the_allowed_methods,
     run_until_returns_after_the_signal_and_stops_listening,
     start_up_names_the_setting_of_an_unreachable_dependency,
+    a_build_on_a_taken_port_fails_and_leaves_nothing_running,
 );
 
 async fn health_client(service: &RunningService) -> HealthClient<tonic::transport::Channel> {
@@ -315,4 +322,31 @@ async fn start_up_names_the_setting_of_an_unreachable_dependency(service: Servic
         let error = service.start_error(reach).await;
         assert!(error.contains(setting), "{error}");
     }
+}
+
+async fn a_build_on_a_taken_port_fails_and_leaves_nothing_running(service: Service) {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let db = TestDatabase::create().await;
+    let alive = || {
+        tokio::runtime::Handle::current()
+            .metrics()
+            .num_alive_tasks()
+    };
+    let alive_before = alive();
+
+    let reach = Reach {
+        http_addr: Some(taken.local_addr().unwrap()),
+        ..Reach::default()
+    };
+    let error = service
+        .try_start(&db, reach)
+        .await
+        .err()
+        .expect("build fails");
+
+    assert!(
+        format!("{error:#}").contains("EVENTFLOW_HTTP_ADDR"),
+        "{error:#}"
+    );
+    assert_eq!(alive(), alive_before, "the failed build left tasks running");
 }

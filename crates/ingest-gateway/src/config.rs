@@ -28,7 +28,6 @@ pub struct Config {
     #[serde(with = "config::duration")]
     pub outbox_relay_interval: Duration,
     pub partition_days_ahead: i32,
-    pub http_workers: usize,
 }
 
 impl Config {

@@ -21,16 +21,16 @@ mod maintenance;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
 use eventflow_queue::{Queue, QueueSettings};
-use eventflow_runtime::metrics::{Metrics, RequestMetrics};
-use eventflow_runtime::serve::{Dependencies, HealthChecks, Listeners, drain_servers};
+use eventflow_runtime::config::ServiceSettings;
+use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
 use eventflow_store::{PoolSettings, Store};
-use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
+use tonic::service::Routes;
 
 pub use crate::config::Config;
 use crate::group_commit::{GroupCommitSettings, GroupCommitter};
@@ -61,7 +61,6 @@ pub struct AppState {
     authenticator: Authenticator,
     ingestor: Ingestor,
     limits: Limits,
-    metrics: Metrics,
 }
 
 /// A gateway with its connections made and its listeners bound, not yet serving.
@@ -76,6 +75,8 @@ impl Application {
     /// Connects to PostgreSQL and Redis, prepares partitions, starts the
     /// group-commit writers and binds both listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // First: a taken port fails the build before anything connects or spawns.
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         let pool = PoolSettings {
             max_connections: config.service.database_pool_size,
             acquire_timeout: config.service.database_timeout,
@@ -125,10 +126,7 @@ impl Application {
                 max_batch_bytes: config.max_batch_bytes,
                 max_batch_events: config.max_batch_events,
             },
-            metrics: Metrics::install(),
         });
-
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
             state,
@@ -149,7 +147,8 @@ impl Application {
 
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
     /// accepting, lets requests in flight finish and the writers flush what
-    /// they hold (within `shutdown_timeout`), and returns.
+    /// they hold (within `shutdown_timeout`), and returns. Returns an error if
+    /// a server stopped on its own.
     pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
         let Self {
             config,
@@ -157,125 +156,55 @@ impl Application {
             listeners,
             writers,
         } = self;
-        let stop = CancellationToken::new();
-        let background = TaskTracker::new();
-        let (reporter, health_service) = tonic_health::server::health_reporter();
         let (store, queue) = (state.store.clone(), state.queue.clone());
-        let health = HealthChecks::start(
-            reporter,
-            IngestServiceServer::<IngestGrpc>::NAME,
-            move || {
-                let (store, queue) = (store.clone(), queue.clone());
-                async move { ping_dependencies(&store, &queue).await }
-            },
-        )
-        .await;
-        spawn_background(&background, &config, &state, &stop);
-
+        let ping = move || ping_dependencies(store.clone(), queue.clone());
         let http_state = web::Data::from(state.clone());
-        let workers = if config.http_workers == 0 {
-            num_cpus()
-        } else {
-            config.http_workers
-        };
-        let route_table = Arc::new(http::route_table());
-        let http_server = HttpServer::new(move || {
-            App::new()
-                .wrap(RequestMetrics)
-                .app_data(http_state.clone())
-                .configure(http::routes)
-                .default_service(route_table.fallback())
-        })
-        .workers(workers)
-        .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
-        .listen(listeners.http)?
-        .run();
-        let http_handle = http_server.handle();
-        let http_task = tokio::spawn(http_server);
-
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()?;
-        let grpc_stop = stop.clone();
-        let grpc_task = tokio::spawn(
-            tonic::transport::Server::builder()
-                .add_service(health_service)
-                .add_service(reflection)
-                .add_service(IngestServiceServer::new(IngestGrpc::new(state.clone())))
-                .serve_with_incoming_shutdown(
-                    tonic::transport::server::TcpIncoming::from(listeners.grpc),
-                    grpc_stop.cancelled_owned(),
-                ),
-        );
-        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, "ingest-gateway serving");
-
-        signal.await;
-        tracing::info!("shutting down: draining requests in flight");
-        stop.cancel();
-        background.close();
-        health.stop().await;
-        background.wait().await;
-        let outcome = drain_servers(
-            http_handle,
-            http_task,
-            grpc_task,
-            config.service.shutdown_timeout,
-        )
-        .await
-        .map_err(anyhow::Error::from);
-        // The writers exit once the last handle to the committer is gone and
-        // they have committed everything queued.
-        drop(state);
-        writers.close();
-        if tokio::time::timeout(config.service.shutdown_timeout, writers.wait())
+        let (store, queue) = (state.store.clone(), state.queue.clone());
+        Service::new(SERVICE_NAME, listeners, &config.service, ping)
+            .http(http::route_table(), move || {
+                App::new()
+                    .app_data(http_state.clone())
+                    .configure(http::routes)
+            })
+            .grpc(
+                IngestServiceServer::<IngestGrpc>::NAME,
+                Routes::new(IngestServiceServer::new(IngestGrpc::new(state.clone()))),
+                eventflow_proto::FILE_DESCRIPTOR_SET,
+            )
+            .background(|stop| {
+                maintenance::relay_outbox(store.clone(), queue, config.outbox_relay_interval, stop)
+            })
+            .background(|stop| {
+                maintenance::maintain_partitions(store.clone(), config.partition_days_ahead, stop)
+            })
+            .background(|stop| {
+                maintenance::purge_idempotency_keys(store, config.idempotency_retention, stop)
+            })
+            // The writers exit once the last handle to the committer is gone
+            // and they have committed everything queued.
+            .after_servers("writers not finished", async move {
+                drop(state);
+                writers.close();
+                writers.wait().await;
+            })
+            .run_until(signal)
             .await
-            .is_err()
-        {
-            tracing::warn!("writers did not finish within the shutdown timeout");
-        }
-        tracing::info!("ingest-gateway stopped");
-        outcome
+            .map_err(anyhow::Error::from)
+    }
+
+    /// `build`, then `run_until`: what the binary runs.
+    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Self::build(config).await?.run_until(signal).await
     }
 }
 
-fn spawn_background(
-    tracker: &TaskTracker,
-    config: &Config,
-    state: &AppState,
-    stop: &CancellationToken,
-) {
-    let (store, queue) = (state.store.clone(), state.queue.clone());
-    tracker.spawn(maintenance::relay_outbox(
-        store.clone(),
-        queue.clone(),
-        config.outbox_relay_interval,
-        stop.clone(),
-    ));
-    tracker.spawn(maintenance::maintain_partitions(
-        store.clone(),
-        config.partition_days_ahead,
-        stop.clone(),
-    ));
-    tracker.spawn(maintenance::purge_idempotency_keys(
-        store.clone(),
-        config.idempotency_retention,
-        stop.clone(),
-    ));
+impl ServiceConfig for Config {
+    fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
 }
 
 /// Pings PostgreSQL and Redis at once.
-pub(crate) async fn ping_dependencies(store: &Store, queue: &Queue) -> Dependencies {
-    let (postgres, redis) = tokio::join!(store.ping(), queue.ping());
-    Dependencies {
-        postgres: postgres.is_ok(),
-        redis: redis.is_ok(),
-    }
-}
-
-fn num_cpus() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
+    Dependencies::check(store.ping(), queue.ping()).await
 }

@@ -22,7 +22,7 @@ mod search;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use anyhow::Context;
 use eventflow_auth::Authenticator;
 use eventflow_domain::{AddressPolicy, SecretString};
@@ -30,20 +30,18 @@ use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClien
 use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
 use eventflow_queue::{Queue, QueueSettings};
 use eventflow_runtime::api_error;
+use eventflow_runtime::config::ServiceSettings;
 use eventflow_runtime::fallback::RouteTable;
 use eventflow_runtime::internal_auth::AttachInternalToken;
-use eventflow_runtime::metrics::{Metrics, RequestMetrics, metrics_route};
-use eventflow_runtime::serve::{
-    Dependencies, HealthChecks, Listeners, drain_servers, stop_when_done,
-};
+use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
 use eventflow_store::{PoolSettings, Store};
+use tonic::server::NamedService;
+use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
 use tonic::transport::Channel;
 use utoipa_actix_web::AppExt;
 
 use crate::pagination::PageLimits;
-use tokio_util::sync::CancellationToken;
-use tonic::server::NamedService;
 
 pub use crate::config::Config;
 use crate::grpc::QueryGrpc;
@@ -60,7 +58,6 @@ pub(crate) type Dispatcher =
 pub(crate) struct AppState {
     store: Store,
     queue: Queue,
-    metrics: Metrics,
     authenticator: Authenticator,
     admin_token: Option<SecretString>,
     dispatcher: Dispatcher,
@@ -73,15 +70,9 @@ pub(crate) struct AppState {
     endpoint_allow_nets: AddressPolicy,
 }
 
-impl AppState {
-    /// Pings PostgreSQL and Redis at once.
-    pub async fn ping_dependencies(&self) -> Dependencies {
-        let (postgres, redis) = tokio::join!(self.store.ping(), self.queue.ping());
-        Dependencies {
-            postgres: postgres.is_ok(),
-            redis: redis.is_ok(),
-        }
-    }
+/// Pings PostgreSQL and Redis at once.
+async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
+    Dependencies::check(store.ping(), queue.ping()).await
 }
 
 /// A query API with its connections made and its listeners bound, not yet serving.
@@ -95,6 +86,8 @@ impl Application {
     /// Connects to PostgreSQL and Redis, checks both answer, and binds both
     /// listeners; serves nothing yet.
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // First: a taken port fails the build before anything connects or spawns.
+        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         let pool = PoolSettings {
             max_connections: config.service.database_pool_size,
             acquire_timeout: config.service.database_timeout,
@@ -149,10 +142,7 @@ impl Application {
             scans: ScanGate::new(config.max_concurrent_scans, config.service.database_timeout),
             store,
             queue,
-            metrics: Metrics::install(),
         });
-
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
         Ok(Self {
             config,
             state,
@@ -179,94 +169,47 @@ impl Application {
             state,
             listeners,
         } = self;
-        // Every fallible step comes before anything is spawned, so an early
-        // return leaves nothing running.
-        let reflection = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(eventflow_proto::FILE_DESCRIPTOR_SET)
-            .build_v1()
-            .context("cannot build gRPC reflection")?;
-        // Cancelled by the signal, or by a server that stops on its own.
-        let stop = CancellationToken::new();
-        let stop_grpc = CancellationToken::new();
-
-        let http_state = web::Data::from(state.clone());
-        let metrics = state.metrics.clone();
         let openapi = web::Data::new(http::docs::OpenApiJson(openapi_document(
             config.max_page_limit,
         )?));
-        let route_table = Arc::new(route_table());
+        let (store, queue) = (state.store.clone(), state.queue.clone());
+        let ping = move || ping_dependencies(store.clone(), queue.clone());
+        let http_state = web::Data::from(state.clone());
         let cors_origins = config.cors_allowed_origins.clone();
-        let http_server = HttpServer::new(move || {
-            let (app, _) = App::new()
-                .into_utoipa_app()
-                .configure(http::api)
-                .split_for_parts();
-            app.app_data(http_state.clone())
-                .app_data(openapi.clone())
-                .app_data(api_error::json_config())
-                .app_data(api_error::query_config())
-                .app_data(api_error::path_config())
-                .wrap(cors(&cors_origins))
-                .wrap(RequestMetrics)
-                .configure(http::operational)
-                .service(metrics_route(metrics.clone()))
-                .default_service(route_table.fallback())
-        })
-        .workers(http_workers())
-        .keep_alive(eventflow_runtime::serve::HTTP_KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(config.service.shutdown_timeout.as_secs())
-        .listen(listeners.http)
-        .context("cannot serve HTTP")?
-        .run();
-
-        let (reporter, health_service) = tonic_health::server::health_reporter();
-        let pinged = state.clone();
-        let health =
-            HealthChecks::start(reporter, QueryServiceServer::<QueryGrpc>::NAME, move || {
-                let state = pinged.clone();
-                async move { state.ping_dependencies().await }
+        Service::new(SERVICE_NAME, listeners, &config.service, ping)
+            .http(route_table(), move || {
+                let (app, _) = App::new()
+                    .into_utoipa_app()
+                    .configure(http::api)
+                    .split_for_parts();
+                app.app_data(http_state.clone())
+                    .app_data(openapi.clone())
+                    .app_data(api_error::json_config())
+                    .app_data(api_error::query_config())
+                    .app_data(api_error::path_config())
+                    .wrap(cors(&cors_origins))
+                    .configure(http::operational)
             })
-            .await;
-        let http_handle = http_server.handle();
-        let http_task = tokio::spawn(stop_when_done(stop.clone(), http_server));
+            .grpc(
+                QueryServiceServer::<QueryGrpc>::NAME,
+                Routes::new(QueryServiceServer::new(QueryGrpc::new(state))),
+                eventflow_proto::FILE_DESCRIPTOR_SET,
+            )
+            .run_until(signal)
+            .await
+            .map_err(anyhow::Error::from)
+    }
 
-        let grpc_server = tonic::transport::Server::builder()
-            .add_service(health_service)
-            .add_service(reflection)
-            .add_service(QueryServiceServer::new(QueryGrpc::new(state.clone())))
-            .serve_with_incoming_shutdown(
-                tonic::transport::server::TcpIncoming::from(listeners.grpc),
-                stop_grpc.clone().cancelled_owned(),
-            );
-        let grpc_task = tokio::spawn(stop_when_done(stop.clone(), grpc_server));
-        tracing::info!(http_addr = %listeners.http_addr, grpc_addr = %listeners.grpc_addr, "query-api serving");
-
-        tokio::select! {
-            () = signal => tracing::info!("shutting down: draining requests in flight"),
-            () = stop.cancelled() => tracing::error!("a server stopped on its own, shutting down"),
-        }
-        health.stop().await;
-        stop_grpc.cancel();
-
-        let outcome = drain_servers(
-            http_handle,
-            http_task,
-            grpc_task,
-            config.service.shutdown_timeout,
-        )
-        .await
-        .map_err(anyhow::Error::from);
-        tracing::info!("query-api stopped");
-        outcome
+    /// `build`, then `run_until`: what the binary runs.
+    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+        Self::build(config).await?.run_until(signal).await
     }
 }
 
-/// One HTTP worker per CPU core: the dashboard's reads land here.
-fn http_workers() -> usize {
-    std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(2)
+impl ServiceConfig for Config {
+    fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
 }
 
 /// The OpenAPI document of every `/v1` route.
@@ -289,7 +232,8 @@ pub fn openapi_document(max_page_limit: u32) -> anyhow::Result<String> {
 }
 
 /// Every path and method served: the documented API and the operational
-/// routes, so that any other method answers 405.
+/// routes (with those every service has, added by `Service::http`), so that
+/// any other method answers 405.
 fn route_table() -> RouteTable {
     let document = openapi();
     let documented = document

@@ -10,8 +10,6 @@ use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
-use tracing::Instrument;
-use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::error::ApiError;
 use crate::group_commit::CommitError;
@@ -75,8 +73,7 @@ pub async fn post_event(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let span = request_span(&request, "ingest event");
-    async move {
+    async {
         let principal = authenticate(&request, &state).await?;
         let body = read_json_body(&request, body, state.limits.max_event_bytes).await?;
         let event_in: EventIn = parse_json(&body, Shape::Event, "")?;
@@ -95,7 +92,6 @@ pub async fn post_event(
         record_accepted(1);
         Ok(HttpResponse::Accepted().json(accepted))
     }
-    .instrument(span)
     .await
     .inspect_err(record_failure)
 }
@@ -107,8 +103,7 @@ pub async fn post_batch(
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let span = request_span(&request, "ingest batch");
-    async move {
+    async {
         let principal = authenticate(&request, &state).await?;
         if request.headers().contains_key("idempotency-key") {
             return Err(ApiError::invalid(
@@ -165,22 +160,8 @@ pub async fn post_batch(
             results,
         }))
     }
-    .instrument(span)
     .await
     .inspect_err(record_failure)
-}
-
-/// A span for the request, continuing the producer's trace when it sent a `traceparent`.
-fn request_span(request: &HttpRequest, name: &'static str) -> tracing::Span {
-    let span = tracing::info_span!(
-        "http request",
-        otel.name = name,
-        http.route = %request.path(),
-        project_id = tracing::field::Empty,
-        api_key_id = tracing::field::Empty,
-    );
-    let _ = span.set_parent(telemetry::extract_remote_context(request.headers()));
-    span
 }
 
 async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Principal, ApiError> {
@@ -190,9 +171,6 @@ async fn authenticate(request: &HttpRequest, state: &AppState) -> Result<Princip
         .and_then(|value| value.to_str().ok());
     let principal = state.authenticator.authenticate(authorization).await?;
     principal.require(Scope::Ingest)?;
-    let span = tracing::Span::current();
-    span.record("project_id", tracing::field::display(principal.project_id));
-    span.record("api_key_id", tracing::field::display(principal.key_id));
     Ok(principal)
 }
 

@@ -1,8 +1,7 @@
-//! The HTTP edge: `POST /v1/events`, `POST /v1/events/batch`, and the
-//! operational routes every service has.
+//! The HTTP edge: `POST /v1/events` and `POST /v1/events/batch` (the
+//! operational routes every service has come from `eventflow_runtime::serve`).
 
 mod events;
-mod health;
 
 use actix_web::web;
 use eventflow_runtime::fallback::RouteTable;
@@ -13,10 +12,7 @@ pub use events::{BatchResponse, EventAccepted, ItemResult};
 pub fn routes(config: &mut web::ServiceConfig) {
     config
         .service(events::post_event)
-        .service(events::post_batch)
-        .service(health::healthz)
-        .service(health::readyz)
-        .service(health::metrics);
+        .service(events::post_batch);
 }
 
 /// The paths and methods [`routes`] serves, so that other methods answer 405.
@@ -24,7 +20,4 @@ pub fn route_table() -> RouteTable {
     RouteTable::new()
         .route("/v1/events", &["POST"])
         .route("/v1/events/batch", &["POST"])
-        .route("/healthz", &["GET"])
-        .route("/readyz", &["GET"])
-        .route("/metrics", &["GET"])
 }

@@ -260,7 +260,6 @@ fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
     )
 )]
 #[post("/v1/api-keys")]
-#[tracing::instrument(skip_all)]
 pub async fn create_api_key(
     caller: Caller,
     body: web::Json<ApiKeyIn>,
@@ -297,7 +296,6 @@ pub async fn create_api_key(
     )
 )]
 #[get("/v1/api-keys")]
-#[tracing::instrument(skip_all)]
 pub async fn list_api_keys(
     caller: Caller,
     params: web::Query<ApiKeyListParams>,

@@ -418,7 +418,6 @@ async fn refresh_dispatcher_cache(state: &AppState, project_id: ProjectId) {
     )
 )]
 #[post("/v1/endpoints")]
-#[tracing::instrument(skip_all)]
 pub async fn create_endpoint(
     caller: Caller,
     body: web::Json<EndpointIn>,
@@ -456,7 +455,6 @@ pub async fn create_endpoint(
     )
 )]
 #[get("/v1/endpoints")]
-#[tracing::instrument(skip_all)]
 pub async fn list_endpoints(
     caller: Caller,
     params: web::Query<PageParams>,

@@ -6,7 +6,6 @@ mod deliveries;
 pub mod docs;
 pub(crate) mod endpoints;
 mod events;
-mod health;
 mod projects;
 mod stats;
 
@@ -24,26 +23,21 @@ pub fn api(config: &mut ServiceConfig) {
         .configure(stats::register);
 }
 
-/// The paths [`operational`] serves (GET only), and `/metrics`.
-pub const OPERATIONAL_PATHS: [&str; 7] = [
-    "/healthz",
-    "/readyz",
-    "/metrics",
+/// The paths [`operational`] serves (GET only).
+pub const OPERATIONAL_PATHS: [&str; 4] = [
     "/openapi.json",
     "/docs",
     "/docs/swagger-ui-bundle.js",
     "/docs/swagger-ui.css",
 ];
 
-/// Registers the undocumented routes: probes, the documentation itself, and
+/// Registers the undocumented routes: the documentation itself, and
 /// the gateway's ingest paths, which answer a 405 (only GET is served here)
 /// naming the right service.
 pub fn operational(config: &mut web::ServiceConfig) {
     config
         .route("/v1/events", web::post().to(ingest_is_on_the_gateway))
         .route("/v1/events/batch", web::post().to(ingest_is_on_the_gateway))
-        .service(health::healthz)
-        .service(health::readyz)
         .service(docs::openapi_json)
         .service(docs::docs_page)
         .service(docs::docs_script)

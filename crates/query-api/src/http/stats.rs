@@ -236,14 +236,12 @@ impl StatsParams {
     )
 )]
 #[get("/v1/stats")]
-#[tracing::instrument(skip_all, fields(project_id))]
 pub async fn get_stats(
     caller: Caller,
     params: web::Query<StatsParams>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    tracing::Span::current().record("project_id", tracing::field::display(project_id));
     let request = params.validate(OffsetDateTime::now_utc())?;
     if let Some(endpoint_id) = request.endpoint_id {
         // Another project's endpoint is as unknown as a missing one.
