@@ -125,7 +125,7 @@ export async function testSend(form: FormData) {
 export async function recoverEndpoint(form: FormData) {
   const id = str(form, "id");
   const since = localInputToRfc3339(str(form, "since"), Number(str(form, "tz") || "0"));
-  if (!since) fail(`/endpoints/${id}`, { status: 400, title: "Choose a time to recover from" });
+  if (!since) fail(`/endpoints/${id}`, { status: 422, title: "Choose a time to recover from" });
   const r = await api<{ scheduled: number }>("POST", `/v1/endpoints/${encodeURIComponent(id)}/recover`, { since });
   if (!r.ok) fail(`/endpoints/${id}`, r.problem);
   redirect(`/endpoints/${id}?recovered=${r.data.scheduled}`);
@@ -137,7 +137,7 @@ export async function replayEvent(form: FormData) {
   const id = str(form, "id");
   const mode = str(form, "mode");
   const endpoint_ids = mode === "chosen" ? form.getAll("endpoint_ids").map(String) : [];
-  if (mode === "chosen" && endpoint_ids.length === 0) fail(`/events/${id}`, { status: 400, title: "Choose at least one endpoint to replay to" });
+  if (mode === "chosen" && endpoint_ids.length === 0) fail(`/events/${id}`, { status: 422, title: "Choose at least one endpoint to replay to" });
   const r = await api<{ scheduled: number }>("POST", `/v1/events/${encodeURIComponent(id)}/replay`, endpoint_ids.length ? { endpoint_ids } : undefined);
   if (!r.ok) fail(`/events/${id}`, r.problem);
   redirect(`/events/${id}?replayed=${r.data.scheduled}`);

@@ -63,13 +63,13 @@ export function qs(params: Record<string, string | number | undefined | null>): 
 
 /**
  * Finds out what a credential may do: the operator token lists keys only with a
- * project (400), an admin key lists its own (200), other keys get 403, a wrong one 401.
+ * project (422 naming project_id), an admin key lists its own (200), other keys get 403, a wrong one 401.
  */
 export async function probeCredential(key: string): Promise<{ valid: false; reason: string } | { valid: true; operator: boolean; admin: boolean; read: boolean }> {
   const admin = await callApi<unknown>(key, "GET", "/v1/api-keys?limit=1");
   if (admin.status === 401) return { valid: false, reason: "invalid" };
   if (admin.status === 503) return { valid: false, reason: "unreachable" };
-  const operator = !admin.ok && admin.status === 400 && admin.problem.errors?.some((e) => e.field === "project_id") === true;
+  const operator = !admin.ok && admin.status === 422 && admin.problem.errors?.some((e) => e.field === "project_id") === true;
   if (operator) return { valid: true, operator: true, admin: true, read: false };
   const read = await callApi<unknown>(key, "GET", "/v1/endpoints?limit=1");
   if (read.status === 401) return { valid: false, reason: "invalid" };

@@ -1,8 +1,10 @@
 //! Errors at the edge: one table from an error kind to an HTTP status and a gRPC code, and the
 //! RFC 9457 `application/problem+json` body every client sees.
 //!
-//! Each service keeps its own `ApiError` and decides its [`ErrorKind`]; this module turns that
-//! into a [`Problem`] for HTTP or a [`tonic::Status`] for gRPC. Over gRPC the status carries the
+//! Each service keeps its own `ApiError`, implements [`EdgeError`] on it (its [`ErrorKind`] and
+//! the problem a client reads) and calls [`edge_error!`]; this module turns that into a
+//! [`Problem`] for HTTP or a [`tonic::Status`] for gRPC, and logs the cause chain of a 5xx once,
+//! here, at the edge. Over gRPC the status carries the
 //! kind's code, the detail as its message, and the whole problem as JSON in the binary metadata
 //! entry [`PROBLEM_METADATA_KEY`] (binary because a detail may hold non-ASCII text). The
 //! extractor configs make actix's own extraction errors problem+json too.
@@ -150,6 +152,32 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// Returns the refusal of `field` (empty: the request as a whole) with `message`.
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> FieldError {
+        FieldError {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Returns "invalid request: type is required; payload must be a JSON object", the detail of a
+/// validation problem; a field error without a field is its message alone.
+pub fn describe(errors: &[FieldError]) -> String {
+    let described: Vec<String> = errors
+        .iter()
+        .map(|error| {
+            if error.field.is_empty() {
+                error.message.clone()
+            } else {
+                format!("{} {}", error.field, error.message)
+            }
+        })
+        .collect();
+    format!("invalid request: {}", described.join("; "))
+}
+
 /// An RFC 9457 problem details body.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Problem {
@@ -185,6 +213,39 @@ impl Problem {
     /// Returns the opaque 500 problem; the caller logs the cause chain.
     pub fn internal() -> Problem {
         Problem::new(ErrorKind::Internal, "internal", "internal error")
+    }
+
+    /// Returns the 422 of a well-formed request whose values are refused, naming each field:
+    /// the same in every service.
+    pub fn validation(errors: Vec<FieldError>) -> Problem {
+        Problem::new(ErrorKind::Unprocessable, "validation", describe(&errors)).with_errors(errors)
+    }
+
+    /// Returns the 400 of a body that is not JSON at all (a syntax error, a truncated body).
+    pub fn malformed_json(cause: impl fmt::Display) -> Problem {
+        Problem::new(
+            ErrorKind::BadRequest,
+            "malformed-json",
+            format!("request body is not valid json: {cause}"),
+        )
+    }
+
+    /// Returns the 413 of a body larger than `limit` bytes.
+    pub fn payload_too_large(limit: usize) -> Problem {
+        Problem::new(
+            ErrorKind::PayloadTooLarge,
+            "payload-too-large",
+            format!("request body is larger than the limit of {limit} bytes"),
+        )
+    }
+
+    /// Returns the 415 of a body that is not `application/json`.
+    pub fn unsupported_media_type() -> Problem {
+        Problem::new(
+            ErrorKind::UnsupportedMediaType,
+            "unsupported-media-type",
+            "content type must be application/json",
+        )
     }
 
     /// Adds the offending fields.
@@ -268,41 +329,46 @@ impl From<Problem> for tonic::Status {
     }
 }
 
-/// Turns a JSON body extraction error into a problem+json 400, 413 or 415.
+/// Returns the offending fields of the problem a gRPC status carries; none when it carries no
+/// problem, or one without fields.
+pub fn field_errors_of(status: &tonic::Status) -> Vec<FieldError> {
+    #[derive(serde::Deserialize)]
+    struct Fields {
+        #[serde(default)]
+        errors: Vec<FieldError>,
+    }
+    status
+        .metadata()
+        .get_bin(PROBLEM_METADATA_KEY)
+        .and_then(|value| value.to_bytes().ok())
+        .and_then(|json| serde_json::from_slice::<Fields>(&json).ok())
+        .map(|fields| fields.errors)
+        .unwrap_or_default()
+}
+
+/// Turns a JSON body extraction error into the problem the ingest gateway answers for the same
+/// failure: 400 for a body that is not JSON, 422 for JSON of the wrong shape, 413, 415.
 pub fn json_error_handler(error: JsonPayloadError, _request: &HttpRequest) -> actix_web::Error {
     let problem = match &error {
         JsonPayloadError::OverflowKnownLength { limit, .. }
-        | JsonPayloadError::Overflow { limit } => Problem::new(
-            ErrorKind::PayloadTooLarge,
-            "payload-too-large",
-            format!("the body exceeds the limit of {limit} bytes"),
-        ),
-        JsonPayloadError::ContentType => Problem::new(
-            ErrorKind::UnsupportedMediaType,
-            "unsupported-media-type",
-            "the body must be application/json",
-        ),
-        JsonPayloadError::Deserialize(cause) => match field_error(&cause.to_string(), "") {
-            // A field the request does not take, or lacks: name it, in the contract's words.
-            Some(error) => Problem::new(
-                ErrorKind::BadRequest,
-                "invalid-body",
-                "the body's fields do not match this request",
-            )
-            .with_errors(vec![error]),
-            None => Problem::new(
-                ErrorKind::BadRequest,
-                "invalid-json",
-                format!("invalid JSON body: {cause}"),
-            ),
-        },
-        other => Problem::new(
-            ErrorKind::BadRequest,
-            "invalid-body",
-            format!("cannot read the body: {other}"),
-        ),
+        | JsonPayloadError::Overflow { limit } => Problem::payload_too_large(*limit),
+        JsonPayloadError::ContentType => Problem::unsupported_media_type(),
+        JsonPayloadError::Deserialize(cause) => json_body_problem(cause),
+        other => Problem::malformed_json(format!("could not read the body: {other}")),
     };
     InternalError::from_response(error, problem.to_response()).into()
+}
+
+/// Returns the problem of a body serde_json refused: 400 when it is not JSON at all, a 422
+/// validation problem when it is JSON of the wrong shape (naming the field when serde does).
+pub fn json_body_problem(cause: &serde_json::Error) -> Problem {
+    if cause.classify() != serde_json::error::Category::Data {
+        return Problem::malformed_json(cause);
+    }
+    // A field the request does not take, or lacks: named in the contract's words.
+    let refused = field_error(&cause.to_string(), "")
+        .unwrap_or_else(|| FieldError::new("body", cause.to_string()));
+    Problem::validation(vec![refused])
 }
 
 /// serde's refusal of an object's fields, in the contract's words: the field
@@ -331,28 +397,137 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().error_handler(json_error_handler)
 }
 
-/// Returns a `QueryConfig` whose errors are problem+json 400s.
+/// Returns a `QueryConfig` whose errors are validation problems (422): a parameter the route
+/// does not take, or a value of the wrong type, as the gateway answers for a body's fields.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|error: QueryPayloadError, _request| {
-        let problem = Problem::new(
-            ErrorKind::BadRequest,
-            "invalid-query",
-            format!("invalid query string: {}", innermost_message(&error)),
-        );
+        let message = innermost_message(&error);
+        let refused =
+            field_error(&message, "").unwrap_or_else(|| FieldError::new("", message.clone()));
+        let problem = Problem::validation(vec![refused]);
         InternalError::from_response(error, problem.to_response()).into()
     })
 }
 
-/// Returns a `PathConfig` whose errors are problem+json 400s.
+/// Returns a `PathConfig` whose errors are problem+json 400s naming the path parameter: a
+/// typed id (`web::Path<EventId>`) that does not parse is not a resource of this API at all.
 pub fn path_config() -> web::PathConfig {
-    web::PathConfig::default().error_handler(|error: PathError, _request| {
-        let problem = Problem::new(
-            ErrorKind::BadRequest,
-            "invalid-path",
-            format!("invalid path parameter: {}", innermost_message(&error)),
-        );
+    web::PathConfig::default().error_handler(|error: PathError, request| {
+        // Every route takes at most one parameter, so the one named is the one refused.
+        let field = request
+            .match_info()
+            .iter()
+            .next()
+            .map(|(name, _)| name.to_owned())
+            .unwrap_or_default();
+        let errors = vec![FieldError::new(field, innermost_message(&error))];
+        let problem = Problem::new(ErrorKind::BadRequest, "invalid-request", describe(&errors))
+            .with_errors(errors);
         InternalError::from_response(error, problem.to_response()).into()
     })
+}
+
+/// Displays an error and each of its sources, outermost first: "outer: inner: root". A log
+/// field of `%error` alone drops the sources, and `?error` buries them in `Debug` noise.
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(cause) = source {
+            write!(f, ": {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+/// A service's edge error: what kind of failure it is and what a client reads. The provided
+/// methods give every service the same answers: a 500 is opaque, a 5xx's cause chain is logged
+/// once (here, not at each layer it passed), a 503 says when to retry. Call [`edge_error!`]
+/// for the `ResponseError` and `From<_> for tonic::Status` implementations.
+pub trait EdgeError: std::error::Error + Sized {
+    /// Returns the kind of failure, which decides the HTTP status and the gRPC code.
+    fn kind(&self) -> ErrorKind;
+
+    /// Returns the problem a client reads; never called for [`ErrorKind::Internal`], whose
+    /// problem is [`Problem::internal`].
+    fn client_problem(&self) -> Problem;
+
+    /// Returns the extra headers of the answer (gRPC metadata entries over gRPC): by default
+    /// `Retry-After: 1` on a 503.
+    fn headers(&self) -> Vec<(&'static str, String)> {
+        if self.kind() == ErrorKind::Unavailable {
+            vec![("retry-after", "1".to_owned())]
+        } else {
+            Vec::new()
+        }
+    }
+
+    /// Returns true when the cause was logged where it happened (once for many requests, say),
+    /// so that the edge does not log it again.
+    fn cause_logged_elsewhere(&self) -> bool {
+        false
+    }
+
+    /// Returns the problem document; logs the cause chain of a 5xx.
+    fn problem(&self) -> Problem {
+        let kind = self.kind();
+        let server_fault = matches!(kind, ErrorKind::Internal | ErrorKind::Unavailable);
+        if server_fault && !self.cause_logged_elsewhere() {
+            let error = ErrorChain(self);
+            if kind == ErrorKind::Internal {
+                tracing::error!(%error, "request failed");
+            } else {
+                tracing::warn!(%error, "request failed: a dependency is unavailable");
+            }
+        }
+        match kind {
+            ErrorKind::Internal => Problem::internal(),
+            _ => self.client_problem(),
+        }
+    }
+
+    /// Returns the HTTP answer: the problem with its status and headers.
+    fn to_response(&self) -> HttpResponse {
+        self.problem().to_response_with(&self.headers())
+    }
+
+    /// Returns the gRPC answer: the kind's code, the problem in metadata, and the headers as
+    /// metadata entries.
+    fn to_status(&self) -> tonic::Status {
+        let mut status = tonic::Status::from(self.problem());
+        for (name, value) in self.headers() {
+            if let Ok(value) = value.parse() {
+                status.metadata_mut().insert(name, value);
+            }
+        }
+        status
+    }
+}
+
+/// Implements `actix_web::ResponseError` and `From<$error> for tonic::Status` through the
+/// type's [`EdgeError`] implementation, so a handler returns `Result<_, $error>` on either edge.
+#[macro_export]
+macro_rules! edge_error {
+    ($error:ty) => {
+        impl $crate::__macro_support::actix_web::ResponseError for $error {
+            fn status_code(&self) -> $crate::__macro_support::actix_web::http::StatusCode {
+                $crate::api_error::EdgeError::kind(self).http_status()
+            }
+
+            fn error_response(&self) -> $crate::__macro_support::actix_web::HttpResponse {
+                $crate::api_error::EdgeError::to_response(self)
+            }
+        }
+
+        impl ::core::convert::From<$error> for $crate::__macro_support::tonic::Status {
+            fn from(error: $error) -> Self {
+                $crate::api_error::EdgeError::to_status(&error)
+            }
+        }
+    };
 }
 
 /// A problem+json 404 for `App::default_service(web::to(eventflow_runtime::api_error::not_found))`,
@@ -391,6 +566,7 @@ mod tests {
     }
 
     #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
     struct Page {
         #[allow(dead_code)]
         limit: u32,
@@ -556,16 +732,20 @@ mod tests {
 
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(content_type, PROBLEM_CONTENT_TYPE);
-        assert_eq!(body["type"], "https://eventflow.dev/problems/invalid-json");
+        assert_eq!(
+            body["type"],
+            "https://eventflow.dev/problems/malformed-json"
+        );
         assert_eq!(body["status"], 400);
     }
 
     #[actix_web::test]
-    async fn a_json_body_of_the_wrong_shape_is_a_problem_400() {
+    async fn a_json_body_of_the_wrong_shape_is_a_validation_problem_422() {
         let (status, content_type, body) =
             call(post("/things/1?limit=5").set_json(json!({"title": "a"}))).await;
 
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["type"], "https://eventflow.dev/problems/validation");
         assert_eq!(content_type, PROBLEM_CONTENT_TYPE);
         // Named in the contract's words, not serde's ("missing field `name`").
         assert_eq!(
@@ -603,23 +783,75 @@ mod tests {
     }
 
     #[actix_web::test]
-    async fn a_bad_query_string_is_a_problem_400() {
+    async fn a_bad_query_string_is_a_validation_problem_422() {
         let (status, content_type, body) =
             call(post("/things/1?limit=many").set_json(json!({"name": "a"}))).await;
 
-        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(content_type, PROBLEM_CONTENT_TYPE);
-        assert_eq!(body["type"], "https://eventflow.dev/problems/invalid-query");
+        assert_eq!(body["type"], "https://eventflow.dev/problems/validation");
     }
 
     #[actix_web::test]
-    async fn a_bad_path_parameter_is_a_problem_400() {
+    async fn an_unknown_query_parameter_is_named() {
+        let (status, _, body) =
+            call(post("/things/1?limit=5&colour=red").set_json(json!({"name": "a"}))).await;
+
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["errors"][0]["field"], "colour", "{body}");
+    }
+
+    #[actix_web::test]
+    async fn a_bad_path_parameter_is_a_problem_400_naming_it() {
         let (status, content_type, body) =
             call(post("/things/one?limit=5").set_json(json!({"name": "a"}))).await;
 
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(content_type, PROBLEM_CONTENT_TYPE);
-        assert_eq!(body["type"], "https://eventflow.dev/problems/invalid-path");
+        assert_eq!(
+            body["type"],
+            "https://eventflow.dev/problems/invalid-request"
+        );
+        assert_eq!(body["errors"][0]["field"], "number", "{body}");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("could not load the thing")]
+    struct Outer(#[source] std::io::Error);
+
+    impl EdgeError for Outer {
+        fn kind(&self) -> ErrorKind {
+            ErrorKind::Unavailable
+        }
+
+        fn client_problem(&self) -> Problem {
+            Problem::new(ErrorKind::Unavailable, "unavailable", "try again")
+        }
+    }
+
+    edge_error!(Outer);
+
+    #[test]
+    fn an_error_chain_names_every_cause() {
+        let error = Outer(std::io::Error::other("connection refused"));
+
+        assert_eq!(
+            ErrorChain(&error).to_string(),
+            "could not load the thing: connection refused"
+        );
+    }
+
+    #[test]
+    fn an_edge_error_answers_with_its_kind_and_says_when_to_retry() {
+        let error = Outer(std::io::Error::other("connection refused"));
+
+        let response = ResponseError::error_response(&error);
+        let status = tonic::Status::from(Outer(std::io::Error::other("connection refused")));
+
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers().get("retry-after").unwrap(), "1");
+        assert_eq!(status.code(), tonic::Code::Unavailable);
+        assert_eq!(status.metadata().get("retry-after").unwrap(), "1");
     }
 
     #[actix_web::test]

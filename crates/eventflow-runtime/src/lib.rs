@@ -21,3 +21,11 @@ pub mod serve;
 pub mod shutdown;
 pub mod telemetry;
 pub mod tls;
+
+/// What [`api_error::edge_error!`](crate::edge_error) expands to, so that a service using the
+/// macro needs neither actix-web nor tonic as a dependency of its own for it.
+#[doc(hidden)]
+pub mod __macro_support {
+    pub use actix_web;
+    pub use tonic;
+}

@@ -298,51 +298,65 @@ impl Extractor for GrpcMetadata<'_> {
     }
 }
 
+/// Collects what a log layer writes, for tests that check what was logged: pass it to
+/// `tracing_subscriber::fmt().with_writer(..)` (or a layer's) and read it back.
+#[derive(Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogCapture {
+    /// Returns everything written so far.
+    pub fn text(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .map(|bytes| bytes.clone())
+            .unwrap_or_else(|poisoned| poisoned.into_inner().clone());
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Returns each line written so far as JSON (for a JSON layer); a line that is not JSON
+    /// is a string.
+    pub fn lines(&self) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .map(|line| {
+                serde_json::from_str(line)
+                    .unwrap_or_else(|_| serde_json::Value::String(line.to_owned()))
+            })
+            .collect()
+    }
+}
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> MakeWriter<'a> for LogCapture {
+    type Writer = LogCapture;
+
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use std::io;
-    use std::sync::{Arc, Mutex};
-
     use tracing::info_span;
 
     use super::*;
 
     const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-
-    /// Collects everything the log layer writes.
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-
-    impl Captured {
-        fn lines(&self) -> Vec<serde_json::Value> {
-            let bytes = self.0.lock().unwrap().clone();
-            String::from_utf8(bytes)
-                .unwrap()
-                .lines()
-                .map(|line| serde_json::from_str(line).unwrap())
-                .collect()
-        }
-    }
-
-    impl io::Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl<'a> MakeWriter<'a> for Captured {
-        type Writer = Captured;
-
-        fn make_writer(&'a self) -> Self::Writer {
-            self.clone()
-        }
-    }
 
     fn is_hex(value: &serde_json::Value, len: usize) -> bool {
         value.as_str().is_some_and(|id| {
@@ -355,7 +369,7 @@ mod tests {
 
     #[test]
     fn json_lines_inside_a_span_carry_its_trace_and_span_ids() {
-        let captured = Captured::default();
+        let captured = LogCapture::default();
         let provider = SdkTracerProvider::builder().build();
         let log_layer = json_log_layer(EnvFilter::new("info"), captured.clone());
         let subscriber = subscriber(Some(log_layer), provider.tracer("test"));
@@ -379,7 +393,7 @@ mod tests {
 
     #[test]
     fn json_lines_in_a_continued_trace_carry_the_remote_trace_id() {
-        let captured = Captured::default();
+        let captured = LogCapture::default();
         let provider = SdkTracerProvider::builder().build();
         let log_layer = json_log_layer(EnvFilter::new("info"), captured.clone());
         let subscriber = subscriber(Some(log_layer), provider.tracer("test"));

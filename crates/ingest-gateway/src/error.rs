@@ -1,18 +1,14 @@
-//! Every way an ingest request can fail, mapped once to problem+json for HTTP
-//! and to a status for gRPC.
+//! Every way an ingest request can fail, and what a client reads of each; the
+//! runtime's [`EdgeError`] turns it into problem+json for HTTP and a status
+//! for gRPC.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use eventflow_domain::{EventId, RateLimit};
 use eventflow_queue::RateDecision;
-use eventflow_runtime::api_error::{ErrorKind, FieldError, Problem};
+use eventflow_runtime::api_error::{EdgeError, ErrorKind, FieldError, Problem, describe};
 
 use crate::group_commit::CommitError;
 use crate::ingest::IngestError;
 use eventflow_auth::AuthError;
-
-/// Seconds a client should wait before retrying while PostgreSQL is unreachable.
-const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -24,7 +20,7 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("request body is not valid json: {0}")]
     MalformedJson(String),
-    #[error("{}", describe_fields(.0))]
+    #[error("{}", describe(.0))]
     Invalid(Vec<FieldError>),
     #[error("idempotency key was already used for event {existing} with a different request")]
     IdempotencyKeyReused { existing: EventId },
@@ -35,21 +31,6 @@ pub enum ApiError {
     },
     #[error("the event was not stored: {0}")]
     Commit(CommitError),
-}
-
-/// "type is required; payload must be a JSON object", for the problem's detail.
-fn describe_fields(errors: &[FieldError]) -> String {
-    let described: Vec<String> = errors
-        .iter()
-        .map(|error| {
-            if error.field.is_empty() {
-                error.message.clone()
-            } else {
-                format!("{} {}", error.field, error.message)
-            }
-        })
-        .collect();
-    format!("invalid request: {}", described.join("; "))
 }
 
 impl From<IngestError> for ApiError {
@@ -64,13 +45,25 @@ impl From<IngestError> for ApiError {
 impl ApiError {
     /// Returns a 422 for one field.
     pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
+        Self::Invalid(vec![FieldError::new(field, message)])
     }
 
-    pub fn kind(&self) -> ErrorKind {
+    fn slug(&self) -> &'static str {
+        match self {
+            Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
+                "unauthenticated"
+            }
+            Self::Auth(AuthError::MissingScope(_)) => "missing-scope",
+            Self::IdempotencyKeyReused { .. } => "idempotency-key-reused",
+            Self::RateLimited { .. } => "rate-limited",
+            Self::Commit(CommitError::EventRefused { .. }) => "event-refused",
+            _ => "unavailable",
+        }
+    }
+}
+
+impl EdgeError for ApiError {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
                 ErrorKind::Unauthenticated
@@ -89,45 +82,18 @@ impl ApiError {
         }
     }
 
-    fn slug(&self) -> &'static str {
+    fn client_problem(&self) -> Problem {
         match self {
-            Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
-                "unauthenticated"
-            }
-            Self::Auth(AuthError::MissingScope(_)) => "missing-scope",
-            Self::UnsupportedMediaType => "unsupported-media-type",
-            Self::PayloadTooLarge { .. } => "payload-too-large",
-            Self::MalformedJson(_) => "malformed-json",
-            Self::Invalid(_) => "validation",
-            Self::IdempotencyKeyReused { .. } => "idempotency-key-reused",
-            Self::RateLimited { .. } => "rate-limited",
-            Self::Commit(CommitError::EventRefused { .. }) => "event-refused",
-            Self::Auth(AuthError::Store(_)) | Self::Commit(_) => match self.kind() {
-                ErrorKind::Unavailable => "unavailable",
-                _ => "internal",
-            },
+            Self::UnsupportedMediaType => Problem::unsupported_media_type(),
+            Self::PayloadTooLarge { limit } => Problem::payload_too_large(*limit),
+            Self::MalformedJson(cause) => Problem::malformed_json(cause),
+            Self::Invalid(errors) => Problem::validation(errors.clone()),
+            _ => Problem::new(self.kind(), self.slug(), self.to_string()),
         }
     }
 
-    /// The problem document; 5xx are opaque and their cause is logged instead.
-    pub fn problem(&self) -> Problem {
-        match self.kind() {
-            ErrorKind::Internal => {
-                tracing::error!(error = ?self, "request failed");
-                Problem::internal()
-            }
-            kind => {
-                let problem = Problem::new(kind, self.slug(), self.to_string());
-                match self {
-                    Self::Invalid(errors) => problem.with_errors(errors.clone()),
-                    _ => problem,
-                }
-            }
-        }
-    }
-
-    /// Extra headers: `Retry-After` and `RateLimit-*` where they apply.
-    pub fn headers(&self) -> Vec<(&'static str, String)> {
+    /// `Retry-After` and `RateLimit-*` where they apply.
+    fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             Self::RateLimited { decision, limit } => {
                 let retry_after = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
@@ -145,32 +111,16 @@ impl ApiError {
                     ),
                 ]
             }
-            _ if self.kind() == ErrorKind::Unavailable => {
-                vec![("retry-after", UNAVAILABLE_RETRY_AFTER_SECS.to_string())]
-            }
+            _ if self.kind() == ErrorKind::Unavailable => vec![("retry-after", "1".to_owned())],
             _ => Vec::new(),
         }
     }
-}
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.kind().http_status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        self.problem().to_response_with(&self.headers())
+    /// A group commit's writer logs its batch's failure once, with its cause,
+    /// for every request of the batch.
+    fn cause_logged_elsewhere(&self) -> bool {
+        matches!(self, Self::Commit(_))
     }
 }
 
-impl From<ApiError> for tonic::Status {
-    fn from(error: ApiError) -> Self {
-        let mut status: tonic::Status = error.problem().into();
-        for (name, value) in error.headers() {
-            if let Ok(value) = value.parse() {
-                status.metadata_mut().insert(name, value);
-            }
-        }
-        status
-    }
-}
+eventflow_runtime::edge_error!(ApiError);

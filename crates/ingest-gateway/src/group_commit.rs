@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventflow_queue::{Queue, StreamEntry};
+use eventflow_runtime::api_error::ErrorChain;
 use eventflow_store::{InsertOutcome, NewEvent, StatsDelta, StatsWriter, Store, StoreError};
 use tokio::sync::{Mutex, mpsc, oneshot};
 use tokio_util::task::TaskTracker;
@@ -208,7 +209,7 @@ impl Writer {
                 Err(error) => error,
             };
             if range.len() > 1 && error.may_be_one_events_fault() {
-                tracing::warn!(error = ?error, events = range.len(), "group commit refused, storing its halves apart");
+                tracing::warn!(error = %ErrorChain(&error), events = range.len(), "group commit refused, storing its halves apart");
                 metrics::counter!("eventflow_group_commit_splits_total").increment(1);
                 let middle = range.start + range.len() / 2;
                 pending.push(middle..range.end);
@@ -217,9 +218,9 @@ impl Writer {
             }
             let kind = error.kind();
             if matches!(kind, CommitError::EventRefused { .. }) {
-                tracing::warn!(error = ?error, event_id = %events[range.start].id, "database refused an event's data");
+                tracing::warn!(error = %ErrorChain(&error), event_id = %events[range.start].id, "database refused an event's data");
             } else {
-                tracing::error!(error = ?error, events = range.len(), "group commit failed");
+                tracing::error!(error = %ErrorChain(&error), events = range.len(), "group commit failed");
             }
             let failed: Vec<std::ops::Range<usize>> = if error.may_be_one_events_fault() {
                 vec![range]
@@ -269,7 +270,7 @@ impl Writer {
             return;
         };
         metrics::counter!("eventflow_stream_append_failures_total").increment(entries.len() as u64);
-        tracing::warn!(error = %error, events = entries.len(), "stream append failed, recording events in the outbox");
+        tracing::warn!(error = %ErrorChain(&error), events = entries.len(), "stream append failed, recording events in the outbox");
         let unpublished: Vec<_> = entries
             .iter()
             .map(|entry| (entry.event_id, entry.project_id))
@@ -280,7 +281,7 @@ impl Writer {
             .await
         {
             // Still committed: the dispatcher's recovery scan finds events that never reached the stream.
-            tracing::error!(error = %error, events = entries.len(), "could not record unpublished events in the outbox");
+            tracing::error!(error = %ErrorChain(&error), events = entries.len(), "could not record unpublished events in the outbox");
         }
     }
 
@@ -317,5 +318,81 @@ fn reply_in_order(replies: Vec<(usize, Reply)>, outcomes: Vec<EventResult>) {
     for (count, reply) in replies {
         let mine: Vec<EventResult> = outcomes.by_ref().take(count).collect();
         let _ = reply.send(Ok(mine));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use eventflow_domain::{EventId, EventType, ProjectId};
+    use eventflow_queue::QueueSettings;
+    use eventflow_runtime::telemetry::LogCapture;
+    use eventflow_store::PoolSettings;
+    use time::OffsetDateTime;
+
+    use super::*;
+
+    fn event() -> NewEvent {
+        let now = OffsetDateTime::now_utc();
+        NewEvent {
+            id: EventId::new(),
+            project_id: ProjectId::new(),
+            event_type: EventType::parse("order.created").unwrap(),
+            payload: "{}".to_owned(),
+            idempotency: None,
+            occurred_at: now,
+            received_at: now,
+            traceparent: None,
+        }
+    }
+
+    // One thread, so the writer task logs to this test's subscriber.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_failed_commit_logs_its_root_cause_once() {
+        // A port nothing listens on: PostgreSQL refuses the connection.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let settings = PoolSettings {
+            max_connections: 1,
+            acquire_timeout: Duration::from_secs(2),
+        };
+        let store =
+            Store::connect(&format!("postgres://postgres@{closed}/none"), &settings).unwrap();
+        let queue = Queue::connect(&QueueSettings {
+            redis_url: eventflow_test_support::redis_url(),
+            key_prefix: eventflow_test_support::unique_redis_prefix(),
+            connections: 1,
+            command_timeout: Duration::from_secs(2),
+        })
+        .await
+        .unwrap();
+        let logs = LogCapture::default();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(logs.clone())
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let tracker = TaskTracker::new();
+        let committer = GroupCommitter::start(
+            store,
+            queue,
+            GroupCommitSettings {
+                writers: 1,
+                max_events: 10,
+                timeout: Duration::from_secs(5),
+            },
+            &tracker,
+        );
+
+        let outcomes = committer.commit(vec![event(), event()]).await.unwrap();
+
+        assert_eq!(
+            outcomes,
+            vec![Err(CommitError::Unavailable), Err(CommitError::Unavailable)]
+        );
+        let logs = logs.text();
+        assert_eq!(logs.matches("group commit failed").count(), 1, "{logs}");
+        assert!(logs.contains("Connection refused"), "{logs}");
     }
 }

@@ -7,7 +7,7 @@ use eventflow_domain::{
     check_payload_depth, parse_rfc3339,
 };
 use eventflow_queue::{Queue, RateDecision};
-use eventflow_runtime::api_error::FieldError;
+use eventflow_runtime::api_error::{ErrorChain, FieldError};
 use eventflow_store::{InsertOutcome, NewEvent};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
@@ -252,6 +252,20 @@ impl Ingestor {
             .collect())
     }
 
+    /// Commits one event and returns its outcome, once it is durable.
+    pub async fn ingest_one(
+        &self,
+        principal: &Principal,
+        event: ValidEvent,
+        traceparent: Option<String>,
+    ) -> Result<Accepted, IngestError> {
+        self.ingest(principal, vec![event], traceparent)
+            .await?
+            .into_iter()
+            .next()
+            .ok_or(IngestError::Commit(CommitError::Rejected))
+    }
+
     /// Fails open: when Redis cannot answer, events are still accepted, since
     /// PostgreSQL, not the limiter, decides whether an event is safe.
     async fn charge_rate_limit(
@@ -270,7 +284,7 @@ impl Ingestor {
             Ok(_) => Ok(()),
             Err(error) => {
                 metrics::counter!("eventflow_rate_limiter_errors_total").increment(1);
-                tracing::warn!(error = %error, "rate limiter unavailable, admitting the request");
+                tracing::warn!(error = %ErrorChain(&error), "rate limiter unavailable, admitting the request");
                 Ok(())
             }
         }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use eventflow_queue::{Queue, StreamEntry};
+use eventflow_runtime::api_error::ErrorChain;
 use eventflow_store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -56,7 +57,7 @@ pub async fn relay_outbox(store: Store, queue: Queue, interval: Duration, stop: 
                     break;
                 }
                 Err(error) => {
-                    tracing::debug!(error = ?error, "outbox relay failed, will retry");
+                    tracing::debug!(error = %ErrorChain(&error), "outbox relay failed, will retry");
                     break;
                 }
             }
@@ -71,7 +72,9 @@ pub async fn maintain_partitions(store: Store, days_ahead: i32, stop: Cancellati
         match store.ensure_partitions(days_ahead).await {
             Ok(0) => {}
             Ok(created) => tracing::info!(created, "created partitions"),
-            Err(error) => tracing::warn!(error = ?error, "could not create partitions"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "could not create partitions")
+            }
         }
     })
     .await;
@@ -83,7 +86,9 @@ pub async fn purge_idempotency_keys(store: Store, retention: Duration, stop: Can
         match store.purge_idempotency_keys(retention).await {
             Ok(0) => {}
             Ok(purged) => tracing::info!(purged, "purged expired idempotency keys"),
-            Err(error) => tracing::warn!(error = ?error, "could not purge idempotency keys"),
+            Err(error) => {
+                tracing::warn!(error = %ErrorChain(&error), "could not purge idempotency keys")
+            }
         }
     })
     .await;

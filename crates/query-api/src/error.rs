@@ -1,10 +1,11 @@
-//! Every way a query-api request can fail, mapped once to problem+json (HTTP)
-//! and to a status (gRPC). 5xx answers are opaque; their cause is logged.
+//! Every way a query-api request can fail, and what a client reads of each;
+//! the runtime's [`EdgeError`] turns it into problem+json (HTTP) and a status
+//! (gRPC). 5xx answers are opaque; their cause is logged.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, ResponseError};
 use eventflow_auth::AuthError;
-use eventflow_runtime::api_error::{ErrorKind, FieldError, Problem};
+use eventflow_runtime::api_error::{
+    EdgeError, ErrorKind, FieldError, Problem, describe, field_errors_of, json_body_problem,
+};
 use eventflow_store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,56 +16,71 @@ pub enum ApiError {
     Forbidden(String),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// A well-formed request whose values are refused (a bad field, a time
+    /// range out of bounds or reversed): 422, as in the gateway.
     #[error("{}", describe(.0))]
     Invalid(Vec<FieldError>),
-    /// Well-formed values the request cannot be served with (a time range
-    /// out of bounds or reversed): 422.
-    #[error("{}", describe(.0))]
-    OutOfRange(Vec<FieldError>),
     #[error("{0}")]
     Conflict(String),
+    /// A body the runtime's JSON rules refused (not JSON: 400; the wrong
+    /// shape: 422), as the extractor refuses a `web::Json` body.
+    #[error("{}", .0.detail)]
+    Body(Problem),
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("the dispatcher did not accept the request: {0}")]
-    Dispatcher(#[from] tonic::Status),
+    Dispatcher(tonic::Status),
     #[error("too many searches are waiting; try again shortly")]
     Busy,
     #[error("{0}")]
     Internal(String),
 }
 
-fn describe(errors: &[FieldError]) -> String {
-    let described: Vec<String> = errors
-        .iter()
-        .map(|error| {
-            if error.field.is_empty() {
-                error.message.clone()
-            } else {
-                format!("{} {}", error.field, error.message)
+/// Maps a failed `DispatchControl` call: NOT_FOUND is a 404 (the dispatcher
+/// scopes every call to the project), INVALID_ARGUMENT a 422, an unreachable
+/// dispatcher a 503.
+impl From<tonic::Status> for ApiError {
+    fn from(status: tonic::Status) -> Self {
+        match status.code() {
+            tonic::Code::InvalidArgument => match field_errors_of(&status) {
+                errors if errors.is_empty() => Self::invalid("", status.message()),
+                errors => Self::Invalid(errors),
+            },
+            // The client's timeout expired (this service cancels nothing itself).
+            tonic::Code::Cancelled => {
+                Self::Dispatcher(tonic::Status::unavailable(status.message()))
             }
-        })
-        .collect();
-    format!("invalid request: {}", described.join("; "))
+            _ => Self::Dispatcher(status),
+        }
+    }
 }
 
 impl ApiError {
-    /// A 400 naming one field.
-    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
-        Self::Invalid(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
+    /// Parses a JSON body read by hand (an optional one, say), refusing it as
+    /// a `web::Json` extractor would.
+    pub fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Self> {
+        serde_json::from_slice(body).map_err(|error| Self::Body(json_body_problem(&error)))
     }
 
     /// A 422 naming one field.
-    pub fn out_of_range(field: &str, message: impl Into<String>) -> Self {
-        Self::OutOfRange(vec![FieldError {
-            field: field.to_owned(),
-            message: message.into(),
-        }])
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
     }
 
-    pub fn kind(&self) -> ErrorKind {
+    fn slug(&self) -> &'static str {
+        match self.kind() {
+            ErrorKind::Unauthenticated => "unauthenticated",
+            ErrorKind::Forbidden => "forbidden",
+            ErrorKind::NotFound => "not-found",
+            ErrorKind::Conflict => "conflict",
+            ErrorKind::Unavailable => "unavailable",
+            _ => "internal",
+        }
+    }
+}
+
+impl EdgeError for ApiError {
+    fn kind(&self) -> ErrorKind {
         match self {
             Self::Auth(AuthError::Missing | AuthError::Invalid | AuthError::Expired(_)) => {
                 ErrorKind::Unauthenticated
@@ -74,13 +90,12 @@ impl ApiError {
                 ErrorKind::Unavailable
             }
             Self::Store(StoreError::NotFound { .. }) | Self::NotFound(_) => ErrorKind::NotFound,
-            Self::Invalid(_) => ErrorKind::BadRequest,
-            Self::OutOfRange(_) => ErrorKind::Unprocessable,
+            Self::Invalid(_) => ErrorKind::Unprocessable,
             Self::Busy => ErrorKind::Unavailable,
             Self::Conflict(_) => ErrorKind::Conflict,
+            Self::Body(problem) => problem.kind(),
             Self::Dispatcher(status) => match status.code() {
                 tonic::Code::NotFound => ErrorKind::NotFound,
-                tonic::Code::InvalidArgument => ErrorKind::BadRequest,
                 tonic::Code::Unavailable | tonic::Code::DeadlineExceeded => ErrorKind::Unavailable,
                 _ => ErrorKind::Internal,
             },
@@ -90,64 +105,26 @@ impl ApiError {
         }
     }
 
-    fn slug(&self) -> &'static str {
-        match self.kind() {
-            ErrorKind::Unauthenticated => "unauthenticated",
-            ErrorKind::Forbidden => "forbidden",
-            ErrorKind::NotFound => "not-found",
-            ErrorKind::BadRequest | ErrorKind::Unprocessable => "invalid-request",
-            ErrorKind::Conflict => "conflict",
-            ErrorKind::Unavailable => "unavailable",
-            _ => "internal",
+    fn client_problem(&self) -> Problem {
+        match self {
+            Self::Invalid(errors) => Problem::validation(errors.clone()),
+            Self::Body(problem) => problem.clone(),
+            // Which dependency failed, and how, is for the log.
+            _ if self.kind() == ErrorKind::Unavailable && !matches!(self, Self::Busy) => {
+                Problem::new(
+                    ErrorKind::Unavailable,
+                    "unavailable",
+                    "a dependency is unavailable; retry later",
+                )
+            }
+            _ => Problem::new(self.kind(), self.slug(), self.to_string()),
         }
     }
 
-    /// The problem document; 5xx are opaque and their cause is logged instead.
-    pub fn problem(&self) -> Problem {
-        match self.kind() {
-            ErrorKind::Internal => {
-                tracing::error!(error = ?self, "request failed");
-                Problem::internal()
-            }
-            ErrorKind::Unavailable => Problem::new(
-                ErrorKind::Unavailable,
-                "unavailable",
-                match self {
-                    Self::Busy => self.to_string(),
-                    _ => "a dependency is unavailable; retry later".to_owned(),
-                },
-            ),
-            kind => {
-                let problem = Problem::new(kind, self.slug(), self.to_string());
-                match self {
-                    Self::Invalid(errors) | Self::OutOfRange(errors) => {
-                        problem.with_errors(errors.clone())
-                    }
-                    _ => problem,
-                }
-            }
-        }
+    /// A full scan gate is load, not a fault: nothing to log.
+    fn cause_logged_elsewhere(&self) -> bool {
+        matches!(self, Self::Busy)
     }
 }
 
-impl ResponseError for ApiError {
-    fn status_code(&self) -> StatusCode {
-        self.kind().http_status()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let retry_after = [("retry-after", "1".to_owned())];
-        let headers: &[(&str, String)] = if self.kind() == ErrorKind::Unavailable {
-            &retry_after
-        } else {
-            &[]
-        };
-        self.problem().to_response_with(headers)
-    }
-}
-
-impl From<ApiError> for tonic::Status {
-    fn from(error: ApiError) -> Self {
-        error.problem().into()
-    }
-}
+eventflow_runtime::edge_error!(ApiError);

@@ -20,6 +20,19 @@ pub struct PageParams {
     pub cursor: Option<String>,
 }
 
+/// `limit` and `cursor` as text, for the searches that check every
+/// parameter together (`crate::search`), so that both can be named.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page (1 to the server's maximum).
+    #[param(value_type = Option<u32>, minimum = 1)]
+    pub limit: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
 /// A validated page request.
 #[derive(Debug, Clone, Copy)]
 pub struct PageRequest {
@@ -36,7 +49,7 @@ pub struct PageLimits {
 }
 
 impl PageParams {
-    /// Checks `limit` and decodes `cursor`; 400 naming the field otherwise.
+    /// Checks `limit` and decodes `cursor`; 422 naming the field otherwise.
     pub fn validate(&self, limits: PageLimits) -> Result<PageRequest, ApiError> {
         let limit = self.limit.unwrap_or(limits.default);
         if limit == 0 || limit > limits.max {
@@ -52,13 +65,30 @@ impl PageParams {
 
 /// One page of a list.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Page<T: ToSchema> {
+pub struct Page<T> {
     pub data: Vec<T>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     pub next_cursor: Option<String>,
 }
 
-impl<T: ToSchema> Page<T> {
+impl<T> Page<T> {
+    /// Returns the page with each item turned into what the edge shows.
+    pub fn map<U>(self, show: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            data: self.data.into_iter().map(show).collect(),
+            next_cursor: self.next_cursor,
+        }
+    }
+
+    /// Returns the page with each item turned into what the edge shows, or
+    /// the first item that cannot be.
+    pub fn try_map<U, E>(self, show: impl FnMut(T) -> Result<U, E>) -> Result<Page<U>, E> {
+        Ok(Page {
+            data: self.data.into_iter().map(show).collect::<Result<_, _>>()?,
+            next_cursor: self.next_cursor,
+        })
+    }
+
     /// Builds a page from `rows` fetched with `limit + 1`, so a next page is
     /// known to exist only when there is one; `id` gives a row's id.
     pub fn from_rows(mut rows: Vec<T>, request: PageRequest, id: impl Fn(&T) -> Uuid) -> Self {
@@ -99,7 +129,7 @@ mod tests {
     };
 
     #[test]
-    fn cursors_round_trip_and_garbage_is_a_400() {
+    fn cursors_round_trip_and_garbage_is_a_422() {
         let id = Uuid::now_v7();
         let params = PageParams {
             limit: None,
@@ -119,7 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn limits_outside_the_range_are_a_400() {
+    fn limits_outside_the_range_are_a_422() {
         for limit in [0, 501] {
             let params = PageParams {
                 limit: Some(limit),

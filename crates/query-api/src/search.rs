@@ -2,7 +2,7 @@
 //!
 //! Both edges hand their parameters over as text, as they received them, so
 //! they are parsed and validated once, here: every bad one is named in one
-//! 400 (INVALID_ARGUMENT over gRPC). Every read is scoped to the caller's
+//! 422 (INVALID_ARGUMENT over gRPC). Every read is scoped to the caller's
 //! project, so another project's id is simply not found. Lists are newest
 //! first and paginated by id (see `pagination`): a cursor is the last id of a
 //! page and the next page reads strictly older ids, so new events never shift
@@ -18,11 +18,10 @@ use eventflow_store::{
     AttemptRecord, DeliverySearch, DeliveryState, DeliveryStatus, EventSearch, EventSummary,
     StoredEvent,
 };
-use uuid::Uuid;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::pagination::{PageLimits, PageParams, PageRequest, encode_cursor};
+use crate::pagination::{Page, PageLimits, PageParams, PageRequest};
 
 /// The parameters of an event search, as text.
 #[derive(Debug, Default, Clone, Copy)]
@@ -51,26 +50,12 @@ pub struct PageText<'a> {
     pub cursor: Option<&'a str>,
 }
 
-/// One page of a list: its items and the cursor of the next page, if any.
-#[derive(Debug)]
-pub struct Paged<T> {
-    pub items: Vec<T>,
-    pub next_cursor: Option<String>,
-}
-
-impl<T> Paged<T> {
-    /// Builds a page from rows fetched with `limit + 1`.
-    fn from_rows(mut rows: Vec<T>, page: PageRequest, id: impl Fn(&T) -> Uuid) -> Self {
-        let limit = page.limit as usize;
-        let next_cursor = if rows.len() > limit {
-            rows.truncate(limit);
-            rows.last().map(|row| encode_cursor(id(row)))
-        } else {
-            None
-        };
+impl<'a> PageText<'a> {
+    /// Returns the page parameters of a query, as it received them.
+    pub fn of(limit: &'a Option<String>, cursor: &'a Option<String>) -> Self {
         Self {
-            items: rows,
-            next_cursor,
+            limit: limit.as_deref(),
+            cursor: cursor.as_deref(),
         }
     }
 }
@@ -182,7 +167,7 @@ fn parse_bool(raw: &str) -> Result<bool, ()> {
     }
 }
 
-/// Parses the id of a resource named in a path (or a request field): 400 when
+/// Parses the id of a resource named in a request field: 422 when
 /// it is not an id of that kind at all.
 pub fn parse_id<T, E: Display>(
     field: &str,
@@ -213,7 +198,7 @@ pub async fn list_events(
     state: &AppState,
     project_id: ProjectId,
     params: EventListParams<'_>,
-) -> Result<Paged<EventSummary>, ApiError> {
+) -> Result<Page<EventSummary>, ApiError> {
     let mut checks = Checks::default();
     let event_type = checks.parse("type", params.event_type, EventTypeFilter::parse, |e| {
         format!("must be an event type, a prefix such as order.* or * ({e})")
@@ -255,16 +240,15 @@ pub async fn list_events(
         let _turn = state.scans.enter().await?;
         Ok(state.store.search_events(project_id, &search).await?)
     },)?;
-    Ok(Paged::from_rows(rows, page, |event| event.id.uuid()))
+    Ok(Page::from_rows(rows, page, |event| event.id.uuid()))
 }
 
 /// Returns the project's event with its deliveries.
 pub async fn event(
     state: &AppState,
     project_id: ProjectId,
-    raw_id: &str,
+    id: EventId,
 ) -> Result<(StoredEvent, Vec<DeliveryState>), ApiError> {
-    let id = parse_id("id", raw_id, EventId::parse)?;
     state
         .store
         .event_with_deliveries(project_id, id)
@@ -276,10 +260,9 @@ pub async fn event(
 pub async fn event_deliveries(
     state: &AppState,
     project_id: ProjectId,
-    raw_id: &str,
+    id: EventId,
     page: PageText<'_>,
-) -> Result<Paged<DeliveryState>, ApiError> {
-    let id = parse_id("id", raw_id, EventId::parse)?;
+) -> Result<Page<DeliveryState>, ApiError> {
     let mut checks = Checks::default();
     let page = checks.page(page, state.page_limits);
     checks.finish()?;
@@ -295,7 +278,7 @@ pub async fn event_deliveries(
     if !exists {
         return Err(ApiError::NotFound("event"));
     }
-    Ok(Paged::from_rows(rows, page, |delivery| delivery.id.uuid()))
+    Ok(Page::from_rows(rows, page, |delivery| delivery.id.uuid()))
 }
 
 /// Searches the project's deliveries.
@@ -303,7 +286,7 @@ pub async fn list_deliveries(
     state: &AppState,
     project_id: ProjectId,
     params: DeliveryListParams<'_>,
-) -> Result<Paged<DeliveryState>, ApiError> {
+) -> Result<Page<DeliveryState>, ApiError> {
     let mut checks = Checks::default();
     let endpoint_id = checks.parse(
         "endpoint_id",
@@ -325,16 +308,15 @@ pub async fn list_deliveries(
         let _turn = state.scans.enter().await?;
         Ok(state.store.search_deliveries(project_id, &search).await?)
     },)?;
-    Ok(Paged::from_rows(rows, page, |delivery| delivery.id.uuid()))
+    Ok(Page::from_rows(rows, page, |delivery| delivery.id.uuid()))
 }
 
 /// Returns the project's delivery.
 pub async fn delivery(
     state: &AppState,
     project_id: ProjectId,
-    raw_id: &str,
+    id: DeliveryId,
 ) -> Result<DeliveryState, ApiError> {
-    let id = parse_id("id", raw_id, DeliveryId::parse)?;
     state
         .store
         .project_delivery(project_id, id)
@@ -348,10 +330,9 @@ pub async fn delivery(
 pub async fn list_attempts(
     state: &AppState,
     project_id: ProjectId,
-    (id_field, raw_id): (&str, &str),
+    id: DeliveryId,
     page: PageText<'_>,
-) -> Result<Paged<AttemptRecord>, ApiError> {
-    let id = parse_id(id_field, raw_id, DeliveryId::parse)?;
+) -> Result<Page<AttemptRecord>, ApiError> {
     let mut checks = Checks::default();
     let page = checks.page(page, state.page_limits);
     checks.finish()?;
@@ -368,12 +349,15 @@ pub async fn list_attempts(
     if delivery.is_none() {
         return Err(ApiError::NotFound("delivery"));
     }
-    Ok(Paged::from_rows(rows, page, |attempt| attempt.id.uuid()))
+    Ok(Page::from_rows(rows, page, |attempt| attempt.id.uuid()))
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
+    use crate::pagination::encode_cursor;
 
     const LIMITS: PageLimits = PageLimits {
         default: 50,
@@ -425,10 +409,10 @@ mod tests {
             before: None,
         };
         let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
-        let full = Paged::from_rows(ids.clone(), page, |id| *id);
-        assert_eq!(full.items.len(), 2);
+        let full = Page::from_rows(ids.clone(), page, |id| *id);
+        assert_eq!(full.data.len(), 2);
         assert_eq!(full.next_cursor, Some(encode_cursor(ids[1])));
-        let last = Paged::from_rows(ids[..2].to_vec(), page, |id| *id);
+        let last = Page::from_rows(ids[..2].to_vec(), page, |id| *id);
         assert_eq!(last.next_cursor, None);
     }
 }

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use eventflow_domain::{AddressPolicy, RefusedAddress};
+use eventflow_runtime::api_error::ErrorChain;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use time::OffsetDateTime;
 
@@ -197,7 +198,7 @@ fn classify(error: &reqwest::Error) -> (AttemptOutcome, String) {
         }
         source = cause.source();
     }
-    let description = error_chain(error);
+    let description = ErrorChain(error).to_string();
     if error.is_timeout() {
         (AttemptOutcome::Timeout, description)
     } else if error.is_connect() {
@@ -216,17 +217,6 @@ const REFUSED_TEXT: &str = "refused: not a public address";
 fn refusal_text(refused: &RefusedAddress) -> String {
     tracing::info!(address = %refused.ip, reason = refused.reason, "delivery refused: not a public address");
     REFUSED_TEXT.to_owned()
-}
-
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut description = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
-        description.push_str(": ");
-        description.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    description
 }
 
 /// Resolves names with the system resolver and keeps only allowed addresses.

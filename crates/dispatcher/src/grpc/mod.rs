@@ -15,7 +15,7 @@ use eventflow_proto::dispatch::v1::{
     EndpointRequest, EndpointStateResponse, RecoverEndpointRequest, RefreshEndpointCacheRequest,
     RefreshEndpointCacheResponse, ReplayEventsRequest, RetryDeliveriesRequest, ScheduledResponse,
 };
-use eventflow_runtime::api_error::{ErrorKind, Problem};
+use eventflow_runtime::api_error::{EdgeError, ErrorKind, FieldError, Problem};
 use eventflow_store::{DeliveryState, DeliveryStatus, StoreError};
 use time::OffsetDateTime;
 use tonic::{Request, Response, Status};
@@ -37,7 +37,7 @@ impl DispatchControlGrpc {
         &self,
         project_id: ProjectId,
         raw: &str,
-    ) -> Result<Arc<Endpoint>, Status> {
+    ) -> Result<Arc<Endpoint>, ControlError> {
         let id = parse(raw, "endpoint_id", EndpointId::parse)?;
         self.endpoint_of(project_id, id).await
     }
@@ -46,15 +46,32 @@ impl DispatchControlGrpc {
         &self,
         project_id: ProjectId,
         id: EndpointId,
-    ) -> Result<Arc<Endpoint>, Status> {
+    ) -> Result<Arc<Endpoint>, ControlError> {
         // Control calls follow changes made a moment ago, so they skip the cache.
         self.dispatch.endpoints.refresh(Some(project_id));
         self.dispatch
             .endpoints
             .endpoint(project_id, id)
-            .await
-            .map_err(unavailable)?
-            .ok_or_else(|| not_found(format!("endpoint {id} not found")))
+            .await?
+            .ok_or_else(|| ControlError::NotFound(format!("endpoint {id} not found")))
+    }
+
+    /// Pauses or resumes the endpoint a request names; returns it.
+    async fn set_paused(
+        &self,
+        request: EndpointRequest,
+        paused: bool,
+    ) -> Result<Arc<Endpoint>, ControlError> {
+        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
+        let endpoint = self
+            .project_endpoint(project_id, &request.endpoint_id)
+            .await?;
+        self.dispatch
+            .store
+            .set_endpoint_paused(endpoint.id, paused)
+            .await?;
+        self.dispatch.endpoints.refresh(Some(project_id));
+        Ok(endpoint)
     }
 }
 
@@ -62,16 +79,60 @@ impl DispatchControlGrpc {
 /// bounded (a replay schedules events × endpoints deliveries in one statement).
 pub const MAX_IDS_PER_CALL: usize = 1000;
 
-fn invalid_argument(detail: String) -> Status {
-    Problem::new(ErrorKind::BadRequest, "invalid-argument", detail).into()
+/// Why a control call failed, as the caller reads it.
+#[derive(Debug, thiserror::Error)]
+enum ControlError {
+    /// A field of the request is refused: INVALID_ARGUMENT, with a 422
+    /// validation problem, as every service answers; the message names the
+    /// field first ("event_ids: …"), as it always has.
+    #[error("{}", .0.iter().map(|error| format!("{}: {}", error.field, error.message)).collect::<Vec<_>>().join("; "))]
+    Invalid(Vec<FieldError>),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("dispatch control failed")]
+    Store(#[from] StoreError),
 }
+
+impl ControlError {
+    fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::Invalid(vec![FieldError::new(field, message)])
+    }
+}
+
+impl EdgeError for ControlError {
+    fn kind(&self) -> ErrorKind {
+        match self {
+            Self::Invalid(_) => ErrorKind::Unprocessable,
+            Self::NotFound(_) => ErrorKind::NotFound,
+            Self::Store(error) if error.is_unavailable() => ErrorKind::Unavailable,
+            Self::Store(_) => ErrorKind::Internal,
+        }
+    }
+
+    fn client_problem(&self) -> Problem {
+        match self {
+            Self::Invalid(errors) => {
+                Problem::new(ErrorKind::Unprocessable, "validation", self.to_string())
+                    .with_errors(errors.clone())
+            }
+            Self::NotFound(detail) => Problem::new(ErrorKind::NotFound, "not-found", detail),
+            Self::Store(_) => Problem::new(
+                ErrorKind::Unavailable,
+                "unavailable",
+                "database unavailable",
+            ),
+        }
+    }
+}
+
+eventflow_runtime::edge_error!(ControlError);
 
 fn parse<T, E: std::fmt::Display>(
     raw: &str,
     field: &str,
     parse: impl Fn(&str) -> Result<T, E>,
-) -> Result<T, Status> {
-    parse(raw).map_err(|error| invalid_argument(format!("{field}: {error}")))
+) -> Result<T, ControlError> {
+    parse(raw).map_err(|error| ControlError::invalid(field, error.to_string()))
 }
 
 /// Parses a list of ids: at most [`MAX_IDS_PER_CALL`], none twice (a
@@ -80,43 +141,29 @@ fn parse_ids<T: Eq + Hash + Copy, E: std::fmt::Display>(
     raws: &[String],
     field: &str,
     parse_one: impl Fn(&str) -> Result<T, E>,
-) -> Result<Vec<T>, Status> {
+) -> Result<Vec<T>, ControlError> {
     if raws.len() > MAX_IDS_PER_CALL {
-        return Err(invalid_argument(format!(
-            "{field}: at most {MAX_IDS_PER_CALL} ids per call, got {}",
-            raws.len()
-        )));
+        return Err(ControlError::invalid(
+            field,
+            format!(
+                "at most {MAX_IDS_PER_CALL} ids per call, got {}",
+                raws.len()
+            ),
+        ));
     }
     let mut seen = HashSet::with_capacity(raws.len());
     let mut ids = Vec::with_capacity(raws.len());
     for raw in raws {
         let id = parse(raw, field, &parse_one)?;
         if !seen.insert(id) {
-            return Err(invalid_argument(format!(
-                "{field}: {raw} is listed more than once"
-            )));
+            return Err(ControlError::invalid(
+                field,
+                format!("{raw} is listed more than once"),
+            ));
         }
         ids.push(id);
     }
     Ok(ids)
-}
-
-fn not_found(detail: String) -> Status {
-    Problem::new(ErrorKind::NotFound, "not-found", detail).into()
-}
-
-fn unavailable(error: StoreError) -> Status {
-    tracing::error!(error = ?error, "dispatch control failed");
-    if error.is_unavailable() {
-        Problem::new(
-            ErrorKind::Unavailable,
-            "unavailable",
-            "database unavailable",
-        )
-        .into()
-    } else {
-        Problem::internal().into()
-    }
 }
 
 fn scheduled(count: u64) -> Response<ScheduledResponse> {
@@ -163,7 +210,7 @@ impl DispatchControl for DispatchControlGrpc {
             .store
             .events_by_ids(&event_ids)
             .await
-            .map_err(unavailable)?;
+            .map_err(ControlError::from)?;
         let events: Vec<_> = events
             .into_iter()
             .filter(|event| event.project_id == project_id)
@@ -172,10 +219,11 @@ impl DispatchControl for DispatchControlGrpc {
             let missing = event_ids
                 .iter()
                 .find(|id| !events.iter().any(|event| event.id == **id));
-            return Err(not_found(format!(
+            return Err(ControlError::NotFound(format!(
                 "event {} not found",
                 missing.map(ToString::to_string).unwrap_or_default()
-            )));
+            ))
+            .into());
         }
         let mut states = Vec::new();
         for event in &events {
@@ -183,7 +231,7 @@ impl DispatchControl for DispatchControlGrpc {
                 self.dispatch
                     .matching_endpoints(event)
                     .await
-                    .map_err(unavailable)?
+                    .map_err(ControlError::from)?
             } else {
                 chosen.clone()
             };
@@ -197,7 +245,7 @@ impl DispatchControl for DispatchControlGrpc {
             .store
             .schedule_deliveries(&states)
             .await
-            .map_err(unavailable)?;
+            .map_err(ControlError::from)?;
         Ok(scheduled(states.len() as u64))
     }
 
@@ -214,13 +262,14 @@ impl DispatchControl for DispatchControlGrpc {
             .store
             .requeue_deliveries(project_id, &ids)
             .await
-            .map_err(unavailable)?;
+            .map_err(ControlError::from)?;
         if count < ids.len() as u64 {
-            return Err(not_found(format!(
+            return Err(ControlError::NotFound(format!(
                 "{} of {} deliveries not found",
                 ids.len() as u64 - count,
                 ids.len()
-            )));
+            ))
+            .into());
         }
         Ok(scheduled(count))
     }
@@ -241,7 +290,7 @@ impl DispatchControl for DispatchControlGrpc {
             .store
             .requeue_failed_deliveries(project_id, endpoint.id, since)
             .await
-            .map_err(unavailable)?;
+            .map_err(ControlError::from)?;
         Ok(scheduled(count))
     }
 
@@ -250,17 +299,7 @@ impl DispatchControl for DispatchControlGrpc {
         &self,
         request: Request<EndpointRequest>,
     ) -> Result<Response<EndpointStateResponse>, Status> {
-        let request = request.into_inner();
-        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
-        let endpoint = self
-            .project_endpoint(project_id, &request.endpoint_id)
-            .await?;
-        self.dispatch
-            .store
-            .set_endpoint_paused(endpoint.id, true)
-            .await
-            .map_err(unavailable)?;
-        self.dispatch.endpoints.refresh(Some(project_id));
+        self.set_paused(request.into_inner(), true).await?;
         Ok(Response::new(EndpointStateResponse {
             paused: true,
             released: 0,
@@ -272,23 +311,13 @@ impl DispatchControl for DispatchControlGrpc {
         &self,
         request: Request<EndpointRequest>,
     ) -> Result<Response<EndpointStateResponse>, Status> {
-        let request = request.into_inner();
-        let project_id = parse(&request.project_id, "project_id", ProjectId::parse)?;
-        let endpoint = self
-            .project_endpoint(project_id, &request.endpoint_id)
-            .await?;
-        self.dispatch
-            .store
-            .set_endpoint_paused(endpoint.id, false)
-            .await
-            .map_err(unavailable)?;
-        self.dispatch.endpoints.refresh(Some(project_id));
+        let endpoint = self.set_paused(request.into_inner(), false).await?;
         let released = self
             .dispatch
             .store
             .release_held_deliveries(endpoint.id)
             .await
-            .map_err(unavailable)?;
+            .map_err(ControlError::from)?;
         Ok(Response::new(EndpointStateResponse {
             paused: false,
             released: u32::try_from(released).unwrap_or(u32::MAX),

@@ -4,14 +4,17 @@
 
 use std::time::Duration;
 
-use eventflow_domain::{EventId, format_rfc3339};
+use eventflow_domain::{EndpointId, EventId, ProjectId, format_rfc3339};
 use eventflow_proto::dispatch::v1::{
     EndpointRequest, RecoverEndpointRequest, RefreshEndpointCacheRequest, ReplayEventsRequest,
     RetryDeliveriesRequest,
 };
+use eventflow_runtime::api_error::PROBLEM_METADATA_KEY;
 use eventflow_store::DeliveryStatus;
-use eventflow_test_support::{Received, Reply, WITHIN, WebhookSink, eventually, spawn_gateway};
-use serde_json::json;
+use eventflow_test_support::{
+    Received, Reply, TcpProxy, TestDatabase, WITHIN, WebhookSink, eventually, spawn_gateway,
+};
+use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tonic::Code;
 
@@ -540,6 +543,13 @@ async fn control_calls_with_malformed_ids_answer_invalid_argument() {
             "the message names {field}: {}",
             status.message()
         );
+        // The same validation problem as every service's: 422, each field named.
+        let problem = problem(&status);
+        assert_eq!(problem["type"], "https://eventflow.dev/problems/validation");
+        assert_eq!(problem["title"], "Unprocessable Content");
+        assert_eq!(problem["status"], 422);
+        assert_eq!(problem["errors"][0]["field"], field, "{problem}");
+        assert!(problem["errors"][0]["message"].is_string(), "{problem}");
     }
     let record = gateway.store.endpoint(endpoint.id).await.unwrap();
     assert!(!record.paused);
@@ -591,4 +601,45 @@ async fn a_replay_made_while_an_attempt_is_in_flight_is_not_undone_by_that_attem
         (attempts(&gateway, delivery).await.len() == 2).then_some(())
     })
     .await;
+}
+
+/// The problem document a status carries in its metadata.
+fn problem(status: &tonic::Status) -> Value {
+    let json = status
+        .metadata()
+        .get_bin(PROBLEM_METADATA_KEY)
+        .expect("a problem in the metadata")
+        .to_bytes()
+        .expect("base64 metadata");
+    serde_json::from_slice(&json).expect("a JSON problem")
+}
+
+#[tokio::test]
+async fn a_control_call_while_postgres_is_out_of_reach_answers_unavailable() {
+    let gateway = spawn_gateway().await;
+    let proxy = TcpProxy::start(TestDatabase::server_addr()).await;
+    let database_url = gateway.db.url_through(proxy.addr());
+    let dispatcher = gateway
+        .spawn_dispatcher_with(|config| {
+            config.service.database_url = database_url;
+            config.service.database_timeout = Duration::from_secs(1);
+        })
+        .await;
+    let mut control = control(&dispatcher).await;
+
+    proxy.cut().await;
+    let status = control
+        .pause_endpoint(EndpointRequest {
+            project_id: ProjectId::new().to_string(),
+            endpoint_id: EndpointId::new().to_string(),
+        })
+        .await
+        .expect_err("no database, no answer");
+
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    assert_eq!(
+        problem(&status)["type"],
+        "https://eventflow.dev/problems/unavailable"
+    );
+    assert_eq!(status.metadata().get("retry-after").unwrap(), "1");
 }

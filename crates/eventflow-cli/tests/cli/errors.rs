@@ -136,7 +136,7 @@ async fn an_endpoint_the_api_refuses_is_refused_locally_with_the_apis_reason() {
     ];
     for (options, body, field) in cases {
         let (status, problem) = post_raw(&endpoints, &stack.key, body).await;
-        assert_eq!(status, 400, "{problem}");
+        assert_eq!(status, 422, "{problem}");
         let (api_field, api_reason) = errors_of(&problem)
             .into_iter()
             .next()
@@ -343,7 +343,7 @@ async fn the_query_api_names_an_unknown_field_in_its_errors() {
     )
     .await;
 
-    assert_eq!(status, 400, "{problem}");
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(
         errors_of(&problem),
         [(

@@ -3,13 +3,13 @@
 
 use std::sync::Arc;
 
-use eventflow_domain::{Scope, format_rfc3339};
+use eventflow_domain::Scope;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestService;
 use eventflow_proto::ingest::v1::{
     FieldError as WireFieldError, ItemError, PublishBatchRequest, PublishBatchResponse,
     PublishRequest, PublishResponse, PublishResult, publish_result,
 };
-use eventflow_runtime::api_error::{FieldError, Problem};
+use eventflow_runtime::api_error::{EdgeError, FieldError, Problem};
 use eventflow_runtime::telemetry;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
@@ -17,7 +17,6 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::group_commit::CommitError;
 use crate::ingest::{Accepted, EventFields, ValidEvent, validate_event};
 use eventflow_auth::Principal;
 
@@ -78,20 +77,12 @@ fn request_span<T>(request: &Request<T>, name: &'static str) -> tracing::Span {
 }
 
 fn to_wire(accepted: Accepted) -> Result<PublishResponse, ApiError> {
-    match accepted {
-        Accepted::Stored { id, received_at } => Ok(PublishResponse {
-            id: id.to_string(),
-            duplicate: false,
-            received_at: format_rfc3339(received_at),
-        }),
-        Accepted::Duplicate { id, received_at } => Ok(PublishResponse {
-            id: id.to_string(),
-            duplicate: true,
-            received_at: format_rfc3339(received_at),
-        }),
-        Accepted::KeyConflict { existing } => Err(ApiError::IdempotencyKeyReused { existing }),
-        Accepted::Failed(error) => Err(ApiError::Commit(error)),
-    }
+    let accepted = crate::http::to_response(accepted)?;
+    Ok(PublishResponse {
+        id: accepted.id,
+        duplicate: accepted.duplicate,
+        received_at: accepted.received_at,
+    })
 }
 
 fn item_error(index: usize, problem: Problem) -> PublishResult {
@@ -125,15 +116,11 @@ impl IngestService for IngestGrpc {
             let event = self
                 .validate(request.into_inner(), "")
                 .map_err(ApiError::Invalid)?;
-            let outcomes = self
+            let outcome = self
                 .state
                 .ingestor
-                .ingest(&principal, vec![event], telemetry::current_traceparent())
+                .ingest_one(&principal, event, telemetry::current_traceparent())
                 .await?;
-            let outcome = outcomes
-                .into_iter()
-                .next()
-                .ok_or(ApiError::Commit(CommitError::Rejected))?;
             let response = to_wire(outcome)?;
             metrics::counter!("eventflow_events_accepted_total").increment(1);
             Ok::<_, ApiError>(Response::new(response))

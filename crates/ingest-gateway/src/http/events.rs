@@ -4,7 +4,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use eventflow_domain::{EventId, Scope, format_rfc3339};
-use eventflow_runtime::api_error::{FieldError, Problem};
+use eventflow_runtime::api_error::{EdgeError, FieldError, Problem};
 use eventflow_runtime::telemetry;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -80,14 +80,10 @@ pub async fn post_event(
         let mut fields = event_fields(event_in, "").map_err(ApiError::Invalid)?;
         merge_idempotency_header(&request, &mut fields)?;
         let event = validate_event(fields, "", &state.limits).map_err(ApiError::Invalid)?;
-        let outcomes = state
+        let outcome = state
             .ingestor
-            .ingest(&principal, vec![event], telemetry::current_traceparent())
+            .ingest_one(&principal, event, telemetry::current_traceparent())
             .await?;
-        let outcome = outcomes
-            .into_iter()
-            .next()
-            .ok_or(ApiError::Commit(CommitError::Rejected))?;
         let accepted = to_response(outcome)?;
         record_accepted(1);
         Ok(HttpResponse::Accepted().json(accepted))
@@ -368,8 +364,9 @@ fn item_failed(index: usize, problem: Problem) -> ItemResult {
     }
 }
 
-/// The answer for a committed event; a reused idempotency key is an error.
-fn to_response(accepted: Accepted) -> Result<EventAccepted, ApiError> {
+/// The answer for a committed event (over HTTP and gRPC); a reused
+/// idempotency key is an error.
+pub(crate) fn to_response(accepted: Accepted) -> Result<EventAccepted, ApiError> {
     let (id, received_at, duplicate): (EventId, OffsetDateTime, bool) = match accepted {
         Accepted::Stored { id, received_at } => (id, received_at, false),
         Accepted::Duplicate { id, received_at } => (id, received_at, true),

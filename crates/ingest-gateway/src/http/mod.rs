@@ -6,6 +6,7 @@ mod events;
 use actix_web::web;
 use eventflow_runtime::fallback::RouteTable;
 
+pub(crate) use events::to_response;
 pub use events::{BatchResponse, EventAccepted, ItemResult};
 
 /// Registers every route of the gateway.

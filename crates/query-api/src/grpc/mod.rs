@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use eventflow_domain::{ProjectId, Scope, format_rfc3339};
+use eventflow_domain::{DeliveryId, EventId, ProjectId, Scope, format_rfc3339};
 use eventflow_proto::query::v1::query_service_server::QueryService;
 use eventflow_proto::query::v1::{
     Attempt, Delivery, Event, GetDeliveryRequest, GetEventRequest, GetEventResponse,
@@ -20,7 +20,7 @@ use tonic::{Request, Response, Status};
 
 use crate::AppState;
 use crate::error::ApiError;
-use crate::search::{self, DeliveryListParams, EventListParams, PageText};
+use crate::search::{self, DeliveryListParams, EventListParams, PageText, parse_id};
 
 /// The gRPC face of the query API.
 pub struct QueryGrpc {
@@ -47,6 +47,14 @@ impl QueryGrpc {
 /// Proto3 strings have no "absent": empty is absent.
 fn present(raw: &str) -> Option<&str> {
     (!raw.is_empty()).then_some(raw)
+}
+
+/// The page a list request asks for; `limit` is the request's, as text.
+fn page_text<'a>(limit: &'a Option<String>, cursor: &'a str) -> PageText<'a> {
+    PageText {
+        limit: limit.as_deref(),
+        cursor: present(cursor),
+    }
 }
 
 fn time(at: Option<OffsetDateTime>) -> String {
@@ -112,8 +120,8 @@ impl QueryService for QueryGrpc {
         request: Request<GetEventRequest>,
     ) -> Result<Response<GetEventResponse>, Status> {
         let project_id = self.project(request.metadata()).await?;
-        let (event, deliveries) =
-            search::event(&self.state, project_id, &request.get_ref().id).await?;
+        let id = parse_id("id", &request.get_ref().id, EventId::parse)?;
+        let (event, deliveries) = search::event(&self.state, project_id, id).await?;
         Ok(Response::new(GetEventResponse {
             event: Some(event_message(event)),
             deliveries: deliveries.into_iter().map(delivery_message).collect(),
@@ -135,14 +143,11 @@ impl QueryService for QueryGrpc {
             status: present(&request.status),
             endpoint_id: present(&request.endpoint_id),
             include_payload: request.include_payload.then_some("true"),
-            page: PageText {
-                limit: limit.as_deref(),
-                cursor: present(&request.cursor),
-            },
+            page: page_text(&limit, &request.cursor),
         };
         let page = search::list_events(&self.state, project_id, params).await?;
         Ok(Response::new(ListEventsResponse {
-            events: page.items.into_iter().map(event_summary_message).collect(),
+            events: page.data.into_iter().map(event_summary_message).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
         }))
     }
@@ -153,7 +158,8 @@ impl QueryService for QueryGrpc {
         request: Request<GetDeliveryRequest>,
     ) -> Result<Response<Delivery>, Status> {
         let project_id = self.project(request.metadata()).await?;
-        let delivery = search::delivery(&self.state, project_id, &request.get_ref().id).await?;
+        let id = parse_id("id", &request.get_ref().id, DeliveryId::parse)?;
+        let delivery = search::delivery(&self.state, project_id, id).await?;
         Ok(Response::new(delivery_message(delivery)))
     }
 
@@ -168,14 +174,11 @@ impl QueryService for QueryGrpc {
         let params = DeliveryListParams {
             endpoint_id: present(&request.endpoint_id),
             status: present(&request.status),
-            page: PageText {
-                limit: limit.as_deref(),
-                cursor: present(&request.cursor),
-            },
+            page: page_text(&limit, &request.cursor),
         };
         let page = search::list_deliveries(&self.state, project_id, params).await?;
         Ok(Response::new(ListDeliveriesResponse {
-            deliveries: page.items.into_iter().map(delivery_message).collect(),
+            deliveries: page.data.into_iter().map(delivery_message).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
         }))
     }
@@ -188,19 +191,11 @@ impl QueryService for QueryGrpc {
         let project_id = self.project(request.metadata()).await?;
         let request = request.get_ref();
         let limit = request.limit.map(|limit| limit.to_string());
-        let page = PageText {
-            limit: limit.as_deref(),
-            cursor: present(&request.cursor),
-        };
-        let page = search::list_attempts(
-            &self.state,
-            project_id,
-            ("delivery_id", &request.delivery_id),
-            page,
-        )
-        .await?;
+        let page = page_text(&limit, &request.cursor);
+        let id = parse_id("delivery_id", &request.delivery_id, DeliveryId::parse)?;
+        let page = search::list_attempts(&self.state, project_id, id, page).await?;
         Ok(Response::new(ListAttemptsResponse {
-            attempts: page.items.into_iter().map(attempt_message).collect(),
+            attempts: page.data.into_iter().map(attempt_message).collect(),
             next_cursor: page.next_cursor.unwrap_or_default(),
         }))
     }

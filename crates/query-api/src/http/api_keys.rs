@@ -18,6 +18,7 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::responses::{NeedsManager, NotFound};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -139,14 +140,13 @@ fn target_project(caller: &Caller, requested: Option<&str>) -> Result<ProjectId,
 /// key those of its project (another project's key answers 404).
 async fn managed_key(
     caller: &Caller,
-    raw_id: &str,
+    id: ApiKeyId,
     state: &AppState,
 ) -> Result<ApiKeyRecord, ApiError> {
-    // The scope is checked before the id, so a read key learns nothing.
+    // The scope is checked before the store is read, so a read key learns nothing.
     if let Caller::Key(principal) = caller {
         principal.require(Scope::Admin)?;
     }
-    let id = ApiKeyId::parse(raw_id).map_err(|error| ApiError::invalid("id", error.to_string()))?;
     let record = state.store.api_key(id).await?;
     match caller {
         Caller::Key(principal) if principal.project_id != record.project_id => {
@@ -253,9 +253,8 @@ fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
     request_body = ApiKeyIn,
     responses(
         (status = 201, description = "created; `key` is shown only here", body = CreatedApiKeyOut),
-        (status = 400, description = "invalid project, name or scopes", content_type = "application/problem+json"),
-        (status = 401, description = "no or invalid credentials"),
-        (status = 403, description = "neither the operator nor an `admin` key, or an `admin` key asked for a scope it lacks itself or an expiry past its own", content_type = "application/problem+json"),
+        (status = 422, description = "invalid project, name, scopes or expiry"),
+        (status = 403, description = "neither the operator nor an `admin` key, or an `admin` key asked for a scope it lacks itself or an expiry past its own"),
         (status = 404, description = "no such project (or another project's)"),
     )
 )]
@@ -290,8 +289,7 @@ pub async fn create_api_key(
     params(ApiKeyListParams),
     responses(
         (status = 200, description = "OK", body = Page<ApiKeyOut>),
-        (status = 400, description = "bad project_id, limit or cursor", content_type = "application/problem+json"),
-        (status = 403, description = "neither the operator nor an `admin` key"),
+        NeedsManager,
         (status = 404, description = "another project"),
     )
 )]
@@ -326,19 +324,18 @@ pub async fn list_api_keys(
     params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 200, description = "OK", body = ApiKeyOut),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "neither the operator nor an `admin` key"),
-        (status = 404, description = "no such key (or another project's)"),
+        NeedsManager,
+        NotFound,
     )
 )]
 #[get("/v1/api-keys/{id}")]
 #[tracing::instrument(skip_all, fields(key_id = %id))]
 pub async fn get_api_key(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<ApiKeyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = managed_key(&caller, &id, &state).await?;
+    let record = managed_key(&caller, id.into_inner(), &state).await?;
     Ok(HttpResponse::Ok().json(ApiKeyOut::from(record)))
 }
 
@@ -349,19 +346,18 @@ pub async fn get_api_key(
     params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 204, description = "revoked"),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "neither the operator nor an `admin` key"),
-        (status = 404, description = "no such key (or another project's)"),
+        NeedsManager,
+        NotFound,
     )
 )]
 #[delete("/v1/api-keys/{id}")]
 #[tracing::instrument(skip_all, fields(key_id = %id))]
 pub async fn revoke_api_key(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<ApiKeyId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let record = managed_key(&caller, &id, &state).await?;
+    let record = managed_key(&caller, id.into_inner(), &state).await?;
     state.store.revoke_api_key(record.id).await?;
     tracing::info!(project_id = %record.project_id, key_id = %record.id, "api key revoked");
     Ok(HttpResponse::NoContent().finish())
@@ -383,7 +379,7 @@ mod tests {
     fn fields(error: ApiError) -> Vec<String> {
         match error {
             ApiError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("expected a 400, got {other:?}"),
+            other => panic!("expected a 422, got {other:?}"),
         }
     }
 

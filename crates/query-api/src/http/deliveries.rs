@@ -11,11 +11,12 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::responses::{NeedsAdmin, NeedsRead, NotFound, ViaDispatcher};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pagination::Page;
-use crate::search::{self, DeliveryListParams, PageText, parse_id};
+use crate::pagination::{Page, PageQuery};
+use crate::search::{self, DeliveryListParams, PageText};
 
 /// Registers this module's routes (collected into the OpenAPI document).
 pub fn register(config: &mut ServiceConfig) {
@@ -37,18 +38,6 @@ pub struct DeliveryListQuery {
     #[param(value_type = Option<String>, pattern = "^(pending|succeeded|failed|refused)$")]
     pub status: Option<String>,
     /// Deliveries per page (1 to the server's maximum).
-    #[param(value_type = Option<u32>, minimum = 1)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
-/// The query of `GET /v1/deliveries/{id}/attempts`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct AttemptListQuery {
-    /// Attempts per page (1 to the server's maximum).
     #[param(value_type = Option<u32>, minimum = 1)]
     pub limit: Option<String>,
     /// The `next_cursor` of the previous page.
@@ -96,18 +85,6 @@ impl From<DeliveryState> for DeliveryOut {
     }
 }
 
-/// The query of `GET /v1/events/{id}/deliveries`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct EventDeliveryListQuery {
-    /// Deliveries per page (1 to the server's maximum).
-    #[param(value_type = Option<u32>, minimum = 1)]
-    pub limit: Option<String>,
-    /// The `next_cursor` of the previous page.
-    pub cursor: Option<String>,
-}
-
 /// One attempt to deliver.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct AttemptOut {
@@ -151,28 +128,13 @@ pub struct Scheduled {
     pub scheduled: u32,
 }
 
-/// Maps a failed `DispatchControl` call: NOT_FOUND is a 404 (the dispatcher
-/// scopes every call to the project), an unreachable dispatcher a 503.
-pub(super) fn dispatcher_error(status: tonic::Status) -> ApiError {
-    match status.code() {
-        tonic::Code::NotFound => ApiError::Dispatcher(status),
-        tonic::Code::InvalidArgument => ApiError::invalid("", status.message()),
-        // The client's timeout expired (this service cancels nothing itself).
-        tonic::Code::Cancelled => {
-            ApiError::Dispatcher(tonic::Status::unavailable(status.message()))
-        }
-        _ => ApiError::Dispatcher(status),
-    }
-}
-
 /// Lists the caller's deliveries, newest first.
 #[utoipa::path(
     tag = "deliveries",
     params(DeliveryListQuery),
     responses(
         (status = 200, description = "one page of deliveries", body = Page<DeliveryOut>),
-        (status = 400, description = "a parameter is invalid (each is named)", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `read` scope"),
+        NeedsRead,
         (status = 404, description = "`endpoint_id` is not one of the caller's endpoints"),
     )
 )]
@@ -186,16 +148,10 @@ pub async fn list_deliveries(
     let params = DeliveryListParams {
         endpoint_id: query.endpoint_id.as_deref(),
         status: query.status.as_deref(),
-        page: PageText {
-            limit: query.limit.as_deref(),
-            cursor: query.cursor.as_deref(),
-        },
+        page: PageText::of(&query.limit, &query.cursor),
     };
     let page = search::list_deliveries(&state, project_id, params).await?;
-    Ok(HttpResponse::Ok().json(Page::<DeliveryOut> {
-        data: page.items.into_iter().map(DeliveryOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page.map(DeliveryOut::from)))
 }
 
 /// Returns one of the caller's deliveries.
@@ -204,48 +160,42 @@ pub async fn list_deliveries(
     params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 200, description = "OK", body = DeliveryOut),
-        (status = 400, description = "not a delivery id", content_type = "application/problem+json"),
-        (status = 404, description = "no such delivery in the caller's project"),
+        NeedsRead,
+        NotFound,
     )
 )]
 #[get("/v1/deliveries/{id}")]
 pub async fn get_delivery(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<DeliveryId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let delivery = search::delivery(&state, project_id, &id).await?;
+    let delivery = search::delivery(&state, project_id, id.into_inner()).await?;
     Ok(HttpResponse::Ok().json(DeliveryOut::from(delivery)))
 }
 
 /// Lists the attempts of one of the caller's deliveries, newest first.
 #[utoipa::path(
     tag = "deliveries",
-    params(("id" = String, Path, description = "dlv_…"), AttemptListQuery),
+    params(("id" = String, Path, description = "dlv_…"), PageQuery),
     responses(
         (status = 200, description = "one page of attempts", body = Page<AttemptOut>),
-        (status = 400, description = "a parameter is invalid", content_type = "application/problem+json"),
-        (status = 404, description = "no such delivery in the caller's project"),
+        NeedsRead,
+        NotFound,
     )
 )]
 #[get("/v1/deliveries/{id}/attempts")]
 pub async fn list_attempts(
     caller: Caller,
-    id: web::Path<String>,
-    query: web::Query<AttemptListQuery>,
+    id: web::Path<DeliveryId>,
+    query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let page = PageText {
-        limit: query.limit.as_deref(),
-        cursor: query.cursor.as_deref(),
-    };
-    let page = search::list_attempts(&state, project_id, ("id", &id), page).await?;
-    Ok(HttpResponse::Ok().json(Page::<AttemptOut> {
-        data: page.items.into_iter().map(AttemptOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = PageText::of(&query.limit, &query.cursor);
+    let page = search::list_attempts(&state, project_id, id.into_inner(), page).await?;
+    Ok(HttpResponse::Ok().json(page.map(AttemptOut::from)))
 }
 
 /// Retries one of the caller's deliveries now, with a fresh retry schedule
@@ -255,20 +205,19 @@ pub async fn list_attempts(
     params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 202, description = "the delivery is due now", body = Scheduled),
-        (status = 400, description = "not a delivery id", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such delivery in the caller's project"),
-        (status = 503, description = "the dispatcher cannot be reached"),
+        NeedsAdmin,
+        NotFound,
+        ViaDispatcher,
     )
 )]
 #[post("/v1/deliveries/{id}/retry")]
 pub async fn retry_delivery(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<DeliveryId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_id("id", &id, DeliveryId::parse)?;
+    let id = id.into_inner();
     if state
         .store
         .project_delivery(project_id, id)
@@ -285,8 +234,7 @@ pub async fn retry_delivery(
         .dispatcher
         .clone()
         .retry_deliveries(request)
-        .await
-        .map_err(dispatcher_error)?
+        .await?
         .into_inner()
         .scheduled;
     tracing::info!(delivery_id = %id, scheduled, "delivery retry scheduled");

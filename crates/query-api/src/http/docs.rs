@@ -40,9 +40,11 @@ impl Modify for BearerAuth {
 /// Completes the collected document with what every route shares, so that
 /// it is stated once here instead of in each of the handlers' annotations:
 /// the problem+json answers (401 and 403 on every route, 415 and 413 where a
-/// body is taken, 400 where anything is parsed, 503 on every route, since
+/// body is taken, 422 where a query or a body is parsed, 400 where an id is taken in
+/// the path or a body that may not be JSON at all, 503 on every route, since
 /// each reads PostgreSQL), and the constraints the API enforces on its
 /// parameters (id formats, `limit` bounds, the cursor's form, time formats).
+/// The answers only some routes share are the types of `super::responses`.
 pub fn complete(document: &mut Value, max_page_limit: u32) {
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
         return;
@@ -271,11 +273,15 @@ fn refuse_null_bodies(operation: &mut Value) {
 /// and the problem+json body to every error answer declared without one.
 fn add_problem_answers(operation: &mut Value) {
     let takes_body = operation.get("requestBody").is_some();
-    let parses = takes_body
-        || operation
-            .get("parameters")
-            .and_then(Value::as_array)
-            .is_some_and(|parameters| !parameters.is_empty());
+    let parameters = operation
+        .get("parameters")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let takes_path_id = parameters.iter().any(|parameter| parameter["in"] == "path");
+    // A path id that does not parse is a 400; only a query or a body can hold a
+    // value that is refused (422).
+    let parses = takes_body || parameters.iter().any(|parameter| parameter["in"] != "path");
     let Some(responses) = operation
         .get_mut("responses")
         .and_then(Value::as_object_mut)
@@ -292,9 +298,18 @@ fn add_problem_answers(operation: &mut Value) {
     ];
     if parses {
         wanted.push((
-            "400",
-            "a malformed parameter or body (each offending field is named)",
+            "422",
+            "a parameter or a field of the body is invalid (each offending field is named)",
         ));
+    }
+    let malformed = match (takes_path_id, takes_body) {
+        (true, true) => Some("the id in the path is malformed, or the body is not JSON"),
+        (true, false) => Some("the id in the path is malformed"),
+        (false, true) => Some("the body is not JSON"),
+        (false, false) => None,
+    };
+    if let Some(description) = malformed {
+        wanted.push(("400", description));
     }
     if takes_body {
         wanted.push(("413", "the body exceeds the size limit"));
@@ -418,7 +433,12 @@ mod tests {
                     assert!(responses.contains_key(status), "{method} {path}: {status}");
                 }
                 if operation.get("requestBody").is_some() {
-                    assert!(responses.contains_key("415"), "{method} {path}: 415");
+                    for status in ["400", "415", "422"] {
+                        assert!(responses.contains_key(status), "{method} {path}: {status}");
+                    }
+                }
+                if path.contains('{') {
+                    assert!(responses.contains_key("400"), "{method} {path}: 400");
                 }
                 for (status, response) in responses {
                     if status.starts_with('4') || status.starts_with('5') {

@@ -32,6 +32,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use self::definition::Checks;
 use super::deliveries::Scheduled;
+use super::responses::{NeedsAdmin, NeedsRead, NotFound, ViaDispatcher};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -272,10 +273,6 @@ pub struct RecoverIn {
     pub since: String,
 }
 
-fn parse_endpoint_id(raw: &str) -> Result<EndpointId, ApiError> {
-    EndpointId::parse(raw).map_err(|error| ApiError::invalid("id", error.to_string()))
-}
-
 /// Parses an endpoint URL and refuses an address outside this deployment's allow-list.
 fn reachable_url(raw: &str, state: &AppState) -> Result<EndpointUrl, DomainError> {
     let url = EndpointUrl::parse(raw)?;
@@ -411,10 +408,9 @@ async fn refresh_dispatcher_cache(state: &AppState, project_id: ProjectId) {
     request_body = EndpointIn,
     responses(
         (status = 201, description = "created, with its secret", body = CreatedEndpointOut),
-        (status = 400, description = "invalid URL, filters, headers or limits", content_type = "application/problem+json"),
-        (status = 401, description = "no or invalid credentials"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 409, description = "the project already has `max_endpoints_per_project` endpoints (100 by default)", content_type = "application/problem+json"),
+        (status = 422, description = "invalid URL, filters, headers or limits"),
+        NeedsAdmin,
+        (status = 409, description = "the project already has `max_endpoints_per_project` endpoints (100 by default)"),
     )
 )]
 #[post("/v1/endpoints")]
@@ -450,8 +446,7 @@ pub async fn create_endpoint(
     params(PageParams),
     responses(
         (status = 200, description = "OK", body = Page<EndpointOut>),
-        (status = 400, description = "bad limit or cursor", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `read` scope"),
+        NeedsRead,
     )
 )]
 #[get("/v1/endpoints")]
@@ -483,20 +478,19 @@ pub async fn list_endpoints(
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointOut),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `read` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        NeedsRead,
+        NotFound,
     )
 )]
 #[get("/v1/endpoints/{id}")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn get_endpoint(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let details = state.store.project_endpoint(project_id, id).await?;
     Ok(HttpResponse::Ok().json(EndpointOut::for_caller(details, &caller)))
 }
@@ -508,21 +502,21 @@ pub async fn get_endpoint(
     request_body = EndpointPatch,
     responses(
         (status = 200, description = "OK", body = EndpointOut),
-        (status = 400, description = "malformed id or invalid changes", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        (status = 422, description = "invalid changes"),
+        NeedsAdmin,
+        NotFound,
     )
 )]
 #[patch("/v1/endpoints/{id}")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn update_endpoint(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     body: web::Json<EndpointPatch>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let changes = check_patch(body.into_inner(), &state)?;
     let updated = state
         .store
@@ -546,20 +540,19 @@ pub async fn update_endpoint(
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 204, description = "deleted"),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        NeedsAdmin,
+        NotFound,
     )
 )]
 #[delete("/v1/endpoints/{id}")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn delete_endpoint(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     state.store.delete_endpoint(project_id, id).await?;
     tracing::info!(%project_id, endpoint_id = %id, "endpoint deleted");
     refresh_dispatcher_cache(&state, project_id).await;
@@ -572,20 +565,19 @@ pub async fn delete_endpoint(
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointSecretOut),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        NeedsAdmin,
+        NotFound,
     )
 )]
 #[get("/v1/endpoints/{id}/secret")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn get_secret(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let details = state.store.project_endpoint(project_id, id).await?;
     Ok(HttpResponse::Ok().json(EndpointSecretOut::from(&details)))
 }
@@ -598,26 +590,25 @@ pub async fn get_secret(
     request_body(content = Option<RotateIn>, description = "optional"),
     responses(
         (status = 200, description = "OK", body = EndpointSecretOut),
-        (status = 400, description = "malformed id or grace period", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        (status = 422, description = "a grace period out of range"),
+        NeedsAdmin,
+        NotFound,
     )
 )]
 #[post("/v1/endpoints/{id}/secret/rotate")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn rotate_secret(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let body: RotateIn = if body.iter().all(u8::is_ascii_whitespace) {
         RotateIn::default()
     } else {
-        serde_json::from_slice(&body)
-            .map_err(|error| ApiError::invalid("", format!("invalid JSON body: {error}")))?
+        ApiError::parse_body(&body)?
     };
     let grace = body.grace_period_seconds.unwrap_or(DEFAULT_GRACE_SECONDS);
     if grace > MAX_GRACE_SECONDS {
@@ -641,22 +632,21 @@ pub async fn rotate_secret(
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 202, description = "stored and due for delivery", body = TestSendOut),
-        (status = 400, description = "malformed id", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
+        NeedsAdmin,
+        NotFound,
         (status = 409, description = "the endpoint is disabled or paused"),
-        (status = 503, description = "the dispatcher or the database is unavailable"),
+        ViaDispatcher,
     )
 )]
 #[post("/v1/endpoints/{id}/test")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn send_test(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let endpoint = state.store.project_endpoint(project_id, id).await?;
     if !endpoint.record.enabled || endpoint.record.paused {
         // The dispatcher would hold it: better say so now.
@@ -706,22 +696,22 @@ pub async fn send_test(
     request_body = RecoverIn,
     responses(
         (status = 202, description = "deliveries due again", body = Scheduled),
-        (status = 400, description = "malformed id or since", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
-        (status = 404, description = "no such endpoint in the project"),
-        (status = 503, description = "the dispatcher or the database is unavailable"),
+        (status = 422, description = "`since` is not an RFC 3339 time"),
+        NeedsAdmin,
+        NotFound,
+        ViaDispatcher,
     )
 )]
 #[post("/v1/endpoints/{id}/recover")]
 #[tracing::instrument(skip_all, fields(endpoint_id = %id))]
 pub async fn recover_endpoint(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EndpointId>,
     body: web::Json<RecoverIn>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_endpoint_id(&id)?;
+    let id = id.into_inner();
     let since = parse_rfc3339(&body.since)
         .map_err(|error| ApiError::invalid("since", error.to_string()))?;
     // Checked here too, so a foreign id answers 404 whatever the dispatcher says.

@@ -11,12 +11,13 @@ use time::OffsetDateTime;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use super::deliveries::{DeliveryOut, EventDeliveryListQuery, Scheduled, dispatcher_error};
+use super::deliveries::{DeliveryOut, Scheduled};
+use super::responses::{NeedsAdmin, NeedsRead, NotFound, ViaDispatcher};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::pagination::Page;
-use crate::search::{self, EventListParams, PageText, parse_id};
+use crate::pagination::{Page, PageQuery};
+use crate::search::{self, EventListParams, PageText};
 
 /// Registers this module's routes (collected into the OpenAPI document).
 pub fn register(config: &mut ServiceConfig) {
@@ -28,7 +29,7 @@ pub fn register(config: &mut ServiceConfig) {
 }
 
 /// The query of `GET /v1/events`. Values are taken as text and validated
-/// together, so that every bad one is named in the 400.
+/// together, so that every bad one is named in the 422.
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -56,9 +57,9 @@ pub struct EventListQuery {
     pub cursor: Option<String>,
 }
 
-/// An event as a list shows it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct EventOut {
+/// What every view of an event shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventHead {
     /// `evt_…`
     pub id: String,
     #[serde(rename = "type")]
@@ -71,6 +72,13 @@ pub struct EventOut {
     #[serde(with = "time::serde::rfc3339")]
     #[schema(value_type = String, format = DateTime)]
     pub received_at: OffsetDateTime,
+}
+
+/// An event as a list shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    #[serde(flatten)]
+    pub head: EventHead,
     /// The producer's JSON, exactly as sent; only with `include_payload=true`.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
@@ -78,18 +86,10 @@ pub struct EventOut {
 }
 
 /// An event with its payload and its deliveries.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct EventDetail {
-    /// `evt_…`
-    pub id: String,
-    #[serde(rename = "type")]
-    pub event_type: String,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub occurred_at: OffsetDateTime,
-    #[serde(with = "time::serde::rfc3339")]
-    #[schema(value_type = String, format = DateTime)]
-    pub received_at: OffsetDateTime,
+    #[serde(flatten)]
+    pub head: EventHead,
     /// The producer's JSON, exactly as sent.
     #[schema(value_type = Object)]
     pub payload: Box<RawValue>,
@@ -121,10 +121,12 @@ impl TryFrom<EventSummary> for EventOut {
 
     fn try_from(event: EventSummary) -> Result<Self, ApiError> {
         Ok(Self {
-            id: event.id.to_string(),
-            event_type: event.event_type,
-            occurred_at: event.occurred_at,
-            received_at: event.received_at,
+            head: EventHead {
+                id: event.id.to_string(),
+                event_type: event.event_type,
+                occurred_at: event.occurred_at,
+                received_at: event.received_at,
+            },
             payload: event.payload.map(raw_json).transpose()?,
         })
     }
@@ -136,9 +138,7 @@ impl TryFrom<EventSummary> for EventOut {
     params(EventListQuery),
     responses(
         (status = 200, description = "one page of events", body = Page<EventOut>),
-        (status = 400, description = "a parameter is invalid (each is named)", content_type = "application/problem+json"),
-        (status = 401, description = "no or invalid api key"),
-        (status = 403, description = "the key lacks the `read` scope"),
+        NeedsRead,
         (status = 404, description = "`endpoint_id` is not one of the caller's endpoints"),
     )
 )]
@@ -156,29 +156,20 @@ pub async fn list_events(
         status: query.status.as_deref(),
         endpoint_id: query.endpoint_id.as_deref(),
         include_payload: query.include_payload.as_deref(),
-        page: PageText {
-            limit: query.limit.as_deref(),
-            cursor: query.cursor.as_deref(),
-        },
+        page: PageText::of(&query.limit, &query.cursor),
     };
     let page = search::list_events(&state, project_id, params).await?;
-    let data = page
-        .items
-        .into_iter()
-        .map(EventOut::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(HttpResponse::Ok().json(Page::<EventOut> {
-        data,
-        next_cursor: page.next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(page.try_map(EventOut::try_from)?))
 }
 
 fn event_detail(event: StoredEvent, deliveries: Vec<DeliveryOut>) -> Result<EventDetail, ApiError> {
     Ok(EventDetail {
-        id: event.id.to_string(),
-        event_type: event.event_type,
-        occurred_at: event.occurred_at,
-        received_at: event.received_at,
+        head: EventHead {
+            id: event.id.to_string(),
+            event_type: event.event_type,
+            occurred_at: event.occurred_at,
+            received_at: event.received_at,
+        },
         payload: raw_json(event.payload)?,
         deliveries,
     })
@@ -190,18 +181,18 @@ fn event_detail(event: StoredEvent, deliveries: Vec<DeliveryOut>) -> Result<Even
     params(("id" = String, Path, description = "evt_…")),
     responses(
         (status = 200, description = "OK", body = EventDetail),
-        (status = 400, description = "not an event id", content_type = "application/problem+json"),
-        (status = 404, description = "no such event in the caller's project"),
+        NeedsRead,
+        NotFound,
     )
 )]
 #[get("/v1/events/{id}")]
 pub async fn get_event(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EventId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let (event, deliveries) = search::event(&state, project_id, &id).await?;
+    let (event, deliveries) = search::event(&state, project_id, id.into_inner()).await?;
     let deliveries = deliveries.into_iter().map(DeliveryOut::from).collect();
     Ok(HttpResponse::Ok().json(event_detail(event, deliveries)?))
 }
@@ -210,30 +201,24 @@ pub async fn get_event(
 /// a page at a time, with the cursor pagination of the other lists.
 #[utoipa::path(
     tag = "events",
-    params(("id" = String, Path, description = "evt_…"), EventDeliveryListQuery),
+    params(("id" = String, Path, description = "evt_…"), PageQuery),
     responses(
         (status = 200, description = "OK", body = Page<DeliveryOut>),
-        (status = 400, description = "not an event id, or a bad limit or cursor", content_type = "application/problem+json"),
-        (status = 404, description = "no such event in the caller's project"),
+        NeedsRead,
+        NotFound,
     )
 )]
 #[get("/v1/events/{id}/deliveries")]
 pub async fn list_event_deliveries(
     caller: Caller,
-    id: web::Path<String>,
-    query: web::Query<EventDeliveryListQuery>,
+    id: web::Path<EventId>,
+    query: web::Query<PageQuery>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Read)?;
-    let page = PageText {
-        limit: query.limit.as_deref(),
-        cursor: query.cursor.as_deref(),
-    };
-    let page = search::event_deliveries(&state, project_id, &id, page).await?;
-    Ok(HttpResponse::Ok().json(Page::<DeliveryOut> {
-        data: page.items.into_iter().map(DeliveryOut::from).collect(),
-        next_cursor: page.next_cursor,
-    }))
+    let page = PageText::of(&query.limit, &query.cursor);
+    let page = search::event_deliveries(&state, project_id, id.into_inner(), page).await?;
+    Ok(HttpResponse::Ok().json(page.map(DeliveryOut::from)))
 }
 
 /// Parses the optional replay body: empty means every subscribed endpoint.
@@ -241,8 +226,7 @@ fn parse_replay(body: &[u8]) -> Result<Vec<EndpointId>, ApiError> {
     let replay: ReplayIn = if body.iter().all(u8::is_ascii_whitespace) {
         ReplayIn::default()
     } else {
-        serde_json::from_slice(body)
-            .map_err(|error| ApiError::invalid("body", format!("invalid JSON body: {error}")))?
+        ApiError::parse_body(body)?
     };
     if replay.endpoint_ids.len() > MAX_REPLAY_ENDPOINTS {
         return Err(ApiError::invalid(
@@ -278,21 +262,20 @@ fn parse_replay(body: &[u8]) -> Result<Vec<EndpointId>, ApiError> {
     request_body(content = Option<ReplayIn>, description = "optional; empty: every subscribed endpoint"),
     responses(
         (status = 202, description = "deliveries scheduled", body = Scheduled),
-        (status = 400, description = "invalid id or body", content_type = "application/problem+json"),
-        (status = 403, description = "the key lacks the `admin` scope"),
+        NeedsAdmin,
         (status = 404, description = "no such event or endpoint in the caller's project"),
-        (status = 503, description = "the dispatcher cannot be reached"),
+        ViaDispatcher,
     )
 )]
 #[post("/v1/events/{id}/replay")]
 pub async fn replay_event(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<EventId>,
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
     let project_id = caller.project(Scope::Admin)?;
-    let id = parse_id("id", &id, EventId::parse)?;
+    let id = id.into_inner();
     let endpoint_ids = parse_replay(&body)?;
     if !state.store.project_event_exists(project_id, id).await? {
         return Err(ApiError::NotFound("event"));
@@ -312,8 +295,7 @@ pub async fn replay_event(
         .dispatcher
         .clone()
         .replay_events(request)
-        .await
-        .map_err(dispatcher_error)?
+        .await?
         .into_inner()
         .scheduled;
     tracing::info!(event_id = %id, scheduled, "event replay scheduled");
@@ -322,6 +304,8 @@ pub async fn replay_event(
 
 #[cfg(test)]
 mod tests {
+    use eventflow_runtime::api_error::EdgeError;
+
     use super::*;
 
     #[test]
@@ -340,16 +324,25 @@ mod tests {
     }
 
     #[test]
-    fn bad_replay_bodies_are_400_naming_the_field() {
+    fn bad_replay_bodies_are_422_naming_the_field() {
         for (body, field) in [
             (r#"{"endpoint_ids": ["ep_x"]}"#, "endpoint_ids[0]"),
-            (r#"{"endpoints": []}"#, "body"),
-            ("not json", "body"),
+            (r#"{"endpoints": []}"#, "endpoints"),
         ] {
-            match parse_replay(body.as_bytes()) {
-                Err(ApiError::Invalid(errors)) => assert_eq!(errors[0].field, field, "{body}"),
-                other => panic!("{body}: {other:?}"),
-            }
+            let problem = parse_replay(body.as_bytes()).unwrap_err().problem();
+            assert_eq!(problem.status, 422, "{body}");
+            assert_eq!(problem.errors[0].field, field, "{body}");
         }
+    }
+
+    #[test]
+    fn a_replay_body_that_is_not_json_is_400() {
+        let problem = parse_replay(b"not json").unwrap_err().problem();
+
+        assert_eq!(problem.status, 400);
+        assert_eq!(
+            problem.type_uri,
+            "https://eventflow.dev/problems/malformed-json"
+        );
     }
 }

@@ -7,6 +7,7 @@ pub mod docs;
 pub(crate) mod endpoints;
 mod events;
 mod projects;
+mod responses;
 mod stats;
 
 use actix_web::web;

@@ -14,6 +14,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::responses::{NeedsManager, NotFound};
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -121,18 +122,13 @@ fn check_settings(
     }
 }
 
-fn parse_project_id(raw: &str) -> Result<ProjectId, ApiError> {
-    ProjectId::parse(raw).map_err(|error| ApiError::invalid("id", error.to_string()))
-}
-
 /// Creates a project (operator only).
 #[utoipa::path(
     tag = "projects",
     request_body = ProjectIn,
     responses(
         (status = 201, description = "created", body = ProjectOut),
-        (status = 400, description = "invalid settings", content_type = "application/problem+json"),
-        (status = 401, description = "no or invalid credentials"),
+        (status = 422, description = "invalid settings"),
         (status = 403, description = "not the operator"),
     )
 )]
@@ -192,14 +188,22 @@ pub async fn list_projects(
 }
 
 /// Returns one project.
-#[utoipa::path(tag = "projects", params(("id" = String, Path, description = "prj_…")), responses((status = 200, description = "OK", body = ProjectOut), (status = 404, description = "not found")))]
+#[utoipa::path(
+    tag = "projects",
+    params(("id" = String, Path, description = "prj_…")),
+    responses(
+        (status = 200, description = "OK", body = ProjectOut),
+        NeedsManager,
+        NotFound,
+    )
+)]
 #[get("/v1/projects/{id}")]
 pub async fn get_project(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<ProjectId>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_project_id(&id)?;
+    let id = id.into_inner();
     caller.manage(id)?;
     Ok(HttpResponse::Ok().json(ProjectOut::from(state.store.project(id).await?)))
 }
@@ -212,19 +216,19 @@ pub async fn get_project(
     request_body = ProjectPatch,
     responses(
         (status = 200, description = "OK", body = ProjectOut),
-        (status = 400, description = "invalid request", content_type = "application/problem+json"),
-        (status = 403, description = "an `admin` key tried to change the rate limit or retention, which only the operator sets; or the key lacks `admin`", content_type = "application/problem+json"),
-        (status = 404, description = "not found"),
+        (status = 422, description = "invalid settings"),
+        (status = 403, description = "an `admin` key tried to change the rate limit or retention, which only the operator sets; or the key lacks `admin`"),
+        NotFound,
     )
 )]
 #[patch("/v1/projects/{id}")]
 pub async fn update_project(
     caller: Caller,
-    id: web::Path<String>,
+    id: web::Path<ProjectId>,
     body: web::Json<ProjectPatch>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = parse_project_id(&id)?;
+    let id = id.into_inner();
     caller.manage(id)?;
     let body = body.into_inner();
     let sets_limits = body.rate_limit_per_second.is_some()

@@ -17,6 +17,7 @@ use time::format_description::well_known::Rfc3339;
 use utoipa::{IntoParams, ToSchema};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use super::responses::NeedsRead;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -40,7 +41,7 @@ fn check_bounds(field: &str, at: OffsetDateTime) -> Result<(), ApiError> {
     if (EARLIEST..=LATEST).contains(&at) {
         Ok(())
     } else {
-        Err(ApiError::out_of_range(
+        Err(ApiError::invalid(
             field,
             format!("must be between {EARLIEST_TEXT} and {LATEST_TEXT}"),
         ))
@@ -145,8 +146,8 @@ struct StatsRequest {
 }
 
 impl StatsParams {
-    /// Checks every parameter: a malformed one is a 400, a range the series
-    /// cannot cover a 422; each names the offending parameter.
+    /// Checks every parameter: a malformed one, or a range the series cannot
+    /// cover, is a 422 naming the offending parameter.
     fn validate(&self, now: OffsetDateTime) -> Result<StatsRequest, ApiError> {
         let mut errors = Vec::new();
         let mut fail = |field: &str, message: String| {
@@ -200,11 +201,11 @@ impl StatsParams {
         });
         check_bounds("since", since)?;
         if since >= until {
-            return Err(ApiError::out_of_range("since", "must be before until"));
+            return Err(ApiError::invalid("since", "must be before until"));
         }
         let buckets = bucket.count(since, until);
         if buckets > MAX_BUCKETS {
-            return Err(ApiError::out_of_range(
+            return Err(ApiError::invalid(
                 "since",
                 format!(
                     "the range spans {buckets} {} buckets; at most {MAX_BUCKETS} are allowed",
@@ -228,11 +229,9 @@ impl StatsParams {
     params(StatsParams),
     responses(
         (status = 200, description = "the series, zero-filled", body = StatsOut),
-        (status = 400, description = "a malformed parameter", content_type = "application/problem+json"),
-        (status = 422, description = "a range out of bounds, reversed or of more than 10,000 buckets", content_type = "application/problem+json"),
-        (status = 401, description = "no or invalid credentials"),
-        (status = 403, description = "the key lacks the read scope"),
-        (status = 404, description = "no such endpoint in the project", content_type = "application/problem+json"),
+        (status = 422, description = "a malformed parameter, or a range out of bounds, reversed or of more than 10,000 buckets"),
+        NeedsRead,
+        (status = 404, description = "no such endpoint in the project"),
     )
 )]
 #[get("/v1/stats")]
@@ -296,13 +295,6 @@ mod tests {
     fn fields(error: ApiError) -> Vec<String> {
         match error {
             ApiError::Invalid(errors) => errors.into_iter().map(|e| e.field).collect(),
-            other => panic!("not a 400: {other:?}"),
-        }
-    }
-
-    fn out_of_range(error: ApiError) -> Vec<String> {
-        match error {
-            ApiError::OutOfRange(errors) => errors.into_iter().map(|e| e.field).collect(),
             other => panic!("not a 422: {other:?}"),
         }
     }
@@ -340,12 +332,9 @@ mod tests {
             ("since", "2026-11-27T12:00:00Z"),
             ("until", "2026-11-27T11:00:00Z"),
         ]);
-        assert_eq!(
-            out_of_range(backwards.validate(NOW).unwrap_err()),
-            ["since"]
-        );
+        assert_eq!(fields(backwards.validate(NOW).unwrap_err()), ["since"]);
         let too_many = params(&[("bucket", "minute"), ("since", "2026-11-01T00:00:00Z")]);
-        assert_eq!(out_of_range(too_many.validate(NOW).unwrap_err()), ["since"]);
+        assert_eq!(fields(too_many.validate(NOW).unwrap_err()), ["since"]);
         let most = params(&[
             ("bucket", "minute"),
             ("since", "2026-11-20T00:00:00Z"),
@@ -381,7 +370,7 @@ mod tests {
         ];
         for (pairs, field) in cases {
             let error = params(&pairs).validate(NOW).unwrap_err();
-            assert_eq!(out_of_range(error), [field], "{pairs:?}");
+            assert_eq!(fields(error), [field], "{pairs:?}");
         }
         let last_day = params(&[
             ("bucket", "day"),

@@ -122,6 +122,6 @@ async fn an_events_deliveries_are_listed_a_page_at_a_time_with_a_cursor() {
     assert_eq!(seen.iter().collect::<BTreeSet<_>>().len(), 5);
     for bad in ["limit=0", "limit=100000", "cursor=not-a-cursor"] {
         let (status, problem) = get(api, key, &format!("{path}?{bad}")).await;
-        assert_eq!(status, 400, "{bad}: {problem}");
+        assert_eq!(status, 422, "{bad}: {problem}");
     }
 }

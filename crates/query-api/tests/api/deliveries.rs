@@ -203,7 +203,7 @@ async fn retrying_a_dead_lettered_delivery_delivers_it_again() {
 }
 
 #[tokio::test]
-async fn bad_delivery_parameters_are_400_problems_naming_the_parameter() {
+async fn bad_delivery_parameters_are_422_problems_and_malformed_ids_400_naming_them() {
     let gateway = spawn_gateway().await;
     let api = gateway
         .spawn_query_api_with(|c| c.dispatcher_grpc_url = NO_DISPATCHER.into())
@@ -211,36 +211,44 @@ async fn bad_delivery_parameters_are_400_problems_naming_the_parameter() {
     let (_, key) = gateway.create_project_with_key("read").await;
     let some = DeliveryId::new();
 
-    for (path, fields) in [
-        ("/v1/deliveries?limit=0", vec!["limit"]),
-        ("/v1/deliveries?limit=100000", vec!["limit"]),
-        ("/v1/deliveries?cursor=garbage", vec!["cursor"]),
-        ("/v1/deliveries?status=wat", vec!["status"]),
-        ("/v1/deliveries?endpoint_id=garbage", vec!["endpoint_id"]),
+    for (path, status_wanted, fields) in [
+        ("/v1/deliveries?limit=0", 422, vec!["limit"]),
+        ("/v1/deliveries?limit=100000", 422, vec!["limit"]),
+        ("/v1/deliveries?cursor=garbage", 422, vec!["cursor"]),
+        ("/v1/deliveries?status=wat", 422, vec!["status"]),
+        (
+            "/v1/deliveries?endpoint_id=garbage",
+            422,
+            vec!["endpoint_id"],
+        ),
         (
             "/v1/deliveries?status=Failed&endpoint_id=ep_1",
+            422,
             vec!["endpoint_id", "status"],
         ),
-        ("/v1/deliveries/garbage", vec!["id"]),
+        ("/v1/deliveries/garbage", 400, vec!["id"]),
         (
             "/v1/deliveries/evt_0192f3a0c0de7abc8def0123456789ab/attempts",
+            400,
             vec!["id"],
         ),
     ]
     .into_iter()
-    .map(|(path, fields)| (path.to_owned(), fields))
+    .map(|(path, status, fields)| (path.to_owned(), status, fields))
     .chain([
         (
             format!("/v1/deliveries/{some}/attempts?limit=0"),
+            422,
             vec!["limit"],
         ),
         (
             format!("/v1/deliveries/{some}/attempts?cursor=garbage"),
+            422,
             vec!["cursor"],
         ),
     ]) {
         let (status, problem) = get(&api, &key, &path).await;
-        assert_eq!(status, 400, "{path}: {problem}");
+        assert_eq!(status, status_wanted, "{path}: {problem}");
         assert_eq!(error_fields(&problem), fields, "{path}: {problem}");
     }
     for (path, named) in [
@@ -254,7 +262,7 @@ async fn bad_delivery_parameters_are_400_problems_naming_the_parameter() {
         ),
     ] {
         let (status, problem) = get(&api, &key, &path).await;
-        assert_eq!(status, 400, "{path}: {problem}");
+        assert_eq!(status, 422, "{path}: {problem}");
         assert!(
             problem["detail"].as_str().unwrap().contains(named),
             "{problem}"

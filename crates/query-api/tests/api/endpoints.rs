@@ -273,11 +273,11 @@ async fn unsafe_or_malformed_urls_are_refused_naming_url() {
             Some(json!({"url": url})),
         )
         .await;
-        assert_eq!(status, 400, "{url}: {problem}");
+        assert_eq!(status, 422, "{url}: {problem}");
         assert_eq!(error_fields(&problem), ["url"], "{url}");
         let (status, problem) =
             send(&api, Method::PATCH, &path, &key, Some(json!({"url": url}))).await;
-        assert_eq!(status, 400, "{url}: {problem}");
+        assert_eq!(status, 422, "{url}: {problem}");
         assert_eq!(error_fields(&problem), ["url"], "{url}");
     }
     let (_, listed) = send(&api, Method::GET, "/v1/endpoints", &key, None).await;
@@ -351,12 +351,9 @@ async fn bad_filters_headers_and_limits_are_refused_naming_each_field() {
             Some(body.clone()),
         )
         .await;
-        assert_eq!(status, 400, "{body}: {problem}");
+        assert_eq!(status, 422, "{body}: {problem}");
         assert_eq!(error_fields(&problem), [field], "{body}");
-        assert_eq!(
-            problem["type"],
-            "https://eventflow.dev/problems/invalid-request"
-        );
+        assert_eq!(problem["type"], "https://eventflow.dev/problems/validation");
     }
 
     let (status, problem) = send(
@@ -373,7 +370,7 @@ async fn bad_filters_headers_and_limits_are_refused_naming_each_field() {
         })),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert_eq!(
         error_fields(&problem),
         [
@@ -392,7 +389,7 @@ async fn bad_filters_headers_and_limits_are_refused_naming_each_field() {
         Some(json!({"url": url, "colour": "blue"})),
     )
     .await;
-    assert_eq!(status, 400, "unknown fields are refused");
+    assert_eq!(status, 422, "unknown fields are refused");
 
     let existing = create(&api, &key, json!({"url": url, "event_types": ["order.*"]})).await;
     let path = format!("/v1/endpoints/{}", existing["id"].as_str().unwrap());
@@ -404,7 +401,7 @@ async fn bad_filters_headers_and_limits_are_refused_naming_each_field() {
         Some(json!({"event_types": ["*"], "payload_filter": {"field": "a"}})),
     )
     .await;
-    assert_eq!(status, 400, "{problem}");
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(error_fields(&problem), ["payload_filter"]);
     let (_, unchanged) = send(&api, Method::GET, &path, &key, None).await;
     assert_eq!(
@@ -415,7 +412,7 @@ async fn bad_filters_headers_and_limits_are_refused_naming_each_field() {
 }
 
 #[tokio::test]
-async fn bad_list_parameters_are_a_400() {
+async fn bad_list_parameters_are_a_422() {
     let gateway = spawn_gateway().await;
     let api = query_api(&gateway).await;
     let (_, key) = gateway.create_project_with_key("read").await;
@@ -434,7 +431,7 @@ async fn bad_list_parameters_are_a_400() {
             None,
         )
         .await;
-        assert_eq!(status, 400, "{query}: {problem}");
+        assert_eq!(status, 422, "{query}: {problem}");
     }
 }
 
@@ -766,7 +763,7 @@ async fn during_the_grace_period_old_and_new_secrets_both_verify_a_delivery() {
             Some(body.clone()),
         )
         .await;
-        assert_eq!(status, 400, "{body}: {problem}");
+        assert_eq!(status, 422, "{body}: {problem}");
     }
 }
 
@@ -802,7 +799,7 @@ async fn recovering_an_endpoint_resends_its_dead_lettered_deliveries() {
         Some(json!({"since": "yesterday"})),
     )
     .await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert_eq!(error_fields(&problem), ["since"]);
     let (status, scheduled) = send(
         &api,

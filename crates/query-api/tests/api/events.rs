@@ -284,7 +284,7 @@ async fn since_and_until_select_events_by_reception_time() {
     assert_eq!(ids(&everything).len(), 3);
 
     let (status, problem) = search(vec![("since", at(2)), ("until", at(1))]).await;
-    assert_eq!(status, 400);
+    assert_eq!(status, 422);
     assert_eq!(error_fields(&problem), ["until"]);
 }
 
@@ -540,7 +540,7 @@ async fn replaying_an_event_delivers_it_again_with_the_same_webhook_id() {
         Some(json!({"endpoint_ids": ["ep_nope"], "extra": 1})),
     )
     .await;
-    assert_eq!(status, 400, "{problem}");
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(
         stack.deliver_due().await,
         0,
@@ -640,12 +640,12 @@ async fn event_searches_at_the_ends_of_the_years_0000_to_9999_answer_normally() 
         assert!(ids(&page).is_empty(), "{query}");
     }
     let (status, problem) = get(&api, &key, "/v1/events?since=10000-01-01T00:00:00Z").await;
-    assert_eq!(status, 400, "{problem}");
+    assert_eq!(status, 422, "{problem}");
     assert_eq!(problem["errors"][0]["field"], "since");
 }
 
 #[tokio::test]
-async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
+async fn bad_query_parameters_are_422_problems_and_malformed_ids_400_naming_them() {
     let gateway = spawn_gateway().await;
     let api = gateway
         .spawn_query_api_with(|c| c.dispatcher_grpc_url = NO_DISPATCHER.into())
@@ -677,8 +677,9 @@ async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
         ),
     ] {
         let (status, problem) = get(&api, &key, &format!("/v1/events?{query}")).await;
-        assert_eq!(status, 400, "{query}: {problem}");
-        assert_eq!(problem["status"], 400);
+        assert_eq!(status, 422, "{query}: {problem}");
+        assert_eq!(problem["status"], 422);
+        assert_eq!(problem["type"], "https://eventflow.dev/problems/validation");
         assert_eq!(error_fields(&problem), fields, "{query}: {problem}");
         assert!(
             problem["detail"].as_str().unwrap().contains(fields[0]),
@@ -688,7 +689,7 @@ async fn bad_query_parameters_are_400_problems_naming_the_parameter() {
 
     for (query, named) in [("colour=red", "colour"), ("type=a&type=b", "type")] {
         let (status, problem) = get(&api, &key, &format!("/v1/events?{query}")).await;
-        assert_eq!(status, 400, "{query}: {problem}");
+        assert_eq!(status, 422, "{query}: {problem}");
         assert!(
             problem["detail"].as_str().unwrap().contains(named),
             "{query}: {problem}"

@@ -66,7 +66,7 @@ async fn get_event_without_an_api_key_is_unauthenticated() {
 /// Found by scripts/test-api-schema.sh: a NUL reached PostgreSQL, which
 /// cannot store it in text, and the answer was a 500.
 #[tokio::test]
-async fn control_characters_in_names_are_400_problems_not_500s() {
+async fn control_characters_in_names_are_422_problems_not_500s() {
     let gateway = eventflow_test_support::spawn_gateway().await;
     let api = gateway.spawn_query_api().await;
     let (project, _) = gateway.create_project_with_key("read").await;
@@ -92,6 +92,6 @@ async fn control_characters_in_names_are_400_problems_not_500s() {
     )
     .await;
 
-    assert_eq!(project_name, (400, serde_json::json!("name")));
-    assert_eq!(key_name, (400, serde_json::json!("name")));
+    assert_eq!(project_name, (422, serde_json::json!("name")));
+    assert_eq!(key_name, (422, serde_json::json!("name")));
 }

@@ -59,7 +59,7 @@ async fn the_operator_creates_and_changes_projects_and_an_admin_key_sees_only_it
 }
 
 #[tokio::test]
-async fn only_the_operator_creates_projects_and_bad_settings_are_400() {
+async fn only_the_operator_creates_projects_and_bad_settings_are_422() {
     let gateway = spawn_gateway().await;
     let api = gateway.spawn_query_api().await;
     let (_, admin_key) = gateway.create_project_with_key("admin").await;
@@ -90,7 +90,7 @@ async fn only_the_operator_creates_projects_and_bad_settings_are_400() {
 
     assert_eq!(by_key.status(), 403);
     assert_eq!(no_auth.status(), 401);
-    assert_eq!(bad.status(), 400);
+    assert_eq!(bad.status(), 422);
     assert_eq!(bad.headers()["content-type"], "application/problem+json");
     let problem: Value = bad.json().await.unwrap();
     let fields: Vec<&str> = problem["errors"]
@@ -262,4 +262,66 @@ async fn browsers_may_call_the_api_from_the_dashboard_origin_only() {
             .get("access-control-allow-origin")
             .is_none()
     );
+}
+
+/// The type, title, status and keys of a validation problem, and the keys of
+/// its field errors: what must be the same in every service.
+async fn validation_shape(response: reqwest::Response) -> Value {
+    assert_eq!(response.status(), 422);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
+    let problem: Value = response.json().await.unwrap();
+    let keys = |value: &Value| {
+        let mut keys: Vec<String> = value.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        keys
+    };
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("invalid request: "),
+        "{problem}"
+    );
+    json!({
+        "type": problem["type"],
+        "title": problem["title"],
+        "status": problem["status"],
+        "keys": keys(&problem),
+        "error_keys": keys(&problem["errors"][0]),
+    })
+}
+
+#[tokio::test]
+async fn a_validation_failure_is_the_same_422_problem_as_the_gateways() {
+    let gateway = spawn_gateway().await;
+    let api = gateway.spawn_query_api().await;
+    let (_, ingest_key) = gateway.create_project_with_key("ingest").await;
+
+    let from_gateway = gateway
+        .post_event(&ingest_key, &json!({"type": "", "payload": {}}))
+        .await;
+    let from_api = api
+        .client
+        .post(api.url("/v1/projects"))
+        .bearer_auth(TEST_ADMIN_TOKEN)
+        .json(&json!({"name": ""}))
+        .send()
+        .await
+        .unwrap();
+
+    let gateway_shape = validation_shape(from_gateway).await;
+    assert_eq!(
+        gateway_shape,
+        json!({
+            "type": "https://eventflow.dev/problems/validation",
+            "title": "Unprocessable Content",
+            "status": 422,
+            "keys": ["detail", "errors", "status", "title", "type"],
+            "error_keys": ["field", "message"],
+        })
+    );
+    assert_eq!(validation_shape(from_api).await, gateway_shape);
 }

@@ -45,7 +45,7 @@ impl Checks {
         )
     }
 
-    /// Ok when every check passed; a 400 naming each failed field otherwise.
+    /// Ok when every check passed; a 422 naming each failed field otherwise.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             Ok(())
