@@ -180,6 +180,7 @@ mod soak {
 
     use super::*;
     use eventflow_test_support::TestDatabase;
+    use tokio_postgres::Client;
 
     fn setting(name: &str, default: i64) -> i64 {
         std::env::var(name)
@@ -190,8 +191,7 @@ mod soak {
 
     /// Writes `count` events of `project` on `day` (UTC), each with one
     /// delivered delivery and one attempt, in three statements.
-    async fn write_day(store: &Store, project: uuid::Uuid, day: time::Date, count: i64) {
-        let client = store.connection().await.unwrap();
+    async fn write_day(client: &Client, project: uuid::Uuid, day: time::Date, count: i64) {
         let start = day.midnight().assume_utc();
         client
             .batch_execute(&format!(
@@ -226,8 +226,7 @@ mod soak {
             .unwrap();
     }
 
-    async fn event_tables_bytes(store: &Store) -> i64 {
-        let client = store.connection().await.unwrap();
+    async fn event_tables_bytes(client: &Client) -> i64 {
         client
             .query_one(
                 "SELECT sum(pg_total_relation_size(c.oid))::bigint FROM pg_class c \
@@ -249,7 +248,7 @@ mod soak {
         // whole), one at a shorter one (its rows deleted in batches).
         let long = store.create_project("long", None, None).await.unwrap().id;
         let short = store.create_project("short", None, None).await.unwrap().id;
-        let client = store.connection().await.unwrap();
+        let client = db.client().await;
         client
             .execute(
                 "UPDATE projects SET retention_days = CASE WHEN id = $1 THEN 7 ELSE 3 END",
@@ -266,8 +265,8 @@ mod soak {
         let mut sizes = Vec::new();
         for offset in 0..days {
             let day = first + time::Duration::days(offset);
-            write_day(&store, long.uuid(), day, per_day / 2).await;
-            write_day(&store, short.uuid(), day, per_day / 2).await;
+            write_day(&client, long.uuid(), day, per_day / 2).await;
+            write_day(&client, short.uuid(), day, per_day / 2).await;
             let midnight = (day + time::Duration::days(1)).midnight().assume_utc();
             let started = std::time::Instant::now();
             let report = enforce(&store, settings, midnight, &CancellationToken::new())
@@ -280,7 +279,7 @@ mod soak {
                 .batch_execute("VACUUM events, deliveries, attempts")
                 .await
                 .unwrap();
-            let bytes = event_tables_bytes(&store).await;
+            let bytes = event_tables_bytes(&client).await;
             println!(
                 "day {offset:>3}: {bytes:>12} bytes, {:>3} partitions dropped, {:>7} rows deleted in batches, retention run {:?}",
                 report.partitions.dropped.len(),

@@ -33,6 +33,7 @@ mod report;
 mod runner;
 mod schedule;
 mod soak;
+mod sql;
 mod stats;
 mod tracking;
 

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use eventflow_domain::{EndpointId, EventId};
-use eventflow_store::{PoolSettings, Store};
 use reqwest::Url;
 use serde_json::json;
 use tokio::sync::Semaphore;
@@ -98,7 +97,7 @@ pub async fn run(args: SoakArgs) -> anyhow::Result<SoakOutcome> {
     let urls = endpoint_urls(&receiver, args.failing_endpoints)?;
     let provisioned = provision(&args.database, "soak", &urls).await?;
     eprintln!("{}", provisioned.describe());
-    let backlog = BacklogProbe::connect(&args.database, &provisioned.endpoint_ids)?;
+    let backlog = BacklogProbe::connect(&args.database, &provisioned.endpoint_ids).await?;
 
     let counters = Arc::new(SendCounters::default());
     let started = Instant::now();
@@ -338,29 +337,24 @@ fn parse_named_pid(text: &str) -> Result<(String, u32), String> {
 
 /// Counts the run's deliveries still pending in PostgreSQL.
 struct BacklogProbe {
-    store: Store,
+    client: tokio_postgres::Client,
     endpoints: String,
 }
 
 impl BacklogProbe {
-    fn connect(database: &DatabaseArgs, endpoints: &[EndpointId]) -> anyhow::Result<Self> {
-        let settings = PoolSettings {
-            max_connections: 1,
-            ..PoolSettings::default()
-        };
-        let store = Store::connect(&database.database_url, &settings)
-            .context("connecting to PostgreSQL (--database-url)")?;
+    async fn connect(database: &DatabaseArgs, endpoints: &[EndpointId]) -> anyhow::Result<Self> {
+        let client = crate::sql::connect(&database.database_url).await?;
         let endpoints = endpoints
             .iter()
             .map(|id| format!("'{}'", id.uuid()))
             .collect::<Vec<_>>()
             .join(",");
-        Ok(Self { store, endpoints })
+        Ok(Self { client, endpoints })
     }
 
     async fn pending(&self) -> anyhow::Result<i64> {
-        let client = self.store.connection().await?;
-        let row = client
+        let row = self
+            .client
             .query_one(
                 &format!(
                     "SELECT count(*) FROM deliveries WHERE status = 'pending' AND endpoint_id IN ({})",
@@ -378,11 +372,7 @@ impl BacklogProbe {
             "SELECT status::text, count(*) FROM deliveries WHERE endpoint_id IN ({}) GROUP BY 1 ORDER BY 1",
             self.endpoints
         );
-        let rows = match self.store.connection().await {
-            Ok(client) => client.query(&query, &[]).await.map_err(anyhow::Error::from),
-            Err(error) => Err(error.into()),
-        };
-        match rows {
+        match self.client.query(&query, &[]).await {
             Ok(rows) => {
                 let parts: Vec<String> = rows
                     .iter()

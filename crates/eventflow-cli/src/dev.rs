@@ -18,15 +18,12 @@
 use std::io::IsTerminal;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
-use std::time::Duration;
 
 use anyhow::Context;
 use eventflow_domain::{ProjectId, Scopes, SecretString, hashes_match, parse_presented_key};
 use eventflow_runtime::shutdown;
 use eventflow_store::{PoolSettings, Store};
 use serde::Serialize;
-use tokio_postgres::error::SqlState;
 use tokio_util::sync::CancellationToken;
 
 use crate::output::Output;
@@ -38,7 +35,6 @@ const DEV_KEY_SCOPES: &str = "ingest,read,admin";
 const DEV_KEY_FILE: &str = "dev-key";
 /// Where the key that encrypts endpoint secrets is kept, beside the dev key.
 const DEV_SECRETS_KEY_FILE: &str = "secrets-key";
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The generated operator token, beside the dev key.
 const ADMIN_TOKEN_FILE: &str = "admin-token";
 const DEMO_PORT: u16 = 8083;
@@ -456,49 +452,15 @@ async fn run_service(
     outcome
 }
 
-/// Creates the database named in `database_url` when it does not exist, by
-/// connecting to the `postgres` maintenance database of the same server.
+/// Creates the database named in `database_url` when it does not exist.
 async fn ensure_database(database_url: &str) -> anyhow::Result<()> {
-    let mut config =
-        tokio_postgres::Config::from_str(database_url).context("invalid EVENTFLOW_DATABASE_URL")?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(CONNECT_TIMEOUT);
-    }
-    match config.connect(tokio_postgres::NoTls).await {
-        Ok(_) => return Ok(()),
-        Err(error) if error.code() == Some(&SqlState::INVALID_CATALOG_NAME) => {}
-        Err(error) => {
-            return Err(error).context("cannot reach PostgreSQL at EVENTFLOW_DATABASE_URL");
-        }
-    }
-    let name = config
-        .get_dbname()
-        .context("EVENTFLOW_DATABASE_URL names no database")?
-        .to_owned();
-    let mut maintenance = config.clone();
-    maintenance.dbname("postgres");
-    let (client, connection) = maintenance
-        .connect(tokio_postgres::NoTls)
+    let created = eventflow_store::ensure_database(database_url)
         .await
-        .context("cannot connect to the postgres maintenance database to create the database")?;
-    let connection = tokio::spawn(connection);
-    let created = client
-        .batch_execute(&format!("CREATE DATABASE {}", quote_identifier(&name)))
-        .await;
-    drop(client);
-    let _ = connection.await;
-    match created {
-        Ok(()) => tracing::info!(database = %name, "created database"),
-        // Another process created it meanwhile: what we wanted.
-        Err(error) if error.code() == Some(&SqlState::DUPLICATE_DATABASE) => {}
-        Err(error) => return Err(error).with_context(|| format!("cannot create database {name}")),
+        .context("cannot reach or create the database of EVENTFLOW_DATABASE_URL")?;
+    if created {
+        tracing::info!("created the database of EVENTFLOW_DATABASE_URL");
     }
     Ok(())
-}
-
-/// Quotes a PostgreSQL identifier (`CREATE DATABASE` takes no parameters).
-fn quote_identifier(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// Returns the dev project and key: the saved key when it still works on this
@@ -737,26 +699,6 @@ mod tests {
             std::fs::read_to_string(&key_file).unwrap().trim(),
             fresh.key.expose()
         );
-    }
-
-    #[tokio::test]
-    async fn a_missing_database_is_created() {
-        let db = TestDatabase::create().await;
-        let name = format!("{}_dev", db.name());
-        let url = db.url().replace(db.name(), &name);
-
-        ensure_database(&url).await.unwrap();
-        ensure_database(&url).await.unwrap();
-
-        let store = Store::connect(&url, &PoolSettings::default()).unwrap();
-        store.ping().await.unwrap();
-        store.close();
-    }
-
-    #[test]
-    fn identifiers_are_quoted() {
-        assert_eq!(quote_identifier("eventflow"), "\"eventflow\"");
-        assert_eq!(quote_identifier("a\"b"), "\"a\"\"b\"");
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub enum StoreError {
     /// The configured database URL does not parse.
     #[error("invalid database url")]
     InvalidUrl(#[source] tokio_postgres::Error),
+    /// `ensure_database` will not put this name into `CREATE DATABASE`.
+    #[error("refusing to create database {name:?}: {reason}")]
+    DatabaseName { name: String, reason: &'static str },
     /// A row that must exist does not.
     #[error("{what} not found")]
     NotFound { what: &'static str },

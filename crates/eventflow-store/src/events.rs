@@ -78,72 +78,75 @@ FROM idempotency_keys k
 JOIN unnest($1::uuid[], $2::text[]) AS u(project_id, key)
   ON k.project_id = u.project_id AND k.key = u.key";
 
-/// Stores `events` on `connection` in one statement (autocommit: durable when
-/// it returns) and returns one outcome per event, in order.
-///
-/// Items whose idempotency key another request claimed first are not stored;
-/// their outcome names the event that holds the key. The caller must not
-/// pass two items with the same (project, key) in one batch.
-pub async fn insert_events(
-    connection: &Connection,
-    events: &[NewEvent],
-) -> Result<Vec<InsertOutcome>, StoreError> {
-    let columns = EventColumns::from(events);
-    let statement = connection.prepare_cached(INSERT_BATCH).await?;
-    let rows = connection
-        .query(
-            &statement,
-            &[
-                &columns.ids,
-                &columns.project_ids,
-                &columns.event_types,
-                &columns.payloads,
-                &columns.idempotency_keys,
-                &columns.request_hashes,
-                &columns.occurred_at,
-                &columns.received_at,
-                &columns.traceparents,
-            ],
-        )
-        .await?;
-    if rows.len() == events.len() {
-        return Ok(vec![InsertOutcome::Inserted; events.len()]);
-    }
-    let stored: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
-    let rejected: Vec<&NewEvent> = events
-        .iter()
-        .filter(|e| !stored.contains(&e.id.uuid()))
-        .collect();
-    let holders = find_key_holders(connection, &rejected).await?;
-    events
-        .iter()
-        .map(|event| {
-            if stored.contains(&event.id.uuid()) {
-                return Ok(InsertOutcome::Inserted);
-            }
-            let Some((key, hash)) = &event.idempotency else {
-                // Every item without a key is inserted by the statement above.
-                return Err(StoreError::NotFound {
-                    what: "stored event",
-                });
-            };
-            let holder = holders
-                .get(&(event.project_id.uuid(), key.as_str().to_owned()))
-                .ok_or(StoreError::NotFound {
-                    what: "idempotency key",
-                })?;
-            Ok(if holder.request_hash == hash.as_slice() {
-                InsertOutcome::Duplicate {
-                    id: holder.event_id,
-                    received_at: holder.created_at,
+impl Store {
+    /// Stores `events` in one statement (autocommit: durable when it returns)
+    /// and returns one outcome per event, in order. Every event enters this
+    /// way: the gateway's group commits and the query API's test sends.
+    ///
+    /// Items whose idempotency key another request claimed first are not stored;
+    /// their outcome names the event that holds the key. The caller must not
+    /// pass two items with the same (project, key) in one batch.
+    pub async fn insert_events(
+        &self,
+        events: &[NewEvent],
+    ) -> Result<Vec<InsertOutcome>, StoreError> {
+        let columns = EventColumns::from(events);
+        let (connection, statement) = self.prepared(INSERT_BATCH).await?;
+        let rows = connection
+            .query(
+                &statement,
+                &[
+                    &columns.ids,
+                    &columns.project_ids,
+                    &columns.event_types,
+                    &columns.payloads,
+                    &columns.idempotency_keys,
+                    &columns.request_hashes,
+                    &columns.occurred_at,
+                    &columns.received_at,
+                    &columns.traceparents,
+                ],
+            )
+            .await?;
+        if rows.len() == events.len() {
+            return Ok(vec![InsertOutcome::Inserted; events.len()]);
+        }
+        let stored: std::collections::HashSet<Uuid> = rows.iter().map(|row| row.get(0)).collect();
+        let rejected: Vec<&NewEvent> = events
+            .iter()
+            .filter(|e| !stored.contains(&e.id.uuid()))
+            .collect();
+        let holders = find_key_holders(&connection, &rejected).await?;
+        events
+            .iter()
+            .map(|event| {
+                if stored.contains(&event.id.uuid()) {
+                    return Ok(InsertOutcome::Inserted);
                 }
-            } else {
-                InsertOutcome::KeyReusedWithDifferentRequest {
-                    id: holder.event_id,
-                }
+                let Some((key, hash)) = &event.idempotency else {
+                    // Every item without a key is inserted by the statement above.
+                    return Err(StoreError::NotFound {
+                        what: "stored event",
+                    });
+                };
+                let holder = holders
+                    .get(&(event.project_id.uuid(), key.as_str().to_owned()))
+                    .ok_or(StoreError::NotFound {
+                        what: "idempotency key",
+                    })?;
+                Ok(if holder.request_hash == hash.as_slice() {
+                    InsertOutcome::Duplicate {
+                        id: holder.event_id,
+                        received_at: holder.created_at,
+                    }
+                } else {
+                    InsertOutcome::KeyReusedWithDifferentRequest {
+                        id: holder.event_id,
+                    }
+                })
             })
-        })
-        .collect()
+            .collect()
+    }
 }
 
 struct KeyHolder {

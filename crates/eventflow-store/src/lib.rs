@@ -8,6 +8,7 @@
 //! retry) apart from everything else.
 
 mod api_keys;
+mod database;
 mod deliveries;
 mod endpoints;
 mod error;
@@ -20,13 +21,14 @@ mod projects;
 mod stats;
 
 pub use api_keys::{ApiKeyRecord, CreatedApiKey, KeyLookup};
+pub use database::ensure_database;
 pub use deliveries::{AttemptRecord, DeliverySearch, DeliveryState, DeliveryStatus, DueDelivery};
 pub use endpoints::{
     CreatedEndpoint, EndpointChanges, EndpointDefinition, EndpointDetails, EndpointRecord,
     NewEndpoint,
 };
 pub use error::StoreError;
-pub use events::{EventSearch, EventSummary, InsertOutcome, NewEvent, StoredEvent, insert_events};
+pub use events::{EventSearch, EventSummary, InsertOutcome, NewEvent, StoredEvent};
 pub use maintenance::{ExpiredRows, PartitionDrop, ResumeOutlook, RetentionPolicy, uuid_floor};
 pub use migrate::migrations_fingerprint;
 pub use outbox::RelayError;
@@ -38,4 +40,4 @@ pub use stats::{
 };
 
 /// A connection checked out of the pool.
-pub type Connection = deadpool_postgres::Object;
+pub(crate) type Connection = deadpool_postgres::Object;

@@ -97,20 +97,31 @@ impl Store {
         self.secrets.as_deref().ok_or(StoreError::SecretsKeyMissing)
     }
 
-    /// Checks a connection out of the pool.
-    pub async fn connection(&self) -> Result<Connection, StoreError> {
+    /// Checks a connection out of the pool. Crate-private: every statement
+    /// the services run lives in this crate.
+    pub(crate) async fn connection(&self) -> Result<Connection, StoreError> {
         Ok(self.pool.get().await?)
     }
 
-    /// Runs `sql` as a statement prepared once per pooled connection, so
-    /// later calls skip the Parse round trip and planning from scratch.
+    /// Checks a connection out and prepares `sql` on it, once per pooled
+    /// connection: later calls skip the Parse round trip and planning from
+    /// scratch.
+    pub(crate) async fn prepared(
+        &self,
+        sql: &str,
+    ) -> Result<(Connection, tokio_postgres::Statement), StoreError> {
+        let client = self.connection().await?;
+        let statement = client.prepare_cached(sql).await?;
+        Ok((client, statement))
+    }
+
+    /// Runs `sql` as a [prepared](Self::prepared) statement; its rows.
     pub(crate) async fn query_prepared(
         &self,
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Vec<tokio_postgres::Row>, StoreError> {
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
+        let (client, statement) = self.prepared(sql).await?;
         Ok(client.query(&statement, params).await?)
     }
 
@@ -120,8 +131,7 @@ impl Store {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<Option<tokio_postgres::Row>, StoreError> {
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
+        let (client, statement) = self.prepared(sql).await?;
         Ok(client.query_opt(&statement, params).await?)
     }
 
@@ -131,8 +141,7 @@ impl Store {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<tokio_postgres::Row, StoreError> {
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
+        let (client, statement) = self.prepared(sql).await?;
         Ok(client.query_one(&statement, params).await?)
     }
 
@@ -142,8 +151,7 @@ impl Store {
         sql: &str,
         params: &[&(dyn tokio_postgres::types::ToSql + Sync)],
     ) -> Result<u64, StoreError> {
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
+        let (client, statement) = self.prepared(sql).await?;
         Ok(client.execute(&statement, params).await?)
     }
 

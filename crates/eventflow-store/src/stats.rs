@@ -467,8 +467,7 @@ impl Store {
         let minutes = RowColumns::from(&delta.rows);
         let hours = RowColumns::from(&delta.hourly());
         let histogram_len = HISTOGRAM_LEN as i64;
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(&RECORD_STATS).await?;
+        let (client, statement) = self.prepared(&RECORD_STATS).await?;
         client
             .execute(
                 &statement,
@@ -510,8 +509,7 @@ impl Store {
             StatsBucket::Minute => &READ_MINUTELY,
             StatsBucket::Hour | StatsBucket::Day => &READ_HOURLY,
         };
-        let client = self.connection().await?;
-        let statement = client.prepare_cached(sql).await?;
+        let (client, statement) = self.prepared(sql).await?;
         let rows = client
             .query(
                 &statement,

@@ -4,6 +4,8 @@
 //! under an advisory lock, because nextest runs each test in its own process
 //! and `CREATE DATABASE … TEMPLATE` needs the template to have no sessions.
 
+use std::sync::Arc;
+
 use eventflow_store::{PoolSettings, Store};
 use sha2::{Digest, Sha256};
 use tokio_postgres::NoTls;
@@ -15,6 +17,8 @@ const TEMPLATE_LOCK_KEY: i64 = 0x7465_6d70_6c61_7465; // "template"
 pub struct TestDatabase {
     name: String,
     url: String,
+    /// The connection [`Self::client`] hands out, opened on first use.
+    client: tokio::sync::Mutex<Option<Arc<tokio_postgres::Client>>>,
 }
 
 impl TestDatabase {
@@ -37,7 +41,11 @@ impl TestDatabase {
             .await
             .expect("create test database");
         let url = database_url_on(maintenance, &name);
-        Self { name, url }
+        Self {
+            name,
+            url,
+            client: tokio::sync::Mutex::new(None),
+        }
     }
 
     /// The connection URL of this database.
@@ -87,13 +95,36 @@ impl TestDatabase {
             .with_secrets(std::sync::Arc::new(crate::test_secrets_keyring()))
     }
 
-    /// Runs a query returning one i64, for checks the API cannot show.
-    pub async fn count(&self, sql: &str) -> i64 {
+    /// A plain SQL connection to this database, for what a test must see or
+    /// do beneath the store's API: read a row as it is stored (a sealed
+    /// secret), write one the services never would (a legacy row). The store
+    /// keeps its own connections to itself.
+    ///
+    /// Opened on first use and kept, so tests running side by side do not
+    /// open a connection per query; opened again when PostgreSQL closed it
+    /// (a test that restarts the server).
+    pub async fn client(&self) -> Arc<tokio_postgres::Client> {
+        let mut kept = self.client.lock().await;
+        if let Some(client) = kept.as_ref().filter(|client| !client.is_closed()) {
+            return Arc::clone(client);
+        }
         let (client, connection) = tokio_postgres::connect(&self.url, NoTls)
             .await
-            .expect("connect");
+            .unwrap_or_else(|error| panic!("connect to {}: {error}", self.name));
         tokio::spawn(connection);
-        client.query_one(sql, &[]).await.expect(sql).get(0)
+        let client = Arc::new(client);
+        *kept = Some(Arc::clone(&client));
+        client
+    }
+
+    /// Runs a query returning one i64, for checks the API cannot show.
+    pub async fn count(&self, sql: &str) -> i64 {
+        self.client()
+            .await
+            .query_one(sql, &[])
+            .await
+            .expect(sql)
+            .get(0)
     }
 }
 

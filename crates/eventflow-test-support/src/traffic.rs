@@ -368,10 +368,9 @@ pub struct DeliveryCounts {
     pub failed: i64,
 }
 
-/// Counts the endpoint's deliveries by status (through the gateway's pool:
-/// tests running side by side must not open a connection per query).
+/// Counts the endpoint's deliveries by status.
 pub async fn delivery_counts(gateway: &TestGateway, endpoint: EndpointId) -> DeliveryCounts {
-    let client = gateway.store.connection().await.expect("a connection");
+    let client = gateway.db.client().await;
     let row = client
         .query_one(
             "SELECT count(*), \
@@ -391,10 +390,9 @@ pub async fn delivery_counts(gateway: &TestGateway, endpoint: EndpointId) -> Del
     }
 }
 
-/// Runs a query returning one count, through the gateway's pool.
+/// Runs a query returning one count.
 pub async fn count(gateway: &TestGateway, sql: &str) -> i64 {
-    let client = gateway.store.connection().await.expect("a connection");
-    client.query_one(sql, &[]).await.expect(sql).get(0)
+    gateway.db.count(sql).await
 }
 
 /// Waits until the endpoint has exactly `expected` deliveries, all
@@ -454,7 +452,7 @@ async fn missing_states(gateway: &TestGateway, missing: &[String]) -> String {
         .iter()
         .map(|id| EventId::parse(id).expect("an event id").uuid())
         .collect();
-    let client = gateway.store.connection().await.expect("a connection");
+    let client = gateway.db.client().await;
     let rows = client
         .query(
             "SELECT status, coalesce(last_error, '-'), count(*), \

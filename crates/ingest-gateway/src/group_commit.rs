@@ -242,13 +242,11 @@ impl Writer {
 
     async fn insert(&self, events: &[NewEvent]) -> Result<Vec<InsertOutcome>, BatchError> {
         let timeout = self.settings.timeout;
-        let work = async {
-            let connection = self.store.connection().await?;
-            Ok::<_, BatchError>(eventflow_store::insert_events(&connection, events).await?)
-        };
-        tokio::time::timeout(timeout, work)
-            .await
-            .map_err(|_| BatchError::Timeout(timeout))?
+        Ok(
+            tokio::time::timeout(timeout, self.store.insert_events(events))
+                .await
+                .map_err(|_| BatchError::Timeout(timeout))??,
+        )
     }
 
     /// Appends the newly stored events to the stream; on failure records them

@@ -9,6 +9,7 @@ use eventflow_domain::{DeliveryId, EndpointId, EventId, ProjectId};
 use eventflow_store::Store;
 use eventflow_test_support::{TestDatabase, eventually};
 use time::OffsetDateTime;
+use tokio_postgres::Client;
 use uuid::Uuid;
 
 use crate::{spawn_app_on, test_config};
@@ -29,7 +30,7 @@ fn v7_at(at: OffsetDateTime) -> Uuid {
 }
 
 async fn write_old_event(
-    store: &Store,
+    client: &Client,
     project: ProjectId,
     age: Duration,
     pending: bool,
@@ -40,7 +41,6 @@ async fn write_old_event(
     let delivery = DeliveryId::for_event_endpoint(EventId::from_uuid(event), endpoint).uuid();
     let attempt = v7_at(at + Duration::from_secs(1));
     let status = if pending { "pending" } else { "succeeded" };
-    let client = store.connection().await.unwrap();
     client
         .execute(
             "INSERT INTO events (id, project_id, event_type, payload, occurred_at, received_at) \
@@ -74,12 +74,9 @@ async fn write_old_event(
     }
 }
 
-async fn project_with_retention(store: &Store, days: i32) -> ProjectId {
+async fn project_with_retention(store: &Store, client: &Client, days: i32) -> ProjectId {
     let project = store.create_project("retention", None, None).await.unwrap();
-    store
-        .connection()
-        .await
-        .unwrap()
+    client
         .execute(
             "UPDATE projects SET retention_days = $2 WHERE id = $1",
             &[&project.id.uuid(), &days],
@@ -89,8 +86,7 @@ async fn project_with_retention(store: &Store, days: i32) -> ProjectId {
     project.id
 }
 
-async fn ids(store: &Store, sql: &str) -> BTreeSet<Uuid> {
-    let client = store.connection().await.unwrap();
+async fn ids(client: &Client, sql: &str) -> BTreeSet<Uuid> {
     client
         .query(sql, &[])
         .await
@@ -100,8 +96,7 @@ async fn ids(store: &Store, sql: &str) -> BTreeSet<Uuid> {
         .collect()
 }
 
-async fn partition_exists(store: &Store, name: &str) -> bool {
-    let client = store.connection().await.unwrap();
+async fn partition_exists(client: &Client, name: &str) -> bool {
     client
         .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
         .await
@@ -125,45 +120,40 @@ const DAY: Duration = Duration::from_secs(24 * 3600);
 async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pending() {
     let db = TestDatabase::create().await;
     let store = db.store();
-    store
-        .connection()
-        .await
-        .unwrap()
+    let client = db.client().await;
+    client
         .batch_execute(
             "SELECT eventflow_ensure_partitions(t, (now() AT TIME ZONE 'UTC')::date - 15, 16) \
              FROM unnest(ARRAY['events', 'deliveries', 'attempts']) AS t",
         )
         .await
         .unwrap();
-    let short = project_with_retention(&store, 2).await;
-    let long = project_with_retention(&store, 10).await;
+    let short = project_with_retention(&store, &client, 2).await;
+    let long = project_with_retention(&store, &client, 10).await;
     // Twelve days old: past both retentions, its whole day goes.
     let twelve = [
-        write_old_event(&store, short, 12 * DAY, false).await,
-        write_old_event(&store, long, 12 * DAY, false).await,
+        write_old_event(&client, short, 12 * DAY, false).await,
+        write_old_event(&client, long, 12 * DAY, false).await,
     ];
     // Eleven days old: one of them still pending keeps its day's partitions,
     // so the others of that day go row by row.
-    let eleven_pending = write_old_event(&store, long, 11 * DAY, true).await;
+    let eleven_pending = write_old_event(&client, long, 11 * DAY, true).await;
     let eleven_done = [
-        write_old_event(&store, long, 11 * DAY, false).await,
-        write_old_event(&store, short, 11 * DAY, false).await,
+        write_old_event(&client, long, 11 * DAY, false).await,
+        write_old_event(&client, short, 11 * DAY, false).await,
     ];
     // Five days old: past the short retention only.
-    let five_short_done = write_old_event(&store, short, 5 * DAY, false).await;
-    let five_short_pending = write_old_event(&store, short, 5 * DAY, true).await;
-    let five_long = write_old_event(&store, long, 5 * DAY, false).await;
+    let five_short_done = write_old_event(&client, short, 5 * DAY, false).await;
+    let five_short_pending = write_old_event(&client, short, 5 * DAY, true).await;
+    let five_long = write_old_event(&client, long, 5 * DAY, false).await;
     // One day old: within both.
     let one = [
-        write_old_event(&store, short, DAY, false).await,
-        write_old_event(&store, long, DAY, false).await,
+        write_old_event(&client, short, DAY, false).await,
+        write_old_event(&client, long, DAY, false).await,
     ];
 
     // Statistics follow the project's retention too.
-    store
-        .connection()
-        .await
-        .unwrap()
+    client
         .execute(
             "INSERT INTO stats_hourly (project_id, hour, events) VALUES \
              ($1, date_trunc('hour', now() - interval '5 days'), 1), \
@@ -192,34 +182,31 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
     eventually(
         "retention to leave only the kept events",
         Duration::from_secs(30),
-        || async { ids(&store, "SELECT id FROM events").await == expect(|e| e.event) },
+        || async { ids(&client, "SELECT id FROM events").await == expect(|e| e.event) },
     )
     .await;
 
     assert_eq!(
-        ids(&store, "SELECT id FROM events").await,
+        ids(&client, "SELECT id FROM events").await,
         expect(|e| e.event)
     );
     assert_eq!(
-        ids(&store, "SELECT id FROM deliveries").await,
+        ids(&client, "SELECT id FROM deliveries").await,
         expect(|e| e.delivery)
     );
     assert_eq!(
-        ids(&store, "SELECT id FROM attempts").await,
+        ids(&client, "SELECT id FROM attempts").await,
         expect(|e| e.attempt)
     );
-    assert!(!partition_exists(&store, &day_partition("events", 12)).await);
-    assert!(!partition_exists(&store, &day_partition("attempts", 12)).await);
+    assert!(!partition_exists(&client, &day_partition("events", 12)).await);
+    assert!(!partition_exists(&client, &day_partition("attempts", 12)).await);
     assert!(
-        partition_exists(&store, &day_partition("deliveries", 11)).await,
+        partition_exists(&client, &day_partition("deliveries", 11)).await,
         "a day with a pending delivery is kept"
     );
     let _removed = (twelve, eleven_done, five_short_done);
 
-    let stats_left: i64 = store
-        .connection()
-        .await
-        .unwrap()
+    let stats_left: i64 = client
         .query_one(
             "SELECT count(*) FROM stats_hourly WHERE project_id = $1 AND hour > now() - interval '2 days'",
             &[&short.uuid()],
@@ -227,10 +214,7 @@ async fn exactly_what_is_older_than_each_projects_retention_is_removed_unless_pe
         .await
         .unwrap()
         .get(0);
-    let stats_all: i64 = store
-        .connection()
-        .await
-        .unwrap()
+    let stats_all: i64 = client
         .query_one("SELECT count(*) FROM stats_hourly", &[])
         .await
         .unwrap()

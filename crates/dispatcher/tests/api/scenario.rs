@@ -41,7 +41,7 @@ pub async fn delivery_state(gateway: &TestGateway, delivery: DeliveryId) -> Opti
 }
 
 async fn delivery_event_uuid(gateway: &TestGateway, delivery: DeliveryId) -> Option<uuid::Uuid> {
-    let client = gateway.store.connection().await.expect("a connection");
+    let client = gateway.db.client().await;
     client
         .query_opt(
             "SELECT event_id FROM deliveries WHERE id = $1",
@@ -107,7 +107,7 @@ pub async fn attempts(gateway: &TestGateway, delivery: DeliveryId) -> Vec<Attemp
 /// Sets columns of an endpoint, as the query API does: `assignments` is the
 /// SQL after `SET`, such as `paused = true`.
 pub async fn update_endpoint(gateway: &TestGateway, endpoint: EndpointId, assignments: &str) {
-    let client = gateway.store.connection().await.expect("a connection");
+    let client = gateway.db.client().await;
     let updated = client
         .execute(
             &format!("UPDATE endpoints SET {assignments}, updated_at = now() WHERE id = $1"),

@@ -12,14 +12,16 @@
 //! happens once: a project that already holds the requested number of events is used
 //! as it is, and one that holds fewer is topped up.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
-use eventflow_domain::{EndpointId, EndpointUrl, ProjectId, Scopes};
+use eventflow_domain::{EndpointId, EndpointUrl, EventId, ProjectId, Scopes};
 use eventflow_store::{LATENCY_BOUNDS_MS, NewEndpoint, PoolSettings, Store};
 use tokio::task::JoinSet;
+
+use crate::sql;
 
 /// The project the workload reads; found again by this name on later runs.
 pub const PROJECT_NAME: &str = "bench-query";
@@ -53,15 +55,10 @@ pub struct SeededProject {
 
 /// Finds or creates the project, tops it up to `target` events, and creates the keys.
 pub async fn seed(database_url: &str, target: u64) -> anyhow::Result<SeededProject> {
-    let store = Store::connect(
-        database_url,
-        &PoolSettings {
-            max_connections: SEEDERS + 1,
-            ..PoolSettings::default()
-        },
-    )
-    .context("connecting to PostgreSQL (--database-url)")?
-    .with_secrets(crate::provision::secrets_keyring()?);
+    // The seeders open their own connections (crate::sql).
+    let store = Store::connect(database_url, &PoolSettings::default())
+        .context("connecting to PostgreSQL (--database-url)")?
+        .with_secrets(crate::provision::secrets_keyring()?);
     let project_id = find_or_create_project(&store).await?;
     let endpoint_ids = ensure_endpoints(&store, project_id).await?;
     let existing = store
@@ -78,9 +75,16 @@ pub async fn seed(database_url: &str, target: u64) -> anyhow::Result<SeededProje
             .ensure_partitions(7)
             .await
             .context("creating the daily partitions")?;
-        insert_chunks(&store, project_id, &endpoint_ids, existing, target).await?;
+        let plan = SeedPlan {
+            project_id,
+            endpoint_ids,
+            from: existing,
+            target,
+            attempt_durations_us: Vec::new(),
+        };
+        insert_chunks(database_url, plan).await?;
         eprintln!("vacuuming, analyzing and checkpointing the seeded tables");
-        let client = store.connection().await?;
+        let client = sql::connect(database_url).await?;
         client
             .batch_execute(
                 "VACUUM ANALYZE events, deliveries, attempts, stats_minutely, stats_hourly",
@@ -101,7 +105,7 @@ pub async fn seed(database_url: &str, target: u64) -> anyhow::Result<SeededProje
     };
     let read_key = create_key(&store, project_id, "read").await?;
     let ingest_key = create_key(&store, project_id, "ingest").await?;
-    let event_ids = sample_event_ids(&store, project_id).await?;
+    let event_ids = sample_event_ids(&sql::connect(database_url).await?, project_id).await?;
     let events = store.count_events(project_id).await?;
     store.close();
     Ok(SeededProject {
@@ -170,25 +174,40 @@ async fn create_key(store: &Store, project_id: ProjectId, scope: &str) -> anyhow
     Ok(key.plaintext.expose().to_owned())
 }
 
-async fn sample_event_ids(store: &Store, project_id: ProjectId) -> anyhow::Result<Vec<String>> {
-    let client = store.connection().await?;
+async fn sample_event_ids(
+    client: &tokio_postgres::Client,
+    project_id: ProjectId,
+) -> anyhow::Result<Vec<String>> {
     let rows = client
         .query(
-            "SELECT 'evt_' || replace(id::text, '-', '') FROM events WHERE project_id = $1 \
-             ORDER BY random() LIMIT $2",
+            "SELECT id FROM events WHERE project_id = $1 ORDER BY random() LIMIT $2",
             &[&project_id.uuid(), &DETAIL_IDS],
         )
         .await
         .context("sampling event ids")?;
-    Ok(rows.iter().map(|row| row.get::<_, String>(0)).collect())
+    Ok(rows
+        .iter()
+        .map(|row| EventId::from_uuid(row.get(0)).to_string())
+        .collect())
+}
+
+/// What one seeding run writes.
+struct SeedPlan {
+    project_id: ProjectId,
+    /// Every event is delivered to one of them, in turn.
+    endpoint_ids: Vec<EndpointId>,
+    /// Events the project holds already: this run adds events `from..target`.
+    from: u64,
+    target: u64,
+    /// Durations (µs) the attempts take in turn; empty for a random spread from 1 ms
+    /// to about 250 ms.
+    attempt_durations_us: Vec<i64>,
 }
 
 /// What every chunk statement shares.
 struct ChunkPlan {
-    store: Store,
-    project_id: ProjectId,
-    endpoint_ids: Vec<EndpointId>,
-    target: u64,
+    database_url: String,
+    seed: SeedPlan,
     /// Events this run adds.
     to_seed: u64,
     /// End of the 24 hours the events are spread over, in Unix seconds.
@@ -199,24 +218,22 @@ struct ChunkPlan {
     done: AtomicU64,
 }
 
-/// Inserts events `from..target` in chunks, [`SEEDERS`] statements at a time, printing
+/// Inserts the plan's events in chunks, [`SEEDERS`] statements at a time, printing
 /// progress.
-async fn insert_chunks(
-    store: &Store,
-    project_id: ProjectId,
-    endpoint_ids: &[EndpointId],
-    from: u64,
-    target: u64,
-) -> anyhow::Result<()> {
+async fn insert_chunks(database_url: &str, seed: SeedPlan) -> anyhow::Result<()> {
+    let SeedPlan {
+        project_id,
+        from,
+        target,
+        ..
+    } = seed;
     let until_epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .context("the clock is before 1970")?
         .as_secs_f64();
     let plan = Arc::new(ChunkPlan {
-        store: store.clone(),
-        project_id,
-        endpoint_ids: endpoint_ids.to_vec(),
-        target,
+        database_url: database_url.to_owned(),
+        seed,
         to_seed: target - from,
         until_epoch,
         thresholds_us: LATENCY_BOUNDS_MS
@@ -249,19 +266,20 @@ async fn insert_chunks(
 
 /// Takes chunks until none is left.
 async fn seed_chunks(plan: &ChunkPlan, started: Instant) -> anyhow::Result<()> {
-    let client = plan.store.connection().await?;
+    let client = sql::connect(&plan.database_url).await?;
     let statement = client
-        .prepare(SEED_CHUNK)
+        .prepare(&SEED_CHUNK)
         .await
         .context("preparing the seeding statement")?;
-    let endpoints: Vec<_> = plan.endpoint_ids.iter().map(|id| id.uuid()).collect();
-    let target = i64::try_from(plan.target).context("--seed is too large")?;
+    let seed = &plan.seed;
+    let endpoints: Vec<_> = seed.endpoint_ids.iter().map(|id| id.uuid()).collect();
+    let target = i64::try_from(seed.target).context("--seed is too large")?;
     loop {
         let first = plan.next.fetch_add(CHUNK, Ordering::Relaxed);
-        if first >= plan.target {
+        if first >= seed.target {
             return Ok(());
         }
-        let end = (first + CHUNK).min(plan.target);
+        let end = (first + CHUNK).min(seed.target);
         let (first_i, end_i) = (
             i64::try_from(first).context("--seed is too large")?,
             i64::try_from(end).context("--seed is too large")?,
@@ -270,13 +288,14 @@ async fn seed_chunks(plan: &ChunkPlan, started: Instant) -> anyhow::Result<()> {
             .execute(
                 &statement,
                 &[
-                    &plan.project_id.uuid(),
+                    &seed.project_id.uuid(),
                     &endpoints,
                     &first_i,
                     &end_i,
                     &target,
                     &plan.until_epoch,
                     &plan.thresholds_us,
+                    &seed.attempt_durations_us,
                 ],
             )
             .await
@@ -295,8 +314,35 @@ async fn seed_chunks(plan: &ChunkPlan, started: Instant) -> anyhow::Result<()> {
 /// Inserts events `$3..$4` of `$5` for project `$1`: the events, their deliveries to
 /// the endpoints `$2` (round robin), their attempts, and the minute and hour statistics
 /// rows they make, all in one statement. `$6` is the end of the 24 hours the events
-/// spread over (Unix seconds); `$7` the latency histogram's thresholds (µs, exclusive).
-const SEED_CHUNK: &str = r#"
+/// spread over (Unix seconds); `$7` the latency histogram's thresholds (µs, exclusive);
+/// `$8` the attempts' durations (µs) in turn, or empty for random ones.
+static SEED_CHUNK: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "{SEED_ROWS}, ins_minutes AS (\n{}\n)\n{}",
+        upsert_stats("stats_minutely", "minute"),
+        upsert_stats("stats_hourly", "hour")
+    )
+});
+
+/// Adds the seeded rows of `stats` whose grain is `column` to `table`.
+fn upsert_stats(table: &str, column: &str) -> String {
+    format!(
+        "INSERT INTO {table} AS s (project_id, endpoint_id, {column}, events, succeeded, failed,
+                                 attempts, latency_histogram)
+SELECT $1, endpoint_id, start, events, succeeded, failed, attempts, histogram
+FROM stats WHERE grain = '{column}'
+ORDER BY endpoint_id, start
+ON CONFLICT (project_id, endpoint_id, {column}) DO UPDATE SET
+    events = s.events + EXCLUDED.events,
+    succeeded = s.succeeded + EXCLUDED.succeeded,
+    failed = s.failed + EXCLUDED.failed,
+    attempts = s.attempts + EXCLUDED.attempts,
+    latency_histogram = eventflow_histogram_add(s.latency_histogram, EXCLUDED.latency_histogram)"
+    )
+}
+
+/// The rows of a chunk up to the statistics they make (`stats`), for [`SEED_CHUNK`].
+const SEED_ROWS: &str = r#"
 WITH base AS MATERIALIZED (
     SELECT g, ts,
            ($2::uuid[])[1 + (g % cardinality($2::uuid[]))::int] AS endpoint_id,
@@ -325,7 +371,10 @@ WITH base AS MATERIALIZED (
 ), att AS MATERIALIZED (
     SELECT s.delivery_id, s.endpoint_id, s.failed, n::int AS n,
            s.ts + (n - 1) * interval '5 seconds' + interval '5 milliseconds' AS started_at,
-           floor(1000 * exp(random() * 5.5))::bigint AS duration_us
+           CASE WHEN cardinality($8::bigint[]) = 0
+                THEN floor(1000 * exp(random() * 5.5))::bigint
+                ELSE ($8::bigint[])[1 + ((s.g * 3 + n - 1) % cardinality($8::bigint[]))::int]
+           END AS duration_us
     FROM src s, generate_series(1, CASE WHEN s.failed THEN 3 ELSE 1 END) AS n
 ), ins_events AS (
     INSERT INTO events (id, project_id, event_type, payload, idempotency_key, occurred_at,
@@ -405,28 +454,153 @@ WITH base AS MATERIALIZED (
 ), stats AS MATERIALIZED (
     SELECT t.*, coalesce(h.histogram, '{}') AS histogram
     FROM totals t LEFT JOIN histograms h USING (grain, endpoint_id, start)
-), ins_minutes AS (
-    INSERT INTO stats_minutely AS s (project_id, endpoint_id, minute, events, succeeded, failed,
-                                     attempts, latency_histogram)
-    SELECT $1, endpoint_id, start, events, succeeded, failed, attempts, histogram
-    FROM stats WHERE grain = 'minute'
-    ORDER BY endpoint_id, start
-    ON CONFLICT (project_id, endpoint_id, minute) DO UPDATE SET
-        events = s.events + EXCLUDED.events,
-        succeeded = s.succeeded + EXCLUDED.succeeded,
-        failed = s.failed + EXCLUDED.failed,
-        attempts = s.attempts + EXCLUDED.attempts,
-        latency_histogram = eventflow_histogram_add(s.latency_histogram, EXCLUDED.latency_histogram)
-)
-INSERT INTO stats_hourly AS s (project_id, endpoint_id, hour, events, succeeded, failed,
-                               attempts, latency_histogram)
-SELECT $1, endpoint_id, start, events, succeeded, failed, attempts, histogram
-FROM stats WHERE grain = 'hour'
-ORDER BY endpoint_id, start
-ON CONFLICT (project_id, endpoint_id, hour) DO UPDATE SET
-    events = s.events + EXCLUDED.events,
-    succeeded = s.succeeded + EXCLUDED.succeeded,
-    failed = s.failed + EXCLUDED.failed,
-    attempts = s.attempts + EXCLUDED.attempts,
-    latency_histogram = eventflow_histogram_add(s.latency_histogram, EXCLUDED.latency_histogram)
-"#;
+)"#;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashSet;
+
+    use eventflow_domain::DeliveryId;
+    use eventflow_store::{EventSearch, StatsBucket, StatsDelta, StatsQuery};
+    use eventflow_test_support::TestDatabase;
+    use uuid::Uuid;
+
+    use super::*;
+
+    /// Attempt durations just below, on and just above every bound of the latency
+    /// histogram, none and beyond the last: where the seeder's buckets and the store's
+    /// would part if they drifted.
+    fn durations_around_the_bounds() -> Vec<i64> {
+        let mut durations = vec![0];
+        for bound in LATENCY_BOUNDS_MS {
+            let micros = i64::try_from(bound * 1_000).unwrap();
+            durations.extend([micros - 1, micros, micros + 1]);
+        }
+        durations.push(3_600_000_000);
+        durations
+    }
+
+    /// Asserts that `id` is a UUID v7 (RFC 9562 variant) of the millisecond of `at`,
+    /// as the services mint them.
+    fn assert_v7_of(id: Uuid, at: time::OffsetDateTime, what: &str) {
+        assert_eq!(id.get_version_num(), 7, "{what} {id} is a UUID v7");
+        assert_eq!(
+            id.as_u128() >> 62 & 0b11,
+            0b10,
+            "{what} {id} has the RFC variant"
+        );
+        let millis = i128::from(u64::try_from(id.as_u128() >> 80).unwrap());
+        assert_eq!(
+            millis,
+            at.unix_timestamp_nanos() / 1_000_000,
+            "{what} {id} at {at}"
+        );
+    }
+
+    #[tokio::test]
+    async fn seeded_rows_read_back_as_the_services_would_have_written_them() {
+        const EVENTS: u64 = 150;
+        let db = TestDatabase::create().await;
+        let store = db.store();
+        let project_id = find_or_create_project(&store).await.unwrap();
+        let endpoint_ids = ensure_endpoints(&store, project_id).await.unwrap();
+        store.ensure_partitions(7).await.unwrap();
+        let plan = SeedPlan {
+            project_id,
+            endpoint_ids: endpoint_ids.clone(),
+            from: 0,
+            target: EVENTS,
+            attempt_durations_us: durations_around_the_bounds(),
+        };
+        insert_chunks(db.url(), plan).await.unwrap();
+
+        let search = EventSearch {
+            event_type: None,
+            since: None,
+            until: None,
+            delivery_status: None,
+            endpoint_id: None,
+            before: None,
+            include_payload: false,
+            limit: 1_000,
+        };
+        let events = store.search_events(project_id, &search).await.unwrap();
+        assert_eq!(events.len() as u64, EVENTS);
+        // What the services would have counted for the same rows, under another
+        // project: the statistics tables have no foreign key.
+        let mirror = ProjectId::new();
+        let mut counted = StatsDelta::default();
+        let (mut earliest, mut latest) = (events[0].received_at, events[0].received_at);
+        let mut attempts_seen = 0;
+        for event in &events {
+            assert_v7_of(event.id.uuid(), event.received_at, "event");
+            counted.add_events(mirror, event.received_at, 1);
+            earliest = earliest.min(event.received_at);
+            let deliveries = store
+                .project_event_deliveries(project_id, event.id, None, 10)
+                .await
+                .unwrap();
+            assert_eq!(deliveries.len(), 1, "one delivery of {}", event.id);
+            let delivery = &deliveries[0];
+            assert!(endpoint_ids.contains(&delivery.endpoint_id));
+            assert_eq!(
+                delivery.id,
+                DeliveryId::for_event_endpoint(event.id, delivery.endpoint_id)
+            );
+            let attempts = store
+                .project_delivery_attempts(project_id, delivery.id, None, 10)
+                .await
+                .unwrap();
+            assert_eq!(
+                attempts.len(),
+                usize::try_from(delivery.attempt_count).unwrap()
+            );
+            for attempt in &attempts {
+                assert_v7_of(attempt.id.uuid(), attempt.started_at, "attempt");
+                assert_eq!(attempt.delivery_id, delivery.id);
+                counted.add_attempt(
+                    mirror,
+                    attempt.endpoint_id,
+                    attempt.started_at,
+                    attempt.duration,
+                );
+                latest = latest.max(attempt.started_at);
+                attempts_seen += 1;
+            }
+            let settled_at = delivery.last_attempt_at.unwrap();
+            counted.add_delivery(mirror, delivery.endpoint_id, settled_at, delivery.status);
+        }
+        assert!(attempts_seen > EVENTS, "some deliveries were retried");
+        store.record_stats(&counted).await.unwrap();
+
+        for endpoint_id in std::iter::once(None).chain(endpoint_ids.iter().copied().map(Some)) {
+            for bucket in [StatsBucket::Minute, StatsBucket::Hour] {
+                let series = |project_id| StatsQuery {
+                    project_id,
+                    endpoint_id,
+                    bucket,
+                    since: earliest,
+                    until: latest + Duration::from_secs(1),
+                };
+                let seeded = store.stats(&series(project_id)).await.unwrap();
+                let expected = store.stats(&series(mirror)).await.unwrap();
+                assert!(seeded.iter().any(|point| point.attempts > 0));
+                assert_eq!(
+                    seeded, expected,
+                    "{bucket:?} statistics of {endpoint_id:?} as seeded and as the store counts them"
+                );
+            }
+        }
+
+        let sampled = sample_event_ids(&sql::connect(db.url()).await.unwrap(), project_id)
+            .await
+            .unwrap();
+        let stored: HashSet<String> = events.iter().map(|event| event.id.to_string()).collect();
+        assert_eq!(sampled.len(), events.len());
+        for id in sampled {
+            assert!(EventId::parse(&id).is_ok() && stored.contains(&id), "{id}");
+        }
+    }
+}

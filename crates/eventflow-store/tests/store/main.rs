@@ -6,16 +6,16 @@
 use std::time::Duration;
 
 use eventflow_domain::{DeliveryId, EndpointId, EventId, EventType, ProjectId};
-use eventflow_store::{
-    DeliveryState, DeliveryStatus, NewEvent, PoolSettings, Store, insert_events,
-};
+use eventflow_store::{DeliveryState, DeliveryStatus, NewEvent, PoolSettings, Store};
 use eventflow_test_support::TestDatabase;
 use time::OffsetDateTime;
+
+mod database;
 
 async fn empty_database() -> (TestDatabase, Store) {
     let db = TestDatabase::create().await;
     let store = db.store();
-    let client = store.connection().await.unwrap();
+    let client = db.client().await;
     // Start from nothing: drop what the template brought.
     client
         .batch_execute(
@@ -70,8 +70,8 @@ async fn events_land_in_their_day_partition_and_old_days_drop_whole() {
     let store = db.store();
     let project = store.create_project("p", None, None).await.unwrap();
     store.ensure_partitions(2).await.unwrap();
-    let connection = store.connection().await.unwrap();
-    insert_events(&connection, &[event(project.id, OffsetDateTime::now_utc())])
+    store
+        .insert_events(&[event(project.id, OffsetDateTime::now_utc())])
         .await
         .unwrap();
 
@@ -102,9 +102,8 @@ async fn events_land_in_their_day_partition_and_old_days_drop_whole() {
 #[tokio::test]
 async fn the_sql_uuid_floor_orders_like_uuid_v7_ids() {
     let db = TestDatabase::create().await;
-    let store = db.store();
     let id = EventId::new();
-    let client = store.connection().await.unwrap();
+    let client = db.client().await;
     let row = client
         .query_one(
             "SELECT eventflow_uuid_floor(now() - interval '1 second') < $1, \
@@ -121,7 +120,7 @@ async fn idempotency_keys_older_than_the_retention_are_purged() {
     let db = TestDatabase::create().await;
     let store = db.store();
     let project = store.create_project("p", None, None).await.unwrap();
-    let client = store.connection().await.unwrap();
+    let client = db.client().await;
     client
         .execute(
             "INSERT INTO idempotency_keys (project_id, key, event_id, request_hash, created_at) VALUES \

@@ -102,12 +102,7 @@ impl GatewayProcess {
     }
 }
 
-/// Counts the project's stored events, through the harness's pool.
+/// Counts the project's stored events.
 pub async fn stored_events(gateway: &TestGateway) -> i64 {
-    let client = gateway.store.connection().await.unwrap();
-    client
-        .query_one("SELECT count(*) FROM events", &[])
-        .await
-        .unwrap()
-        .get(0)
+    gateway.db.count("SELECT count(*) FROM events").await
 }

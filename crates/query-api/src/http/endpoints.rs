@@ -667,9 +667,10 @@ pub async fn send_test(
         received_at: now,
         traceparent: eventflow_runtime::telemetry::current_traceparent(),
     };
-    let connection = state.store.connection().await?;
-    let outcome = eventflow_store::insert_events(&connection, std::slice::from_ref(&event)).await?;
-    drop(connection);
+    let outcome = state
+        .store
+        .insert_events(std::slice::from_ref(&event))
+        .await?;
     if outcome != [InsertOutcome::Inserted] {
         return Err(ApiError::Internal(format!(
             "test event not inserted: {outcome:?}"

@@ -15,7 +15,7 @@ use crate::endpoints::{create, delivering, post_event, verifies};
 /// The endpoint's row as PostgreSQL holds it, every column as text.
 async fn stored_row(gateway: &TestGateway, id: &str) -> String {
     let uuid = eventflow_domain::EndpointId::parse(id).unwrap().uuid();
-    let client = gateway.store.connection().await.unwrap();
+    let client = gateway.db.client().await;
     let row = client
         .query_one(
             "SELECT row_to_json(e)::text FROM endpoints e WHERE id = $1",
@@ -91,10 +91,9 @@ async fn a_rotated_key_reseals_at_start_a_plaintext_row_gets_sealed_and_a_wrong_
     let legacy = eventflow_domain::EndpointId::new();
     let legacy_secret = eventflow_domain::EndpointSecret::generate();
     gateway
-        .store
-        .connection()
+        .db
+        .client()
         .await
-        .unwrap()
         .execute(
             "INSERT INTO endpoints (id, project_id, url, secret) VALUES ($1, $2, 'https://example.com/b', $3)",
             &[&legacy.uuid(), &project.uuid(), &legacy_secret.as_str()],
