@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use eventflow_domain::{AddressPolicy, RetrySchedule, SecretsKeyring};
-use eventflow_runtime::config::{self, ConfigError, ServiceSettings};
+use eventflow_runtime::config::{self, ServiceSettings};
 use eventflow_runtime::internal_auth::InternalToken;
 use serde::Deserialize;
 
-const DEFAULTS: &str = include_str!("../defaults.toml");
+pub(crate) const DEFAULTS: &str = include_str!("../defaults.toml");
 
 /// Every setting of the dispatcher, parsed into its final type at load time.
 #[derive(Debug, Clone, Deserialize)]
@@ -65,21 +65,10 @@ pub struct Config {
     pub dry_run: bool,
 }
 
-impl Config {
-    /// Loads the settings from defaults, the config file and the environment.
-    pub fn load() -> Result<Self, ConfigError> {
-        config::load(DEFAULTS)
-    }
-
-    /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
-    pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
-        config::with_urls(DEFAULTS, database_url, redis_url)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eventflow_runtime::config::ServiceConfig;
 
     #[test]
     fn defaults_need_only_the_connection_urls() {

@@ -23,16 +23,16 @@ mod recorder;
 mod recover;
 mod retention;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::Context;
 use eventflow_proto::dispatch::v1::dispatch_control_server::DispatchControlServer;
-use eventflow_queue::{Queue, QueueSettings};
-use eventflow_runtime::config::ServiceSettings;
+use eventflow_queue::Queue;
+use eventflow_runtime::config::{ServiceConfig, ServiceSettings};
+use eventflow_runtime::connect::{Connections, open_queue};
 use eventflow_runtime::internal_auth::RequireInternalToken;
-use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
-use eventflow_store::{PoolSettings, Store};
+use eventflow_runtime::serve::{Listeners, Service, ServiceApplication, StopSignal};
+use eventflow_store::Store;
 use tokio::sync::Semaphore;
 use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
@@ -50,8 +50,13 @@ use crate::recorder::Recorder;
 pub use crate::recover::RecoveryError;
 use crate::recover::RecoverySettings;
 
-/// The name of the crate, binary, image and OpenTelemetry service.
-pub const SERVICE_NAME: &str = "dispatcher";
+impl ServiceConfig for Config {
+    const DEFAULTS: &str = config::DEFAULTS;
+
+    fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
+}
 
 /// Fails start-up when a claim could take over a delivery still in flight.
 fn check_timeouts(config: &Config) -> anyhow::Result<()> {
@@ -120,11 +125,6 @@ fn build_dispatch(
     })
 }
 
-/// Pings PostgreSQL and Redis at once.
-async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
-    Dependencies::check(store.ping(), queue.ping()).await
-}
-
 /// A dispatcher with its connections made and its listeners bound, not yet serving.
 pub struct Application {
     config: Config,
@@ -135,50 +135,20 @@ pub struct Application {
     listeners: Listeners,
 }
 
-impl Application {
-    /// Connects to PostgreSQL and Redis, checks both answer, and binds both
-    /// listeners; serves nothing yet.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
+impl ServiceApplication for Application {
+    type Config = Config;
+    type Error = anyhow::Error;
+    const NAME: &str = "dispatcher";
+
+    /// Checks the timeouts, opens PostgreSQL (sealing endpoint secrets) and
+    /// Redis, and starts the recorder; serves nothing yet.
+    async fn build_on(config: Config, listeners: Listeners) -> anyhow::Result<Self> {
         check_timeouts(&config)?;
-        // First: a taken port fails the build before anything connects or spawns.
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
-        let pool = PoolSettings {
-            max_connections: config.service.database_pool_size,
-            acquire_timeout: config.service.database_timeout,
-        };
-        let store = Store::connect(&config.service.database_url, &pool)
-            .context("invalid setting EVENTFLOW_DATABASE_URL")?
-            .with_required_secrets(config.secrets_key.as_ref())
-            .context("missing setting EVENTFLOW_SECRETS_KEY")?;
-        store
-            .ping()
-            .await
-            .context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
-        store
-            .seal_endpoint_secrets()
-            .await
-            .context("cannot encrypt endpoint secrets with EVENTFLOW_SECRETS_KEY")?;
-        let queue = Queue::connect(&QueueSettings {
-            redis_url: config.service.redis_url.clone(),
-            key_prefix: config.service.redis_key_prefix.clone(),
-            connections: 2,
-            command_timeout: config.service.redis_timeout,
-        })
-        .await
-        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
-        queue
-            .ping()
-            .await
-            .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
-        let reader = Queue::connect(&QueueSettings {
-            redis_url: config.service.redis_url.clone(),
-            key_prefix: config.service.redis_key_prefix.clone(),
-            connections: 1,
-            // A blocking read waits up to 500 ms on top of the command time.
-            command_timeout: config.service.redis_timeout + std::time::Duration::from_secs(1),
-        })
-        .await
-        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+        let Connections { store, queue } =
+            Connections::open_with_secrets(&config.service, config.secrets_key.as_ref()).await?;
+        // A blocking read waits up to 500 ms on top of the command time.
+        let read_timeout = config.service.redis_timeout + std::time::Duration::from_secs(1);
+        let reader = open_queue(&config.service, 1, read_timeout).await?;
         // The recorder is the first task spawned: every fallible step is above,
         // or inside `build_dispatch` before it starts the recorder.
         let recorder_task = TaskTracker::new();
@@ -198,34 +168,12 @@ impl Application {
         })
     }
 
-    /// The bound HTTP address (the real port when configured with port 0).
-    pub fn http_addr(&self) -> SocketAddr {
-        self.listeners.http_addr
-    }
-
-    /// The bound gRPC address (the real port when configured with port 0).
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.listeners.grpc_addr
-    }
-
-    /// A handle that takes single steps of the work loops, for tests that
-    /// show what one step does (and that nothing more is due) instead of
-    /// sleeping; not an API.
-    #[doc(hidden)]
-    pub fn work_steps(&self) -> WorkSteps {
-        WorkSteps {
-            dispatch: self.dispatch.clone(),
-            recovery: recovery_settings(&self.config),
-            loops: self.loops.clone(),
-        }
-    }
-
     /// Serves until `signal` resolves, then stops taking work and lets the
     /// deliveries in flight finish, reports NOT_SERVING, stops accepting, lets
     /// requests in flight finish and the recorder write what it holds (each
     /// within `shutdown_timeout`), and returns. Returns an error if a server
     /// stopped on its own.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+    async fn run_until(self, signal: impl StopSignal) -> anyhow::Result<()> {
         let Self {
             config,
             dispatch,
@@ -233,10 +181,10 @@ impl Application {
             loops,
             listeners,
         } = self;
-        let (store, queue) = (dispatch.store.clone(), dispatch.queue.clone());
-        let ping = move || ping_dependencies(store.clone(), queue.clone());
+        let connections = Connections::of(&dispatch.store, &dispatch.queue);
+        let ping = move || connections.ping();
         tracing::info!(consumer = %dispatch.settings.consumer_name, "dispatcher consuming");
-        let mut service = Service::new(SERVICE_NAME, listeners, &config.service, ping).grpc(
+        let mut service = Service::new(Self::NAME, listeners, &config.service, ping).grpc(
             DispatchControlServer::<DispatchControlGrpc>::NAME,
             Routes::new(DispatchControlServer::with_interceptor(
                 DispatchControlGrpc::new(dispatch.clone()),
@@ -289,15 +237,22 @@ impl Application {
             .map_err(anyhow::Error::from)
     }
 
-    /// `build`, then `run_until`: what the binary runs.
-    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        Self::build(config).await?.run_until(signal).await
+    fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 }
 
-impl ServiceConfig for Config {
-    fn service(&self) -> &ServiceSettings {
-        &self.service
+impl Application {
+    /// A handle that takes single steps of the work loops, for tests that
+    /// show what one step does (and that nothing more is due) instead of
+    /// sleeping; not an API.
+    #[doc(hidden)]
+    pub fn work_steps(&self) -> WorkSteps {
+        WorkSteps {
+            dispatch: self.dispatch.clone(),
+            recovery: recovery_settings(&self.config),
+            loops: self.loops.clone(),
+        }
     }
 }
 

@@ -1,5 +1,5 @@
 //! `dispatcher` binary: everything is in `eventflow_runtime::serve::main`.
-use dispatcher::{Application, Config, SERVICE_NAME};
+use dispatcher::Application;
 
 /// mimalloc rather than glibc malloc: concurrent deliveries allocate and free
 /// many short-lived buffers, and glibc's arenas spent a quarter of the
@@ -9,5 +9,5 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    eventflow_runtime::serve::main(SERVICE_NAME, Config::load, Application::serve).await
+    eventflow_runtime::serve::main::<Application>().await
 }

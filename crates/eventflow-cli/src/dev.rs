@@ -21,6 +21,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use eventflow_domain::{ProjectId, Scopes, SecretString, hashes_match, parse_presented_key};
+use eventflow_runtime::config::ServiceConfig;
+use eventflow_runtime::serve::ServiceApplication;
 use eventflow_runtime::shutdown;
 use eventflow_store::{PoolSettings, Store};
 use serde::Serialize;
@@ -42,9 +44,6 @@ const DEMO_PORT: u16 = 8083;
 const DEMO_DESCRIPTION: &str = "eventflow dev demo receiver";
 /// The file the services read besides the environment.
 const CONFIG_FILE: &str = "eventflow.toml";
-const GATEWAY_DEFAULTS: &str = include_str!("../../ingest-gateway/defaults.toml");
-const DISPATCHER_DEFAULTS: &str = include_str!("../../dispatcher/defaults.toml");
-const QUERY_DEFAULTS: &str = include_str!("../../query-api/defaults.toml");
 
 #[derive(Debug, clap::Args)]
 #[command(
@@ -145,11 +144,10 @@ pub async fn run(
     store.close();
 
     let mut gateway_config: ingest_gateway::Config =
-        load_settings(GATEWAY_DEFAULTS, &env).context("ingest-gateway settings")?;
+        load_settings(&env).context("ingest-gateway settings")?;
     let mut dispatcher_config: dispatcher::Config =
-        load_settings(DISPATCHER_DEFAULTS, &env).context("dispatcher settings")?;
-    let mut query_config: query_api::Config =
-        load_settings(QUERY_DEFAULTS, &env).context("query-api settings")?;
+        load_settings(&env).context("dispatcher settings")?;
+    let mut query_config: query_api::Config = load_settings(&env).context("query-api settings")?;
     for addr in [
         &mut gateway_config.service.http_addr,
         &mut gateway_config.service.grpc_addr,
@@ -367,12 +365,9 @@ fn file_urls() -> anyhow::Result<FileUrls> {
 }
 
 /// One service's settings as its own `load` reads them, from `env`.
-fn load_settings<T: serde::de::DeserializeOwned>(
-    defaults: &str,
-    env: &[(String, String)],
-) -> anyhow::Result<T> {
+fn load_settings<T: ServiceConfig>(env: &[(String, String)]) -> anyhow::Result<T> {
     Ok(eventflow_runtime::config::load_from(
-        defaults,
+        T::DEFAULTS,
         Some(Path::new(CONFIG_FILE)),
         env.iter().cloned(),
     )?)

@@ -137,6 +137,25 @@ pub struct ServiceSettings {
     pub http_workers: usize,
 }
 
+/// A service's settings: its own over the [`ServiceSettings`] every service
+/// has (flattened in), with its `defaults.toml` as the bottom layer.
+pub trait ServiceConfig: DeserializeOwned {
+    /// The service's `defaults.toml`, embedded in its binary.
+    const DEFAULTS: &'static str;
+
+    fn service(&self) -> &ServiceSettings;
+
+    /// Loads the settings from defaults, the config file and the environment.
+    fn load() -> Result<Self, ConfigError> {
+        load(Self::DEFAULTS)
+    }
+
+    /// The defaults with the two connection URLs given, for tests and `eventflow dev`.
+    fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
+        with_urls(Self::DEFAULTS, database_url, redis_url)
+    }
+}
+
 /// Joins a possibly multi-line message (TOML parse errors draw carets) into one line.
 fn one_line(message: &str) -> String {
     message

@@ -7,12 +7,14 @@
 //! Prometheus metrics with bounded labels, internal gRPC authentication (a shared service
 //! token), the shutdown signal and primitives, the rustls crypto provider, the single mapping
 //! from an error kind to an HTTP status, a gRPC code and an RFC 9457 `application/problem+json`
-//! body, and the 404/405 answer to requests no route matched. It holds no business rules and no I/O clients: domain types
-//! live in `eventflow-domain`, SQL in `eventflow-store`, Redis in `eventflow-queue`, and each
+//! body, and the 404/405 answer to requests no route matched. It opens the store and the queue as the settings name them (`connect`)
+//! but holds no business rules, no SQL and no Redis commands: domain types live in
+//! `eventflow-domain`, SQL in `eventflow-store`, Redis in `eventflow-queue`, and each
 //! service decides which errors it has and which kind each one is.
 
 pub mod api_error;
 pub mod config;
+pub mod connect;
 pub mod fallback;
 pub mod internal_auth;
 pub mod metrics;

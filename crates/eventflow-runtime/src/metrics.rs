@@ -2,15 +2,15 @@
 //!
 //! [`Metrics::install`] installs the process-wide `metrics` recorder once; services record with
 //! the `metrics` macros anywhere and serve [`metrics_route`] at `GET /metrics`.
-//! [`RequestMetrics`] times every HTTP request by route pattern. What else to count is left to
+//! [`request_metrics`] times every HTTP request by route pattern. What else to count is left to
 //! the services; only the `*_duration_seconds` bucket layout is fixed here.
 
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use actix_web::{HttpRequest, HttpResponse, Resource, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
@@ -141,65 +141,27 @@ pub fn metrics_route(metrics: Metrics) -> Resource {
         }))
 }
 
-/// Middleware timing every request: `App::new().wrap(eventflow_runtime::metrics::RequestMetrics)`.
+/// Middleware timing every request:
+/// `App::new().wrap(actix_web::middleware::from_fn(eventflow_runtime::metrics::request_metrics))`.
 ///
 /// The route label is the matched pattern (a template from the code, never the raw path), or
 /// `unmatched` for requests no route matched; the method and status are bounded as in
 /// [`record_http_request`]. So no request, however made up, adds more than a handful of series.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestMetrics;
-
-impl<S, B> Transform<S, ServiceRequest> for RequestMetrics
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Transform = RequestMetricsService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestMetricsService { service }))
-    }
-}
-
-/// The service [`RequestMetrics`] wraps around the application.
-#[derive(Debug)]
-pub struct RequestMetricsService<S> {
-    service: S,
-}
-
-impl<S, B> Service<ServiceRequest> for RequestMetricsService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let response = self.service.call(request);
-        Box::pin(async move {
-            let response = response.await;
-            let (route, status) = route_and_status(&response);
-            record_http_request(
-                method.as_str(),
-                route.as_deref().unwrap_or("unmatched"),
-                status,
-                started.elapsed(),
-            );
-            response
-        })
-    }
+pub async fn request_metrics(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().clone();
+    let response = next.call(request).await;
+    let (route, status) = route_and_status(&response);
+    record_http_request(
+        method.as_str(),
+        route.as_deref().unwrap_or("unmatched"),
+        status,
+        started.elapsed(),
+    );
+    response
 }
 
 /// The route pattern a request matched (`None` when no route did) and the
@@ -219,6 +181,7 @@ pub(crate) fn route_and_status<B>(
 
 #[cfg(test)]
 mod tests {
+    use actix_web::middleware::from_fn;
     use actix_web::test::{TestRequest, call_service, init_service, read_body};
     use actix_web::{App, http::StatusCode};
 
@@ -252,7 +215,7 @@ mod tests {
         let metrics = Metrics::install();
         let app = init_service(
             App::new()
-                .wrap(RequestMetrics)
+                .wrap(from_fn(request_metrics))
                 .route(
                     "/middleware-test/{id}",
                     web::get().to(|| async { HttpResponse::NoContent().finish() }),
@@ -300,7 +263,7 @@ mod tests {
         let metrics = Metrics::install();
         let app = init_service(
             App::new()
-                .wrap(RequestMetrics)
+                .wrap(from_fn(request_metrics))
                 .route(
                     "/bounded-test/{id}",
                     web::get().to(|| async { HttpResponse::NoContent().finish() }),

@@ -1,17 +1,17 @@
 //! One span per HTTP request, the same in every service.
 //!
-//! [`RequestSpan`] opens an `http request` span around everything the app does for a request,
+//! [`request_span`] opens an `http request` span around everything the app does for a request,
 //! as the child of the caller's trace when the request carries a W3C `traceparent`, and
 //! records on it the method, the route template (`/v1/endpoints/{id}`, never the raw path: the
 //! span name must stay one per route), the status and the latency. Handlers record who called
 //! into its empty `project_id` and `api_key_id` fields once they know
 //! (`tracing::Span::current().record(..)`); everything they log or trace nests under it.
 
-use std::future::{Future, Ready, ready};
-use std::pin::Pin;
 use std::time::Instant;
 
-use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform, forward_ready};
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
 use tracing::Instrument;
 use tracing::field::Empty;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -19,81 +19,46 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 use crate::metrics::{method_label, route_and_status};
 use crate::telemetry::extract_remote_context;
 
-/// Middleware giving every request its span: `App::new().wrap(RequestSpan)`, outermost, so
-/// that the span covers the other middleware too. [`crate::serve::Service`] wraps every
-/// service's app in it.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct RequestSpan;
-
-impl<S, B> Transform<S, ServiceRequest> for RequestSpan
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Transform = RequestSpanService<S>;
-    type InitError = ();
-    type Future = Ready<Result<Self::Transform, Self::InitError>>;
-
-    fn new_transform(&self, service: S) -> Self::Future {
-        ready(Ok(RequestSpanService { service }))
+/// Middleware giving every request its span:
+/// `App::new().wrap(actix_web::middleware::from_fn(request_span))`, outermost, so that the
+/// span covers the other middleware too. [`crate::serve::Service`] wraps every service's app
+/// in it.
+pub async fn request_span(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    // A client chooses the method freely; the span name takes only known ones.
+    let method = method_label(request.method().as_str());
+    let span = tracing::info_span!(
+        "http request",
+        otel.name = method,
+        otel.kind = "server",
+        otel.status_code = Empty,
+        http.request.method = method,
+        http.route = Empty,
+        http.response.status_code = Empty,
+        latency_ms = Empty,
+        project_id = Empty,
+        api_key_id = Empty,
+    );
+    // Without a (valid) traceparent the span starts a trace of its own.
+    let _ = span.set_parent(extract_remote_context(request.headers()));
+    let response = span
+        .in_scope(|| next.call(request))
+        .instrument(span.clone())
+        .await;
+    let (route, status) = route_and_status(&response);
+    if let Some(route) = route {
+        span.record("otel.name", format!("{method} {route}"));
+        span.record("http.route", route);
     }
-}
-
-/// The service [`RequestSpan`] wraps around the application.
-#[derive(Debug)]
-pub struct RequestSpanService<S> {
-    service: S,
-}
-
-impl<S, B> Service<ServiceRequest> for RequestSpanService<S>
-where
-    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error>,
-    S::Future: 'static,
-    B: 'static,
-{
-    type Response = ServiceResponse<B>;
-    type Error = actix_web::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
-
-    forward_ready!(service);
-
-    fn call(&self, request: ServiceRequest) -> Self::Future {
-        let started = Instant::now();
-        // A client chooses the method freely; the span name takes only known ones.
-        let method = method_label(request.method().as_str());
-        let span = tracing::info_span!(
-            "http request",
-            otel.name = method,
-            otel.kind = "server",
-            otel.status_code = Empty,
-            http.request.method = method,
-            http.route = Empty,
-            http.response.status_code = Empty,
-            latency_ms = Empty,
-            project_id = Empty,
-            api_key_id = Empty,
-        );
-        // Without a (valid) traceparent the span starts a trace of its own.
-        let _ = span.set_parent(extract_remote_context(request.headers()));
-        let response = span.in_scope(|| self.service.call(request));
-        Box::pin(async move {
-            let response = response.instrument(span.clone()).await;
-            let (route, status) = route_and_status(&response);
-            if let Some(route) = route {
-                span.record("otel.name", format!("{method} {route}"));
-                span.record("http.route", route);
-            }
-            span.record("http.response.status_code", status);
-            span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
-            if status >= 500 {
-                span.record("otel.status_code", "ERROR");
-            }
-            response
-        })
+    span.record("http.response.status_code", status);
+    span.record("latency_ms", started.elapsed().as_secs_f64() * 1000.0);
+    if status >= 500 {
+        span.record("otel.status_code", "ERROR");
     }
+    response
 }
 
 #[cfg(test)]
@@ -101,6 +66,7 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    use actix_web::middleware::from_fn;
     use actix_web::test::{TestRequest, call_service, init_service, read_body};
     use actix_web::{App, HttpResponse, web};
     use tracing::Subscriber;
@@ -165,7 +131,7 @@ mod tests {
         );
         let app = init_service(
             App::new()
-                .wrap(RequestSpan)
+                .wrap(from_fn(request_span))
                 .route("/things/{id}", web::get().to(traced))
                 .route(
                     "/failing",

@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
+use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -25,10 +26,10 @@ use tonic::service::Routes;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-use crate::config::{ConfigError, ServiceSettings};
+use crate::config::{ConfigError, ServiceConfig, ServiceSettings};
 use crate::fallback::RouteTable;
-use crate::metrics::{Metrics, RequestMetrics, metrics_route};
-use crate::request_span::RequestSpan;
+use crate::metrics::{Metrics, metrics_route, request_metrics};
+use crate::request_span::request_span;
 use crate::telemetry::{Telemetry, TelemetryError};
 
 /// How long every service's HTTP server keeps an idle client connection open
@@ -315,7 +316,8 @@ pub struct Service {
     listeners: Listeners,
     settings: ServeSettings,
     ping: Ping,
-    http: MakeHttpServer,
+    /// Set by `new` (the operational routes alone) or `http`.
+    http: Option<MakeHttpServer>,
     grpc: Option<GrpcService>,
     stop_work: CancellationToken,
     work: Vec<Work>,
@@ -345,13 +347,14 @@ impl Service {
                 shutdown_timeout: settings.shutdown_timeout,
             },
             ping: Arc::new(move || -> Work<Dependencies> { Box::pin(ping()) }),
-            http: make_http_server(RouteTable::new(), App::new),
+            http: None,
             grpc: None,
             stop_work: CancellationToken::new(),
             work: Vec::new(),
             after_work: Vec::new(),
             after_servers: Vec::new(),
         }
+        .http(RouteTable::new(), App::new)
     }
 
     /// Serves the app `app` makes (one per worker), whose paths and methods are
@@ -369,7 +372,40 @@ impl Service {
             > + 'static,
         B: MessageBody + 'static,
     {
-        self.http = make_http_server(routes, app);
+        // The service's app, then the operational routes and fallback, wrapped
+        // in the request span (outermost) and metrics.
+        self.http = Some(Box::new(move |listener, settings, ping| {
+            let routes = Arc::new(
+                routes
+                    .route("/healthz", &["GET"])
+                    .route("/readyz", &["GET"])
+                    .route("/metrics", &["GET"]),
+            );
+            let metrics = Metrics::install();
+            let server = HttpServer::new(move || {
+                let ping = ping.clone();
+                app()
+                    .route("/healthz", web::get().to(healthz))
+                    .route(
+                        "/readyz",
+                        web::get().to(move || {
+                            let checked = ping();
+                            async move { checked.await.readiness() }
+                        }),
+                    )
+                    .service(metrics_route(metrics.clone()))
+                    .default_service(routes.fallback())
+                    .wrap(from_fn(request_metrics))
+                    .wrap(from_fn(request_span))
+            })
+            .workers(settings.http_workers())
+            .keep_alive(HTTP_KEEP_ALIVE)
+            .disable_signals()
+            .shutdown_timeout(settings.shutdown_timeout.as_secs())
+            .listen(listener)?
+            .run();
+            Ok(server)
+        }));
         self
     }
 
@@ -457,7 +493,8 @@ impl Service {
         // Every fallible step comes before anything is spawned, so an early
         // return leaves nothing running.
         let http_server =
-            http(listeners.http, settings, ping.clone()).map_err(ServeError::Listen)?;
+            http.expect("Service::new sets an HTTP app")(listeners.http, settings, ping.clone())
+                .map_err(ServeError::Listen)?;
         let (reporter, health_service) = tonic_health::server::health_reporter();
         let (grpc_name, routes) = match grpc {
             Some(grpc) => {
@@ -524,87 +561,80 @@ impl Service {
     }
 }
 
-/// The HTTP server of an app: the service's app, then the operational routes
-/// and fallback, wrapped in the request span (outermost) and metrics.
-fn make_http_server<F, T, B>(routes: RouteTable, app: F) -> MakeHttpServer
-where
-    F: Fn() -> App<T> + Send + Clone + 'static,
-    T: ServiceFactory<
-            ServiceRequest,
-            Config = (),
-            Response = ServiceResponse<B>,
-            Error = actix_web::Error,
-            InitError = (),
-        > + 'static,
-    B: MessageBody + 'static,
-{
-    Box::new(move |listener, settings, ping| {
-        let routes = Arc::new(
-            routes
-                .route("/healthz", &["GET"])
-                .route("/readyz", &["GET"])
-                .route("/metrics", &["GET"]),
-        );
-        let metrics = Metrics::install();
-        let server = HttpServer::new(move || {
-            let ping = ping.clone();
-            app()
-                .route("/healthz", web::get().to(healthz))
-                .route(
-                    "/readyz",
-                    web::get().to(move || {
-                        let checked = ping();
-                        async move { checked.await.readiness() }
-                    }),
-                )
-                .service(metrics_route(metrics.clone()))
-                .default_service(routes.fallback())
-                .wrap(RequestMetrics)
-                .wrap(RequestSpan)
-        })
-        .workers(settings.http_workers())
-        .keep_alive(HTTP_KEEP_ALIVE)
-        .disable_signals()
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .listen(listener)?
-        .run();
-        Ok(server)
-    })
-}
-
 /// `/healthz`: answers while the process runs.
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({"status": "ok"}))
 }
 
-/// What [`main`] needs of a service's settings: those every service has.
-pub trait ServiceConfig {
-    fn service(&self) -> &ServiceSettings;
+/// What stops a running service: SIGTERM in a binary, a token in a test.
+pub trait StopSignal: Future<Output = ()> + Send + 'static {}
+
+impl<F: Future<Output = ()> + Send + 'static> StopSignal for F {}
+
+/// A service as its binary, `eventflow dev` and the tests run it: [`build`]
+/// binds the listeners the settings name, then (only then, so that a taken
+/// port fails before anything connects) makes the service's connections with
+/// [`build_on`]; [`run_until`] serves until a signal and drains. Everything
+/// fallible happens in `build` or before `run_until` spawns anything.
+///
+/// [`build`]: ServiceApplication::build
+/// [`build_on`]: ServiceApplication::build_on
+/// [`run_until`]: ServiceApplication::run_until
+pub trait ServiceApplication: Sized + Send {
+    type Config: ServiceConfig + Send;
+    type Error: From<ConfigError> + From<TelemetryError> + From<BindError> + Send;
+    /// The name of its crate, binary, image and OpenTelemetry service.
+    const NAME: &'static str;
+
+    /// Makes the connections the settings name, on listeners already bound; serves nothing yet.
+    fn build_on(
+        config: Self::Config,
+        listeners: Listeners,
+    ) -> impl Future<Output = Result<Self, Self::Error>> + Send;
+
+    /// Serves until `signal` resolves, then drains (see [`Service::run_until`]).
+    /// Returns an error if a server stopped on its own.
+    fn run_until(
+        self,
+        signal: impl StopSignal,
+    ) -> impl Future<Output = Result<(), Self::Error>> + Send;
+
+    /// The listeners [`ServiceApplication::build`] bound.
+    fn listeners(&self) -> &Listeners;
+
+    /// Binds both listeners, then [`ServiceApplication::build_on`] them.
+    fn build(config: Self::Config) -> impl Future<Output = Result<Self, Self::Error>> + Send {
+        async move {
+            let service = config.service();
+            let listeners = Listeners::bind(service.http_addr, service.grpc_addr).await?;
+            Self::build_on(config, listeners).await
+        }
+    }
+
+    /// The bound HTTP address (the real port when configured with port 0).
+    fn http_addr(&self) -> SocketAddr {
+        self.listeners().http_addr
+    }
+
+    /// The bound gRPC address (the real port when configured with port 0).
+    fn grpc_addr(&self) -> SocketAddr {
+        self.listeners().grpc_addr
+    }
 }
 
-/// What stops a service binary: SIGTERM or Ctrl-C.
-pub type Signal = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// The whole `main` of a service binary: installs the TLS crypto provider,
-/// loads the settings with `load`, starts telemetry for `name` (exporting
-/// spans to `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set), runs `serve` until
-/// SIGTERM or Ctrl-C, and flushes the last spans, whatever `serve` returned.
-pub async fn main<C, S, F, E>(
-    name: &'static str,
-    load: impl FnOnce() -> Result<C, ConfigError>,
-    serve: S,
-) -> Result<(), E>
-where
-    C: ServiceConfig,
-    S: FnOnce(C, Signal) -> F,
-    F: Future<Output = Result<(), E>>,
-    E: From<ConfigError> + From<TelemetryError>,
-{
+/// The whole `main` of the binary of service `A`: installs the TLS crypto
+/// provider, loads the settings, starts telemetry (exporting spans to
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` when it is set), builds the service and runs
+/// it until SIGTERM or Ctrl-C, and flushes the last spans, whatever it returned.
+pub async fn main<A: ServiceApplication>() -> Result<(), A::Error> {
     crate::tls::install_crypto_provider();
-    let config = load()?;
+    let config = A::Config::load()?;
     let otlp_endpoint = std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok();
-    let telemetry = Telemetry::init(name, &config.service().log, otlp_endpoint.as_deref())?;
-    let outcome = serve(config, Box::pin(crate::shutdown::sigterm_or_ctrl_c())).await;
+    let telemetry = Telemetry::init(A::NAME, &config.service().log, otlp_endpoint.as_deref())?;
+    let outcome = match A::build(config).await {
+        Ok(app) => app.run_until(crate::shutdown::sigterm_or_ctrl_c()).await,
+        Err(error) => Err(error),
+    };
     telemetry.shutdown().await;
     outcome
 }

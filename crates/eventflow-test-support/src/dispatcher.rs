@@ -5,7 +5,9 @@
 use std::ops::Deref;
 use std::time::Duration;
 
-use crate::{RunningService, TestDatabase, TestGateway, redis_url};
+use crate::{
+    RunningService, ServiceApplication, ServiceConfig, TestDatabase, TestGateway, redis_url,
+};
 use dispatcher::{Application, Config, WorkSteps};
 use eventflow_domain::{AddressPolicy, EndpointUrl, ProjectId, RetrySchedule};
 use eventflow_runtime::internal_auth::InternalToken;
@@ -82,8 +84,7 @@ pub async fn spawn_dispatcher(config: Config) -> TestDispatcher {
     crate::prepare_service();
     let app = Application::build(config).await.expect("dispatcher starts");
     let steps = app.work_steps();
-    let service =
-        RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop));
+    let service = RunningService::run(app);
     TestDispatcher { service, steps }
 }
 

@@ -8,7 +8,9 @@ use eventflow_queue::{Queue, QueueSettings};
 use eventflow_store::Store;
 use ingest_gateway::{Application, Config};
 
-use crate::{RunningService, TestDatabase, redis_url, unique_redis_prefix};
+use crate::{
+    RunningService, ServiceApplication, ServiceConfig, TestDatabase, redis_url, unique_redis_prefix,
+};
 
 /// A running gateway (its addresses and client through `Deref`) and handles
 /// on what it writes to.
@@ -63,8 +65,7 @@ pub async fn spawn_gateway_on(
     adjust(&mut config);
     let redis_prefix = config.service.redis_key_prefix.clone();
     let app = Application::build(config).await.expect("gateway starts");
-    let service =
-        RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop));
+    let service = RunningService::run(app);
     let queue = Queue::connect(&QueueSettings {
         redis_url: redis_url(),
         key_prefix: redis_prefix.clone(),

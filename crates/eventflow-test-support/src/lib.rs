@@ -25,6 +25,8 @@ pub use dispatcher::{
     DispatcherConfig, STEPPED_RETRY_POLL, TEST_INTERNAL_TOKEN, TestDispatcher, dispatcher_config,
     spawn_dispatcher, test_internal_token,
 };
+/// Every test builds services and their settings through these two traits.
+pub use eventflow_runtime::{config::ServiceConfig, serve::ServiceApplication};
 pub use gateway::{
     TestGateway, gateway_config, spawn_gateway, spawn_gateway_on, spawn_gateway_with,
 };

@@ -4,7 +4,9 @@
 
 use std::time::Duration;
 
-use crate::{RunningService, TestGateway, redis_url, test_internal_token};
+use crate::{
+    RunningService, ServiceApplication, ServiceConfig, TestGateway, redis_url, test_internal_token,
+};
 use eventflow_domain::SecretString;
 use query_api::{Application, Config};
 
@@ -53,5 +55,5 @@ impl TestGateway {
 pub async fn start_query_api(config: Config) -> TestQueryApi {
     crate::prepare_service();
     let app = Application::build(config).await.expect("query-api starts");
-    RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop))
+    RunningService::run(app)
 }

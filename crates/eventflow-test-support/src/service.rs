@@ -2,13 +2,13 @@
 //! `run_until`) on port 0, stopped when dropped: what the gateway, the
 //! dispatcher and the query API of the tests have in common.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
+use eventflow_runtime::serve::ServiceApplication;
 use tokio::task::JoinHandle;
-use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
+use tokio_util::sync::CancellationToken;
 
 use crate::TestDatabase;
 
@@ -34,19 +34,15 @@ pub struct RunningService {
 }
 
 impl RunningService {
-    /// Spawns `run_until`, given the signal that stops it, of a service
-    /// bound to these addresses.
-    pub fn start<F>(
-        http_addr: SocketAddr,
-        grpc_addr: SocketAddr,
-        run_until: impl FnOnce(WaitForCancellationFutureOwned) -> F,
-    ) -> Self
+    /// Spawns `run_until` of `app`, a built service, until this is stopped or dropped.
+    pub fn run<A>(app: A) -> Self
     where
-        F: Future<Output = anyhow::Result<()>> + Send + 'static,
+        A: ServiceApplication<Error = anyhow::Error> + 'static,
     {
         prepare_service();
         let stop = CancellationToken::new();
-        let task = tokio::spawn(run_until(stop.clone().cancelled_owned()));
+        let (http_addr, grpc_addr) = (app.http_addr(), app.grpc_addr());
+        let task = tokio::spawn(app.run_until(stop.clone().cancelled_owned()));
         Self {
             http_addr,
             grpc_addr,

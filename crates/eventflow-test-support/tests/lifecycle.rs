@@ -13,8 +13,8 @@
 use std::time::Duration;
 
 use eventflow_test_support::{
-    RunningService, TcpProxy, TestDatabase, WITHIN, dispatcher_config, eventually, gateway_config,
-    prepare_service, query_api_config, unique_redis_prefix,
+    RunningService, ServiceApplication, TcpProxy, TestDatabase, WITHIN, dispatcher_config,
+    eventually, gateway_config, prepare_service, query_api_config, unique_redis_prefix,
 };
 use serde_json::json;
 use tonic_health::pb::HealthCheckRequest;
@@ -97,11 +97,7 @@ impl Service {
                     config.service.http_addr = http_addr;
                 }
                 let app = <$app>::build(config).await?;
-                Ok(RunningService::start(
-                    app.http_addr(),
-                    app.grpc_addr(),
-                    |stop| app.run_until(stop),
-                ))
+                Ok(RunningService::run(app))
             }};
         }
         match self {

@@ -2,10 +2,10 @@
 
 use std::time::Duration;
 
-use eventflow_runtime::config::{self, ConfigError, ServiceSettings};
+use eventflow_runtime::config::{self, ServiceSettings};
 use serde::Deserialize;
 
-const DEFAULTS: &str = include_str!("../defaults.toml");
+pub(crate) const DEFAULTS: &str = include_str!("../defaults.toml");
 
 /// Every setting of the gateway, parsed into its final type at load time.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,21 +30,10 @@ pub struct Config {
     pub partition_days_ahead: i32,
 }
 
-impl Config {
-    /// Loads the settings from defaults, the config file and the environment.
-    pub fn load() -> Result<Self, ConfigError> {
-        config::load(DEFAULTS)
-    }
-
-    /// Returns the defaults with the two connection URLs given, for tests and `eventflow dev`.
-    pub fn with_urls(database_url: &str, redis_url: &str) -> Result<Self, ConfigError> {
-        config::with_urls(DEFAULTS, database_url, redis_url)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use eventflow_runtime::config::ServiceConfig;
 
     #[test]
     fn defaults_need_only_the_connection_urls() {

@@ -18,16 +18,16 @@ pub mod http;
 mod ingest;
 mod maintenance;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, web};
 use anyhow::Context;
 use eventflow_proto::ingest::v1::ingest_service_server::IngestServiceServer;
-use eventflow_queue::{Queue, QueueSettings};
-use eventflow_runtime::config::ServiceSettings;
-use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
-use eventflow_store::{PoolSettings, Store};
+use eventflow_queue::Queue;
+use eventflow_runtime::config::{ServiceConfig, ServiceSettings};
+use eventflow_runtime::connect::Connections;
+use eventflow_runtime::serve::{Listeners, Service, ServiceApplication, StopSignal};
+use eventflow_store::Store;
 use tokio_util::task::TaskTracker;
 use tonic::server::NamedService;
 use tonic::service::Routes;
@@ -41,8 +41,13 @@ use crate::ingest::Ingestor;
 pub use crate::ingest::{EventFields, validate_event};
 use eventflow_auth::Authenticator;
 
-/// The name of the crate, binary, image and OpenTelemetry service.
-pub const SERVICE_NAME: &str = "ingest-gateway";
+impl ServiceConfig for Config {
+    const DEFAULTS: &str = config::DEFAULTS;
+
+    fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
+}
 
 /// Size limits of requests.
 #[derive(Debug, Clone, Copy)]
@@ -71,35 +76,19 @@ pub struct Application {
     writers: TaskTracker,
 }
 
-impl Application {
-    /// Connects to PostgreSQL and Redis, prepares partitions, starts the
-    /// group-commit writers and binds both listeners; serves nothing yet.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        // First: a taken port fails the build before anything connects or spawns.
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
-        let pool = PoolSettings {
-            max_connections: config.service.database_pool_size,
-            acquire_timeout: config.service.database_timeout,
-        };
-        let store = Store::connect(&config.service.database_url, &pool)
-            .context("invalid setting EVENTFLOW_DATABASE_URL")?;
-        store
-            .ping()
-            .await
-            .context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
+impl ServiceApplication for Application {
+    type Config = Config;
+    type Error = anyhow::Error;
+    const NAME: &str = "ingest-gateway";
+
+    /// Opens PostgreSQL and Redis, prepares partitions and starts the
+    /// group-commit writers; serves nothing yet.
+    async fn build_on(config: Config, listeners: Listeners) -> anyhow::Result<Self> {
+        let Connections { store, queue } = Connections::open(&config.service).await?;
         store
             .ensure_partitions(config.partition_days_ahead)
             .await
             .context("cannot create partitions")?;
-        let queue = Queue::connect(&QueueSettings {
-            redis_url: config.service.redis_url.clone(),
-            key_prefix: config.service.redis_key_prefix.clone(),
-            connections: 2,
-            command_timeout: config.service.redis_timeout,
-        })
-        .await
-        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
-
         let writers = TaskTracker::new();
         let committer = GroupCommitter::start(
             store.clone(),
@@ -135,32 +124,22 @@ impl Application {
         })
     }
 
-    /// The bound HTTP address (the real port when configured with port 0).
-    pub fn http_addr(&self) -> SocketAddr {
-        self.listeners.http_addr
-    }
-
-    /// The bound gRPC address.
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.listeners.grpc_addr
-    }
-
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
     /// accepting, lets requests in flight finish and the writers flush what
     /// they hold (within `shutdown_timeout`), and returns. Returns an error if
     /// a server stopped on its own.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
+    async fn run_until(self, signal: impl StopSignal) -> anyhow::Result<()> {
         let Self {
             config,
             state,
             listeners,
             writers,
         } = self;
-        let (store, queue) = (state.store.clone(), state.queue.clone());
-        let ping = move || ping_dependencies(store.clone(), queue.clone());
+        let connections = Connections::of(&state.store, &state.queue);
+        let ping = move || connections.ping();
         let http_state = web::Data::from(state.clone());
         let (store, queue) = (state.store.clone(), state.queue.clone());
-        Service::new(SERVICE_NAME, listeners, &config.service, ping)
+        Service::new(Self::NAME, listeners, &config.service, ping)
             .http(http::route_table(), move || {
                 App::new()
                     .app_data(http_state.clone())
@@ -192,19 +171,7 @@ impl Application {
             .map_err(anyhow::Error::from)
     }
 
-    /// `build`, then `run_until`: what the binary runs.
-    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        Self::build(config).await?.run_until(signal).await
+    fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
-}
-
-impl ServiceConfig for Config {
-    fn service(&self) -> &ServiceSettings {
-        &self.service
-    }
-}
-
-/// Pings PostgreSQL and Redis at once.
-async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
-    Dependencies::check(store.ping(), queue.ping()).await
 }

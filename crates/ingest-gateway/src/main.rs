@@ -1,7 +1,7 @@
 //! `ingest-gateway` binary: everything is in `eventflow_runtime::serve::main`.
-use ingest_gateway::{Application, Config, SERVICE_NAME};
+use ingest_gateway::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    eventflow_runtime::serve::main(SERVICE_NAME, Config::load, Application::serve).await
+    eventflow_runtime::serve::main::<Application>().await
 }

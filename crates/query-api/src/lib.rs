@@ -19,7 +19,6 @@ mod pagination;
 mod scan_gate;
 mod search;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use actix_web::{App, web};
@@ -28,13 +27,14 @@ use eventflow_auth::Authenticator;
 use eventflow_domain::{AddressPolicy, SecretString};
 use eventflow_proto::dispatch::v1::dispatch_control_client::DispatchControlClient;
 use eventflow_proto::query::v1::query_service_server::QueryServiceServer;
-use eventflow_queue::{Queue, QueueSettings};
+use eventflow_queue::Queue;
 use eventflow_runtime::api_error;
-use eventflow_runtime::config::ServiceSettings;
+use eventflow_runtime::config::{ServiceConfig, ServiceSettings};
+use eventflow_runtime::connect::Connections;
 use eventflow_runtime::fallback::RouteTable;
 use eventflow_runtime::internal_auth::AttachInternalToken;
-use eventflow_runtime::serve::{Dependencies, Listeners, Service, ServiceConfig};
-use eventflow_store::{PoolSettings, Store};
+use eventflow_runtime::serve::{Listeners, Service, ServiceApplication, StopSignal};
+use eventflow_store::Store;
 use tonic::server::NamedService;
 use tonic::service::Routes;
 use tonic::service::interceptor::InterceptedService;
@@ -47,8 +47,13 @@ pub use crate::config::Config;
 use crate::grpc::QueryGrpc;
 use crate::scan_gate::ScanGate;
 
-/// The name of the crate, binary, image and OpenTelemetry service.
-pub const SERVICE_NAME: &str = "query-api";
+impl ServiceConfig for Config {
+    const DEFAULTS: &str = config::DEFAULTS;
+
+    fn service(&self) -> &ServiceSettings {
+        &self.service
+    }
+}
 
 /// A `DispatchControl` client that sends the internal token with every call.
 pub(crate) type Dispatcher =
@@ -70,11 +75,6 @@ pub(crate) struct AppState {
     endpoint_allow_nets: AddressPolicy,
 }
 
-/// Pings PostgreSQL and Redis at once.
-async fn ping_dependencies(store: Store, queue: Queue) -> Dependencies {
-    Dependencies::check(store.ping(), queue.ping()).await
-}
-
 /// A query API with its connections made and its listeners bound, not yet serving.
 pub struct Application {
     config: Config,
@@ -82,40 +82,16 @@ pub struct Application {
     listeners: Listeners,
 }
 
-impl Application {
-    /// Connects to PostgreSQL and Redis, checks both answer, and binds both
-    /// listeners; serves nothing yet.
-    pub async fn build(config: Config) -> anyhow::Result<Self> {
-        // First: a taken port fails the build before anything connects or spawns.
-        let listeners = Listeners::bind(config.service.http_addr, config.service.grpc_addr).await?;
-        let pool = PoolSettings {
-            max_connections: config.service.database_pool_size,
-            acquire_timeout: config.service.database_timeout,
-        };
-        let store = Store::connect(&config.service.database_url, &pool)
-            .context("invalid setting EVENTFLOW_DATABASE_URL")?
-            .with_required_secrets(config.secrets_key.as_ref())
-            .context("missing setting EVENTFLOW_SECRETS_KEY")?;
-        store
-            .ping()
-            .await
-            .context("cannot reach PostgreSQL (EVENTFLOW_DATABASE_URL)")?;
-        store
-            .seal_endpoint_secrets()
-            .await
-            .context("cannot encrypt endpoint secrets with EVENTFLOW_SECRETS_KEY")?;
-        let queue = Queue::connect(&QueueSettings {
-            redis_url: config.service.redis_url.clone(),
-            key_prefix: config.service.redis_key_prefix.clone(),
-            connections: 2,
-            command_timeout: config.service.redis_timeout,
-        })
-        .await
-        .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
-        queue
-            .ping()
-            .await
-            .context("cannot reach Redis (EVENTFLOW_REDIS_URL)")?;
+impl ServiceApplication for Application {
+    type Config = Config;
+    type Error = anyhow::Error;
+    const NAME: &str = "query-api";
+
+    /// Opens PostgreSQL (sealing endpoint secrets) and Redis and prepares the
+    /// dispatcher client; serves nothing yet.
+    async fn build_on(config: Config, listeners: Listeners) -> anyhow::Result<Self> {
+        let Connections { store, queue } =
+            Connections::open_with_secrets(&config.service, config.secrets_key.as_ref()).await?;
         let dispatcher = Channel::from_shared(config.dispatcher_grpc_url.clone())
             .context("invalid setting EVENTFLOW_DISPATCHER_GRPC_URL")?
             .connect_timeout(config.service.database_timeout)
@@ -150,33 +126,18 @@ impl Application {
         })
     }
 
-    /// The bound HTTP address (the real port when configured with port 0).
-    pub fn http_addr(&self) -> SocketAddr {
-        self.listeners.http_addr
-    }
-
-    /// The bound gRPC address (the real port when configured with port 0).
-    pub fn grpc_addr(&self) -> SocketAddr {
-        self.listeners.grpc_addr
-    }
-
     /// Serves until `signal` resolves, then reports NOT_SERVING, stops
     /// accepting, lets requests in flight finish (within `shutdown_timeout`),
     /// and returns. Returns an error if a server stopped on its own.
-    pub async fn run_until(self, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        let Self {
-            config,
-            state,
-            listeners,
-        } = self;
+    async fn run_until(self, signal: impl StopSignal) -> anyhow::Result<()> {
         let openapi = web::Data::new(http::docs::OpenApiJson(openapi_document(
-            config.max_page_limit,
+            self.config.max_page_limit,
         )?));
-        let (store, queue) = (state.store.clone(), state.queue.clone());
-        let ping = move || ping_dependencies(store.clone(), queue.clone());
-        let http_state = web::Data::from(state.clone());
-        let cors_origins = config.cors_allowed_origins.clone();
-        Service::new(SERVICE_NAME, listeners, &config.service, ping)
+        let connections = Connections::of(&self.state.store, &self.state.queue);
+        let ping = move || connections.ping();
+        let http_state = web::Data::from(self.state.clone());
+        let cors_origins = self.config.cors_allowed_origins.clone();
+        Service::new(Self::NAME, self.listeners, &self.config.service, ping)
             .http(route_table(), move || {
                 let (app, _) = App::new()
                     .into_utoipa_app()
@@ -192,7 +153,7 @@ impl Application {
             })
             .grpc(
                 QueryServiceServer::<QueryGrpc>::NAME,
-                Routes::new(QueryServiceServer::new(QueryGrpc::new(state))),
+                Routes::new(QueryServiceServer::new(QueryGrpc::new(self.state))),
                 eventflow_proto::FILE_DESCRIPTOR_SET,
             )
             .run_until(signal)
@@ -200,15 +161,8 @@ impl Application {
             .map_err(anyhow::Error::from)
     }
 
-    /// `build`, then `run_until`: what the binary runs.
-    pub async fn serve(config: Config, signal: impl Future<Output = ()>) -> anyhow::Result<()> {
-        Self::build(config).await?.run_until(signal).await
-    }
-}
-
-impl ServiceConfig for Config {
-    fn service(&self) -> &ServiceSettings {
-        &self.service
+    fn listeners(&self) -> &Listeners {
+        &self.listeners
     }
 }
 

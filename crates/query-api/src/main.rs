@@ -1,7 +1,7 @@
 //! `query-api` binary: everything is in `eventflow_runtime::serve::main`.
-use query_api::{Application, Config, SERVICE_NAME};
+use query_api::Application;
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    eventflow_runtime::serve::main(SERVICE_NAME, Config::load, Application::serve).await
+    eventflow_runtime::serve::main::<Application>().await
 }

@@ -10,7 +10,9 @@ use fred::prelude::*;
 
 use eventflow_queue::DISPATCH_GROUP;
 use eventflow_test_support::traffic::{Producer, delivery_counts, settle_ledger};
-use eventflow_test_support::{RunningService, Scene, WebhookSink, gateway_config, redis_url};
+use eventflow_test_support::{
+    RunningService, Scene, ServiceApplication, WebhookSink, gateway_config, redis_url,
+};
 use ingest_gateway::Application;
 
 const EVENTS: usize = 600;
@@ -22,7 +24,7 @@ async fn second_gateway(scene: &Scene) -> RunningService {
     let app = Application::build(config)
         .await
         .expect("the second gateway starts");
-    RunningService::start(app.http_addr(), app.grpc_addr(), |stop| app.run_until(stop))
+    RunningService::run(app)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

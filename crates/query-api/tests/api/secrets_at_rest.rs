@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use eventflow_domain::SecretsKeyring;
-use eventflow_test_support::{TEST_SECRETS_KEY, TestGateway, WebhookSink, spawn_gateway};
+use eventflow_test_support::{
+    ServiceApplication, TEST_SECRETS_KEY, TestGateway, WebhookSink, spawn_gateway,
+};
 use reqwest::Method;
 use serde_json::json;
 
