@@ -249,7 +249,6 @@ fn check_new_key(body: &ApiKeyIn) -> Result<NewKey, ApiError> {
 
 /// Creates a key; its plaintext is in this answer only.
 #[utoipa::path(
-    tag = "api-keys",
     request_body = ApiKeyIn,
     responses(
         (status = 201, description = "created; `key` is shown only here", body = CreatedApiKeyOut),
@@ -285,7 +284,6 @@ pub async fn create_api_key(
 
 /// Lists a project's keys, revoked ones included, newest first.
 #[utoipa::path(
-    tag = "api-keys",
     params(ApiKeyListParams),
     responses(
         (status = 200, description = "OK", body = Page<ApiKeyOut>),
@@ -320,7 +318,6 @@ pub async fn list_api_keys(
 
 /// Returns one key (never its plaintext).
 #[utoipa::path(
-    tag = "api-keys",
     params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 200, description = "OK", body = ApiKeyOut),
@@ -342,7 +339,6 @@ pub async fn get_api_key(
 /// Revokes a key: services refuse it within their auth cache TTL. Revoking
 /// twice is harmless and keeps the first `revoked_at`.
 #[utoipa::path(
-    tag = "api-keys",
     params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 204, description = "revoked"),

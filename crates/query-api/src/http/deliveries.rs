@@ -130,7 +130,6 @@ pub struct Scheduled {
 
 /// Lists the caller's deliveries, newest first.
 #[utoipa::path(
-    tag = "deliveries",
     params(DeliveryListQuery),
     responses(
         (status = 200, description = "one page of deliveries", body = Page<DeliveryOut>),
@@ -156,7 +155,6 @@ pub async fn list_deliveries(
 
 /// Returns one of the caller's deliveries.
 #[utoipa::path(
-    tag = "deliveries",
     params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 200, description = "OK", body = DeliveryOut),
@@ -177,7 +175,6 @@ pub async fn get_delivery(
 
 /// Lists the attempts of one of the caller's deliveries, newest first.
 #[utoipa::path(
-    tag = "deliveries",
     params(("id" = String, Path, description = "dlv_…"), PageQuery),
     responses(
         (status = 200, description = "one page of attempts", body = Page<AttemptOut>),
@@ -201,7 +198,6 @@ pub async fn list_attempts(
 /// Retries one of the caller's deliveries now, with a fresh retry schedule
 /// (also a dead-lettered one).
 #[utoipa::path(
-    tag = "deliveries",
     params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 202, description = "the delivery is due now", body = Scheduled),

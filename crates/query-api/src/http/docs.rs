@@ -54,6 +54,8 @@ pub fn complete(document: &mut Value, max_page_limit: u32) {
             continue;
         };
         for operation in operations.values_mut() {
+            // Each route is listed under its collection (`/v1/endpoints/{id}`: "endpoints").
+            operation["tags"] = json!([collection(path)]);
             constrain_parameters(path, operation, max_page_limit);
             refuse_null_bodies(operation);
             add_problem_answers(operation);
@@ -196,12 +198,16 @@ fn id_schema(prefix: &str) -> Value {
     })
 }
 
-fn constrain_parameters(path: &str, operation: &mut Value, max_page_limit: u32) {
-    let collection = path
-        .trim_start_matches("/v1/")
+/// The collection a path names: `/v1/endpoints/{id}` → `endpoints`.
+fn collection(path: &str) -> &str {
+    path.trim_start_matches("/v1/")
         .split('/')
         .next()
-        .unwrap_or("");
+        .unwrap_or("")
+}
+
+fn constrain_parameters(path: &str, operation: &mut Value, max_page_limit: u32) {
+    let collection = collection(path);
     let Some(parameters) = operation
         .get_mut("parameters")
         .and_then(Value::as_array_mut)
@@ -472,6 +478,10 @@ mod tests {
         assert_eq!(
             parameter("/v1/deliveries/{id}", "id")["pattern"],
             "^dlv_[0-9a-f]{32}$"
+        );
+        assert_eq!(
+            document["paths"]["/v1/api-keys/{id}"]["get"]["tags"],
+            json!(["api-keys"])
         );
         let limit = parameter("/v1/events", "limit");
         assert_eq!(

@@ -404,7 +404,6 @@ async fn refresh_dispatcher_cache(state: &AppState, project_id: ProjectId) {
 
 /// Creates an endpoint; the answer holds its signing secret.
 #[utoipa::path(
-    tag = "endpoints",
     request_body = EndpointIn,
     responses(
         (status = 201, description = "created, with its secret", body = CreatedEndpointOut),
@@ -442,7 +441,6 @@ pub async fn create_endpoint(
 
 /// Lists the project's endpoints, newest first.
 #[utoipa::path(
-    tag = "endpoints",
     params(PageParams),
     responses(
         (status = 200, description = "OK", body = Page<EndpointOut>),
@@ -474,7 +472,6 @@ pub async fn list_endpoints(
 
 /// Returns one endpoint (without its secret).
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointOut),
@@ -497,7 +494,6 @@ pub async fn get_endpoint(
 
 /// Changes an endpoint; `enabled` and `paused` switch its deliveries off and on.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     request_body = EndpointPatch,
     responses(
@@ -536,7 +532,6 @@ pub async fn update_endpoint(
 
 /// Deletes an endpoint; its pending deliveries end as failed.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 204, description = "deleted"),
@@ -561,7 +556,6 @@ pub async fn delete_endpoint(
 
 /// Returns the endpoint's signing secret, and the previous one while it still signs.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointSecretOut),
@@ -585,7 +579,6 @@ pub async fn get_secret(
 /// Replaces the signing secret; the old one keeps signing (alongside) for
 /// the grace period. The body is optional.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     request_body(content = Option<RotateIn>, description = "optional"),
     responses(
@@ -628,7 +621,6 @@ pub async fn rotate_secret(
 
 /// Sends a test event (`eventflow.test`) to this endpoint only.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 202, description = "stored and due for delivery", body = TestSendOut),
@@ -692,7 +684,6 @@ pub async fn send_test(
 
 /// Sends the endpoint's failed (dead-lettered) deliveries created since a time again.
 #[utoipa::path(
-    tag = "endpoints",
     params(("id" = String, Path, description = "ep_…")),
     request_body = RecoverIn,
     responses(

@@ -134,7 +134,6 @@ impl TryFrom<EventSummary> for EventOut {
 
 /// Searches the caller's events, newest first.
 #[utoipa::path(
-    tag = "events",
     params(EventListQuery),
     responses(
         (status = 200, description = "one page of events", body = Page<EventOut>),
@@ -177,7 +176,6 @@ fn event_detail(event: StoredEvent, deliveries: Vec<DeliveryOut>) -> Result<Even
 
 /// Returns one of the caller's events with its payload and deliveries.
 #[utoipa::path(
-    tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     responses(
         (status = 200, description = "OK", body = EventDetail),
@@ -200,7 +198,6 @@ pub async fn get_event(
 /// Returns the deliveries of one of the caller's events (one per endpoint),
 /// a page at a time, with the cursor pagination of the other lists.
 #[utoipa::path(
-    tag = "events",
     params(("id" = String, Path, description = "evt_…"), PageQuery),
     responses(
         (status = 200, description = "OK", body = Page<DeliveryOut>),
@@ -257,7 +254,6 @@ fn parse_replay(body: &[u8]) -> Result<Vec<EndpointId>, ApiError> {
 /// and the same `webhook-id`: to every endpoint subscribed to it, or only to
 /// the endpoints named.
 #[utoipa::path(
-    tag = "events",
     params(("id" = String, Path, description = "evt_…")),
     request_body(content = Option<ReplayIn>, description = "optional; empty: every subscribed endpoint"),
     responses(

@@ -124,7 +124,6 @@ fn check_settings(
 
 /// Creates a project (operator only).
 #[utoipa::path(
-    tag = "projects",
     request_body = ProjectIn,
     responses(
         (status = 201, description = "created", body = ProjectOut),
@@ -169,7 +168,7 @@ pub async fn create_project(
 }
 
 /// Lists projects: all of them for the operator, its own for an `admin` key.
-#[utoipa::path(tag = "projects", responses((status = 200, description = "OK", body = ProjectList)))]
+#[utoipa::path(responses((status = 200, description = "OK", body = ProjectList)))]
 #[get("/v1/projects")]
 pub async fn list_projects(
     caller: Caller,
@@ -189,7 +188,6 @@ pub async fn list_projects(
 
 /// Returns one project.
 #[utoipa::path(
-    tag = "projects",
     params(("id" = String, Path, description = "prj_…")),
     responses(
         (status = 200, description = "OK", body = ProjectOut),
@@ -211,7 +209,6 @@ pub async fn get_project(
 /// Changes a project's name (the operator or the project's `admin` key), rate
 /// limit or retention (the operator only).
 #[utoipa::path(
-    tag = "projects",
     params(("id" = String, Path, description = "prj_…")),
     request_body = ProjectPatch,
     responses(

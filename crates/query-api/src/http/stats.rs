@@ -225,7 +225,6 @@ impl StatsParams {
 /// Returns the project's events, delivery outcomes, attempts and attempt
 /// latency per minute, hour or day, for the whole project or one endpoint.
 #[utoipa::path(
-    tag = "stats",
     params(StatsParams),
     responses(
         (status = 200, description = "the series, zero-filled", body = StatsOut),
