@@ -318,7 +318,6 @@ pub async fn list_api_keys(
 
 /// Returns one key (never its plaintext).
 #[utoipa::path(
-    params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 200, description = "OK", body = ApiKeyOut),
         NeedsManager,
@@ -339,7 +338,6 @@ pub async fn get_api_key(
 /// Revokes a key: services refuse it within their auth cache TTL. Revoking
 /// twice is harmless and keeps the first `revoked_at`.
 #[utoipa::path(
-    params(("id" = String, Path, description = "key_…")),
     responses(
         (status = 204, description = "revoked"),
         NeedsManager,

@@ -155,7 +155,6 @@ pub async fn list_deliveries(
 
 /// Returns one of the caller's deliveries.
 #[utoipa::path(
-    params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 200, description = "OK", body = DeliveryOut),
         NeedsRead,
@@ -175,7 +174,7 @@ pub async fn get_delivery(
 
 /// Lists the attempts of one of the caller's deliveries, newest first.
 #[utoipa::path(
-    params(("id" = String, Path, description = "dlv_…"), PageQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "one page of attempts", body = Page<AttemptOut>),
         NeedsRead,
@@ -198,7 +197,6 @@ pub async fn list_attempts(
 /// Retries one of the caller's deliveries now, with a fresh retry schedule
 /// (also a dead-lettered one).
 #[utoipa::path(
-    params(("id" = String, Path, description = "dlv_…")),
     responses(
         (status = 202, description = "the delivery is due now", body = Scheduled),
         NeedsAdmin,

@@ -56,6 +56,7 @@ pub fn complete(document: &mut Value, max_page_limit: u32) {
         for operation in operations.values_mut() {
             // Each route is listed under its collection (`/v1/endpoints/{id}`: "endpoints").
             operation["tags"] = json!([collection(path)]);
+            declare_path_id(path, operation);
             constrain_parameters(path, operation, max_page_limit);
             refuse_null_bodies(operation);
             add_problem_answers(operation);
@@ -204,6 +205,35 @@ fn collection(path: &str) -> &str {
         .split('/')
         .next()
         .unwrap_or("")
+}
+
+/// Declares the `{id}` of a path (a handler takes it as a typed
+/// `web::Path<…Id>`, which utoipa does not see): the first parameter, in the
+/// path, spelt as the ids of the path's collection.
+fn declare_path_id(path: &str, operation: &mut Value) {
+    let Some(prefix) = id_prefix(collection(path)).filter(|_| path.contains("{id}")) else {
+        return;
+    };
+    let declared = operation["parameters"]
+        .as_array()
+        .is_some_and(|parameters| {
+            parameters
+                .iter()
+                .any(|p| p["in"] == "path" && p["name"] == "id")
+        });
+    if declared {
+        return;
+    }
+    let id = json!({
+        "name": "id",
+        "in": "path",
+        "required": true,
+        "description": format!("{prefix}_…"),
+    });
+    match operation["parameters"].as_array_mut() {
+        Some(parameters) => parameters.insert(0, id),
+        None => operation["parameters"] = json!([id]),
+    }
 }
 
 fn constrain_parameters(path: &str, operation: &mut Value, max_page_limit: u32) {
@@ -445,6 +475,13 @@ mod tests {
                 }
                 if path.contains('{') {
                     assert!(responses.contains_key("400"), "{method} {path}: 400");
+                    let parameters = operation["parameters"].as_array().unwrap();
+                    assert!(
+                        parameters
+                            .iter()
+                            .any(|p| p["in"] == "path" && p["name"] == "id"),
+                        "{method} {path}: the path id"
+                    );
                 }
                 for (status, response) in responses {
                     if status.starts_with('4') || status.starts_with('5') {
@@ -480,8 +517,20 @@ mod tests {
             "^dlv_[0-9a-f]{32}$"
         );
         assert_eq!(
-            document["paths"]["/v1/api-keys/{id}"]["get"]["tags"],
-            json!(["api-keys"])
+            parameter("/v1/endpoints/{id}/secret", "id")["pattern"],
+            "^ep_[0-9a-f]{32}$"
+        );
+        let key = &document["paths"]["/v1/api-keys/{id}"]["get"];
+        assert_eq!(key["tags"], json!(["api-keys"]));
+        assert_eq!(
+            key["parameters"][0],
+            json!({
+                "name": "id",
+                "in": "path",
+                "required": true,
+                "description": "key_…",
+                "schema": id_schema(ApiKeyId::PREFIX),
+            })
         );
         let limit = parameter("/v1/events", "limit");
         assert_eq!(

@@ -472,7 +472,6 @@ pub async fn list_endpoints(
 
 /// Returns one endpoint (without its secret).
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointOut),
         NeedsRead,
@@ -494,7 +493,6 @@ pub async fn get_endpoint(
 
 /// Changes an endpoint; `enabled` and `paused` switch its deliveries off and on.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     request_body = EndpointPatch,
     responses(
         (status = 200, description = "OK", body = EndpointOut),
@@ -532,7 +530,6 @@ pub async fn update_endpoint(
 
 /// Deletes an endpoint; its pending deliveries end as failed.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 204, description = "deleted"),
         NeedsAdmin,
@@ -556,7 +553,6 @@ pub async fn delete_endpoint(
 
 /// Returns the endpoint's signing secret, and the previous one while it still signs.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 200, description = "OK", body = EndpointSecretOut),
         NeedsAdmin,
@@ -579,7 +575,6 @@ pub async fn get_secret(
 /// Replaces the signing secret; the old one keeps signing (alongside) for
 /// the grace period. The body is optional.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     request_body(content = Option<RotateIn>, description = "optional"),
     responses(
         (status = 200, description = "OK", body = EndpointSecretOut),
@@ -621,7 +616,6 @@ pub async fn rotate_secret(
 
 /// Sends a test event (`eventflow.test`) to this endpoint only.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     responses(
         (status = 202, description = "stored and due for delivery", body = TestSendOut),
         NeedsAdmin,
@@ -684,7 +678,6 @@ pub async fn send_test(
 
 /// Sends the endpoint's failed (dead-lettered) deliveries created since a time again.
 #[utoipa::path(
-    params(("id" = String, Path, description = "ep_…")),
     request_body = RecoverIn,
     responses(
         (status = 202, description = "deliveries due again", body = Scheduled),

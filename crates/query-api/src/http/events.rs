@@ -176,7 +176,6 @@ fn event_detail(event: StoredEvent, deliveries: Vec<DeliveryOut>) -> Result<Even
 
 /// Returns one of the caller's events with its payload and deliveries.
 #[utoipa::path(
-    params(("id" = String, Path, description = "evt_…")),
     responses(
         (status = 200, description = "OK", body = EventDetail),
         NeedsRead,
@@ -198,7 +197,7 @@ pub async fn get_event(
 /// Returns the deliveries of one of the caller's events (one per endpoint),
 /// a page at a time, with the cursor pagination of the other lists.
 #[utoipa::path(
-    params(("id" = String, Path, description = "evt_…"), PageQuery),
+    params(PageQuery),
     responses(
         (status = 200, description = "OK", body = Page<DeliveryOut>),
         NeedsRead,
@@ -254,7 +253,6 @@ fn parse_replay(body: &[u8]) -> Result<Vec<EndpointId>, ApiError> {
 /// and the same `webhook-id`: to every endpoint subscribed to it, or only to
 /// the endpoints named.
 #[utoipa::path(
-    params(("id" = String, Path, description = "evt_…")),
     request_body(content = Option<ReplayIn>, description = "optional; empty: every subscribed endpoint"),
     responses(
         (status = 202, description = "deliveries scheduled", body = Scheduled),

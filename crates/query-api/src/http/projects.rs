@@ -188,7 +188,6 @@ pub async fn list_projects(
 
 /// Returns one project.
 #[utoipa::path(
-    params(("id" = String, Path, description = "prj_…")),
     responses(
         (status = 200, description = "OK", body = ProjectOut),
         NeedsManager,
@@ -209,7 +208,6 @@ pub async fn get_project(
 /// Changes a project's name (the operator or the project's `admin` key), rate
 /// limit or retention (the operator only).
 #[utoipa::path(
-    params(("id" = String, Path, description = "prj_…")),
     request_body = ProjectPatch,
     responses(
         (status = 200, description = "OK", body = ProjectOut),
