@@ -29,7 +29,7 @@ if [ "${EVENTFLOW_DEV_DASHBOARD:-1}" = 0 ]; then
 elif command -v npm >/dev/null 2>&1; then
   log "starting the dashboard on http://127.0.0.1:3000 (log: .eventflow/dashboard.log)"
   mkdir -p .eventflow
-  (cd frontend && { [ -d node_modules ] || npm ci --silent --no-audit --no-fund; } &&
+  (cd frontend && { [ -d node_modules ] || npm_ci; } &&
     NEXT_TELEMETRY_DISABLED=1 EVENTFLOW_QUERY_URL=${EVENTFLOW_QUERY_URL:-http://127.0.0.1:8081} \
     exec npx next dev -p 3000) > .eventflow/dashboard.log 2>&1 &
   dashboard=$!

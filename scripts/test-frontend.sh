@@ -35,7 +35,7 @@ fi
 export NEXT_TELEMETRY_DISABLED=1
 cd frontend
 log "npm ci (frontend)"
-npm ci --silent --no-audit --no-fund
+npm_ci
 
 passed=0
 failed=0

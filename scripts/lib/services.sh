@@ -19,6 +19,21 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+# `npm ci` in the current folder. A registry connection can stall without
+# ever timing out (seen here: no byte for half an hour, npm's own
+# fetch-timeout never fired), so each attempt is bounded and retried; the
+# packages fetched so far stay in npm's cache.
+npm_ci() {
+  local attempt
+  for attempt in 1 2 3; do
+    if timeout 600 npm ci --silent --no-audit --no-fund --fetch-timeout=60000; then
+      return 0
+    fi
+    log "npm ci in $PWD did not finish (attempt $attempt of 3)"
+  done
+  return 1
+}
+
 postgres_answers() {
   command -v pg_isready >/dev/null 2>&1 && pg_isready -q -h 127.0.0.1 -p 5432
 }
@@ -71,7 +86,7 @@ ensure_browser() {
   command -v chromium >/dev/null 2>&1 || apt_install chromium
   if [ ! -d tests/browser/node_modules/playwright-core ]; then
     log "installing playwright-core (tests/browser)"
-    (cd tests/browser && npm ci --silent --no-audit --no-fund)
+    (cd tests/browser && npm_ci)
   fi
 }
 
