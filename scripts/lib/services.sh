@@ -22,11 +22,12 @@ apt_install() {
 # `npm ci` in the current folder. A registry connection can stall without
 # ever timing out (seen here: no byte for half an hour, npm's own
 # fetch-timeout never fired), so each attempt is bounded and retried; the
-# packages fetched so far stay in npm's cache.
+# packages fetched so far stay in npm's cache. A stalled npm ignores SIGTERM,
+# hence --kill-after.
 npm_ci() {
   local attempt
   for attempt in 1 2 3; do
-    if timeout 600 npm ci --silent --no-audit --no-fund --fetch-timeout=60000; then
+    if timeout --kill-after=30 600 npm ci --silent --no-audit --no-fund --fetch-timeout=60000; then
       return 0
     fi
     log "npm ci in $PWD did not finish (attempt $attempt of 3)"
