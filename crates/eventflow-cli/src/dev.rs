@@ -241,8 +241,6 @@ pub async fn run(
             .map(|(receiver, _)| format!("http://{}/webhooks", receiver.addr)),
         dashboard_url: args.dashboard_url.as_deref(),
     };
-    output.print(&banner, || banner_text(&banner))?;
-
     let stop = CancellationToken::new();
     let signal = tokio::spawn({
         let stop = stop.clone();
@@ -258,35 +256,41 @@ pub async fn run(
         dev_key.key.expose(),
         crate::api::Service::Query,
     )?;
+    let services = tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            tokio::join!(
+                run_service(
+                    "ingest-gateway",
+                    gateway.run_until(stop.clone().cancelled_owned()),
+                    &stop
+                ),
+                run_service(
+                    "dispatcher",
+                    dispatcher.run_until(stop.clone().cancelled_owned()),
+                    &stop
+                ),
+                run_service(
+                    "query-api",
+                    query.run_until(stop.clone().cancelled_owned()),
+                    &stop
+                ),
+            )
+        }
+    });
+    // The banner waits for the demo endpoint: an event sent as soon as it
+    // shows reaches a receiver that already knows the endpoint's secret.
+    if let Some((receiver, _)) = &demo {
+        set_up_demo_endpoint(receiver, &api).await;
+    }
+    output.print(&banner, || banner_text(&banner))?;
     // The console: human lines on a terminal, JSON lines otherwise (or with --json).
     let console = Output::new(output.is_json() || !std::io::stdout().is_terminal());
     let demo_task = demo.map(|(receiver, deliveries)| {
-        tokio::spawn(run_demo(
-            receiver,
-            deliveries,
-            api.clone(),
-            console,
-            stop.clone(),
-        ))
+        tokio::spawn(run_demo(receiver, deliveries, console, stop.clone()))
     });
     let console_task = tokio::spawn(crate::tail::follow_quietly(api, console, stop.clone()));
-    let (gateway, dispatcher, query) = tokio::join!(
-        run_service(
-            "ingest-gateway",
-            gateway.run_until(stop.clone().cancelled_owned()),
-            &stop
-        ),
-        run_service(
-            "dispatcher",
-            dispatcher.run_until(stop.clone().cancelled_owned()),
-            &stop
-        ),
-        run_service(
-            "query-api",
-            query.run_until(stop.clone().cancelled_owned()),
-            &stop
-        ),
-    );
+    let (gateway, dispatcher, query) = services.await.context("a service panicked")?;
     let _ = signal.await;
     let _ = console_task.await;
     if let Some(task) = demo_task {
@@ -373,22 +377,25 @@ fn load_settings<T: ServiceConfig>(env: &[(String, String)]) -> anyhow::Result<T
     )?)
 }
 
-/// Creates (or reuses) the demo endpoint at the built-in receiver and prints
-/// each delivery it verifies, until `stop`.
-async fn run_demo(
-    receiver: crate::receiver::Receiver,
-    mut deliveries: tokio::sync::mpsc::UnboundedReceiver<crate::receiver::Received>,
-    api: crate::api::Api,
-    console: Output,
-    stop: CancellationToken,
-) {
+/// Creates (or reuses) the demo endpoint at the built-in receiver and gives
+/// the receiver its secrets; a failure is logged, and the stack runs without.
+async fn set_up_demo_endpoint(receiver: &crate::receiver::Receiver, api: &crate::api::Api) {
     let url = format!("http://{}/webhooks", receiver.addr);
-    match demo_endpoint(&api, &url).await {
+    match demo_endpoint(api, &url).await {
         Ok(secrets) => receiver.set_secrets(secrets),
         Err(error) => {
             tracing::warn!(error = %format!("{error:#}"), "could not set up the demo endpoint")
         }
     }
+}
+
+/// Prints each delivery the demo receiver gets, verified or not, until `stop`.
+async fn run_demo(
+    receiver: crate::receiver::Receiver,
+    mut deliveries: tokio::sync::mpsc::UnboundedReceiver<crate::receiver::Received>,
+    console: Output,
+    stop: CancellationToken,
+) {
     loop {
         tokio::select! {
             () = stop.cancelled() => break,
