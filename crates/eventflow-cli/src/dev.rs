@@ -283,7 +283,10 @@ pub async fn run(
     if let Some((receiver, _)) = &demo {
         set_up_demo_endpoint(receiver, &api).await;
     }
-    output.print(&banner, || banner_text(&banner))?;
+    if let Err(error) = output.print(&banner, || banner_text(&banner)) {
+        stop.cancel();
+        return Err(error);
+    }
     // The console: human lines on a terminal, JSON lines otherwise (or with --json).
     let console = Output::new(output.is_json() || !std::io::stdout().is_terminal());
     let demo_task = demo.map(|(receiver, deliveries)| {

@@ -65,15 +65,19 @@ impl Connections {
             max_connections: settings.database_pool_size,
             acquire_timeout: settings.database_timeout,
         };
-        let mut store =
+        let store =
             Store::connect(&settings.database_url, &pool).map_err(ConnectError::DatabaseUrl)?;
-        if let EndpointSecrets::Sealed(key) = secrets {
-            store = store
-                .with_required_secrets(key)
-                .map_err(ConnectError::SecretsKey)?;
-        }
+        let (store, seals) = match secrets {
+            EndpointSecrets::NotRead => (store, false),
+            EndpointSecrets::Sealed(key) => (
+                store
+                    .with_required_secrets(key)
+                    .map_err(ConnectError::SecretsKey)?,
+                true,
+            ),
+        };
         store.ping().await.map_err(ConnectError::Postgres)?;
-        if matches!(secrets, EndpointSecrets::Sealed(_)) {
+        if seals {
             store
                 .seal_endpoint_secrets()
                 .await
